@@ -1,0 +1,233 @@
+"""Device-ready arrays: `Dataset`, `gather_windows` and `build_dataset`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import polars as pl
+from flax import struct
+
+from nasjax.data.align import align_panel
+from nasjax.data.errors import DataError
+from nasjax.data.features import FeatureConfig, compute_features
+from nasjax.data.labels import make_labels
+from nasjax.data.normalize import NormStats, fit_norm_stats
+from nasjax.data.schema import timeframe_str
+from nasjax.data.splits import FoldConfig, Folds, fold_samples, walk_forward
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DatasetMeta:
+    """Host-side metadata of a `Dataset` (static in the pytree, hashed by id).
+
+    Attributes:
+        symbols: S symbol names, in the order of the symbol axis.
+        feature_names: F feature names, in the order of the feature axis.
+        timestamps: datetime64[us][T] candle open times (UTC).
+        window: Lookback window the label mask was built for.
+        horizon: Label horizon in bars.
+    """
+
+    symbols: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    timestamps: np.ndarray
+    window: int
+    horizon: int
+
+
+@struct.dataclass
+class Dataset:
+    """Pooled multi-coin dataset; sample id of (t, s) is ``t * S + s``.
+
+    Attributes:
+        features: float32[T, S, F], un-normalised, 0 where not valid.
+        labels: int32[T, S] (1 up, 0 down, 2 dead zone in ``"class"`` mode;
+            0 where label_mask is False).
+        label_mask: bool[T, S]: valid label, full valid lookback window and
+            (by default) neither bar t nor bar t + h forward-filled.
+        forward_return: float32[T, S] log(close[t+h] / close[t]) (0 if none).
+        meta: `DatasetMeta` (static).
+    """
+
+    features: jax.Array
+    labels: jax.Array
+    label_mask: jax.Array
+    forward_return: jax.Array
+    meta: DatasetMeta = struct.field(pytree_node=False)
+
+
+def gather_windows(
+    features: jax.Array, sample_ids: jax.Array, window: int
+) -> jax.Array:
+    """Gathers the lookback window ending at (and including) t for each sample.
+
+    Jittable with ``window`` static (``jax.jit(gather_windows,
+    static_argnums=2)``); only the requested windows are materialised.
+    Sample ids must satisfy ``t >= window - 1`` (true for every id with
+    ``label_mask``); earlier times are clipped to row 0.
+
+    Args:
+        features: float32[T, S, F].
+        sample_ids: int[B] flat ids ``t * S + s``.
+        window: W >= 1.
+
+    Returns:
+        float32[B, W, F]; ``out[b, -1]`` is the feature row at t.
+    """
+    n_steps, n_sym = features.shape[0], features.shape[1]
+    ids = jnp.asarray(sample_ids)
+    t, s = ids // n_sym, ids % n_sym
+    times = jnp.clip(t[:, None] + jnp.arange(1 - window, 1)[None, :], 0, n_steps - 1)
+    return features[times, s[:, None]]
+
+
+def _window_valid(valid: np.ndarray, window: int) -> np.ndarray:
+    """bool[T, S]: all of rows t-window+1..t valid (False for t < window-1)."""
+    bad = np.cumsum(~valid, axis=0, dtype=np.int64)
+    prev = np.zeros_like(bad)
+    prev[window:] = bad[:-window]
+    out = (bad - prev) == 0
+    out[: window - 1] = False
+    return out
+
+
+def _infer_timeframe(frame: pl.DataFrame) -> str:
+    step = (
+        frame.sort(["symbol", "timestamp"])
+        .select(pl.col("timestamp").diff().over("symbol").dt.total_microseconds())
+        .to_series()
+    )
+    pos = step.filter(step > 0)
+    if pos.len() == 0:
+        raise DataError("cannot infer the timeframe: pass timeframe=")
+    return timeframe_str(int(pos.min()))  # type: ignore[arg-type]
+
+
+def build_dataset(
+    frame: pl.DataFrame,
+    feature_cfg: FeatureConfig | None = None,
+    horizon: int = 1,
+    window: int = 32,
+    folds: FoldConfig | None = None,
+    *,
+    timeframe: str | None = None,
+    max_fill: int = 3,
+    gap_policy: str = "drop",
+    dead_zone: float = 0.0,
+    dead_zone_mode: str = "drop",
+    mask_filled: bool = True,
+    symbols: Sequence[str] | None = None,
+) -> tuple[Dataset, Folds, NormStats]:
+    """Long OHLCV frame -> (`Dataset`, sample-id `Folds`, per-fold `NormStats`).
+
+    Aligns the frame (unless it already has a ``filled`` column from
+    `align_panel`), computes causal features and labels, builds the
+    [T, S, F] tensor, the label mask, walk-forward folds over sample ids with
+    valid labels, and normalisation statistics from each fold's train part.
+
+    Args:
+        frame: Long frame as from `load_ohlcv` / `load_sample` / `synthetic`.
+        feature_cfg: Features to compute (default `FeatureConfig()`).
+        horizon: Label horizon h in bars.
+        window: Model lookback W in bars.
+        folds: Walk-forward configuration (default `FoldConfig()`; purge >= h + W
+            is enforced).
+        timeframe: Grid step; inferred from the data when None.
+        max_fill: Passed to `align_panel`.
+        gap_policy: Passed to `align_panel`.
+        dead_zone: Passed to `make_labels`.
+        dead_zone_mode: Passed to `make_labels`.
+        mask_filled: Exclude samples whose bar t or t + h was forward-filled.
+        symbols: Optional subset of symbols (in this order on the symbol axis
+            after sorting by name).
+
+    Returns:
+        ``(dataset, folds, norm_stats)``.
+
+    Raises:
+        DataError: On bad input or configuration.
+    """
+    feature_cfg = FeatureConfig() if feature_cfg is None else feature_cfg
+    folds = FoldConfig() if folds is None else folds
+    if window < 1:
+        raise DataError(f"window must be >= 1, got {window}")
+    if symbols is not None:
+        frame = frame.filter(pl.col("symbol").is_in(list(symbols)))
+    if "filled" not in frame.columns:
+        tf = timeframe or _infer_timeframe(frame)
+        aligned = align_panel(frame, tf, max_fill=max_fill, gap_policy=gap_policy)
+        assert isinstance(aligned, pl.DataFrame)
+        frame = aligned
+    df, names = compute_features(frame, feature_cfg)
+    df = make_labels(df, horizon, dead_zone, dead_zone_mode)
+    syms = tuple(sorted(df["symbol"].unique()))
+    n_sym, n_feat = len(syms), len(names)
+    n_steps = df.height // n_sym
+    feats = (
+        df.select(pl.col(list(names)).cast(pl.Float32))
+        .to_numpy()
+        .reshape(n_sym, n_steps, n_feat)
+        .transpose(1, 0, 2)
+    )
+    feats = np.ascontiguousarray(feats)
+    finite = np.isfinite(feats)
+    valid = np.asarray(finite.all(axis=-1))
+    feats[~finite] = 0.0
+
+    def grid(col: str, dtype: type) -> np.ndarray:
+        arr = df[col].fill_null(0).to_numpy().astype(dtype)
+        return np.ascontiguousarray(arr.reshape(n_sym, n_steps).T)
+
+    labels = grid("label", np.int32)
+    fwd = grid("forward_return", np.float32)
+    mask = grid("label_valid", np.bool_) & _window_valid(valid, window)
+    if mask_filled:
+        filled = grid("filled", np.bool_)
+        later = np.ones_like(filled)
+        later[:-horizon] = filled[horizon:]
+        mask &= ~filled & ~later
+    labels = np.where(mask, labels, 0).astype(np.int32)
+    fwd = np.where(mask, fwd, 0.0).astype(np.float32)
+    time_folds = walk_forward(
+        n_steps,
+        folds.n_folds,
+        window,
+        horizon,
+        val_size=folds.val_size,
+        test_size=folds.test_size,
+        purge=folds.purge,
+        embargo=folds.embargo,
+        mode=folds.mode,
+        train_size=folds.train_size,
+        min_train=folds.min_train,
+    )
+    sample_folds = fold_samples(time_folds, mask)
+    stats = fit_norm_stats(feats, mask, time_folds)
+    timestamps = (
+        df.filter(pl.col("symbol") == syms[0])["timestamp"]
+        .dt.replace_time_zone(None)
+        .to_numpy()
+    )
+    meta = DatasetMeta(
+        symbols=syms,
+        feature_names=tuple(names),
+        timestamps=timestamps,
+        window=window,
+        horizon=horizon,
+    )
+    dataset = Dataset(
+        features=jnp.asarray(feats),
+        labels=jnp.asarray(labels),
+        label_mask=jnp.asarray(mask),
+        forward_return=jnp.asarray(fwd),
+        meta=meta,
+    )
+    return dataset, sample_folds, stats
+
+
+prepare = build_dataset
+"""Alias of `build_dataset`."""

@@ -1,0 +1,32 @@
+"""Architecture graphs: buckets (``ArchSpec``) and padded DAG pytrees (``Arch``)."""
+
+from nasjax.graph.arch import Arch
+from nasjax.graph.build import canonicalize, chain, pad_to, random_arch, stack, unstack
+from nasjax.graph.fingerprint import fingerprint
+from nasjax.graph.spec import (
+    DEFAULT_OPS,
+    KNOWN_OPS,
+    READOUTS,
+    WIDENABLE_OPS,
+    ArchSpec,
+    bucket_size,
+)
+from nasjax.graph.validate import validate
+
+__all__ = [
+    "DEFAULT_OPS",
+    "KNOWN_OPS",
+    "READOUTS",
+    "WIDENABLE_OPS",
+    "Arch",
+    "ArchSpec",
+    "bucket_size",
+    "canonicalize",
+    "chain",
+    "fingerprint",
+    "pad_to",
+    "random_arch",
+    "stack",
+    "unstack",
+    "validate",
+]

@@ -1,0 +1,17 @@
+"""Morphs: pure ``(key, arch, params) -> (arch, params)`` architecture edits."""
+
+from nasjax.morph.base import Morph, MorphOutput
+from nasjax.morph.lineage import MorphStep, extend, record
+from nasjax.morph.registry import MORPHS, PRESERVING, morph_chain, random_morph
+
+__all__ = [
+    "MORPHS",
+    "PRESERVING",
+    "Morph",
+    "MorphOutput",
+    "MorphStep",
+    "extend",
+    "morph_chain",
+    "random_morph",
+    "record",
+]

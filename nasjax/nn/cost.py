@@ -1,0 +1,78 @@
+"""Analytic size and cost of an architecture (active part only)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from nasjax.graph.arch import Arch
+
+
+def _per_op_params(
+    name: str, d_in: jax.Array, d: jax.Array, kernel: jax.Array
+) -> jax.Array:
+    if name in ("dense_gelu", "dense_tanh"):
+        return d_in * d + d
+    if name == "conv":
+        return kernel * d_in * d + d
+    if name == "lstm":
+        return 4 * (d_in * d + d * d + d)
+    if name == "gru":
+        return 3 * (d_in * d + d * d) + 3 * d
+    if name == "attention":
+        return 3 * (d_in * d + d) + d * d + d
+    if name == "layernorm":
+        return 2 * d
+    return jnp.zeros_like(d)
+
+
+def _per_op_macs(name: str, d_in, d, kernel, t: int):
+    if name in ("dense_gelu", "dense_tanh"):
+        return t * d_in * d
+    if name == "conv":
+        return t * kernel * d_in * d
+    if name == "lstm":
+        return t * 4 * (d_in * d + d * d)
+    if name == "gru":
+        return t * 3 * (d_in * d + d * d)
+    if name == "attention":
+        return t * (3 * d_in * d + d * d) + 2 * t * t * d
+    if name == "layernorm":
+        return t * 4 * d
+    return jnp.zeros_like(d)
+
+
+def _node_table(arch: Arch, per_op) -> jax.Array:
+    from nasjax.nn.model import input_widths
+
+    spec = arch.spec
+    d_in = input_widths(arch)
+    d = arch.width
+    values = jnp.stack(
+        [per_op(name, d_in, d, arch.kernel) for name in spec.ops], axis=-1
+    )
+    chosen = jnp.take_along_axis(values, arch.ops[..., None], axis=-1)[..., 0]
+    hidden = arch.node_mask & (jnp.arange(spec.max_nodes) > 0)
+    return jnp.where(hidden, chosen, 0)
+
+
+def active_param_count(arch: Arch) -> jax.Array:
+    """Trainable parameters of the active network (single arch), ``int32[]``."""
+    spec = arch.spec
+    nodes = jnp.sum(_node_table(arch, _per_op_params))
+    stem = spec.n_features * arch.width[0] + arch.width[0]
+    out_w = jnp.sum(
+        jnp.where(jnp.arange(spec.max_nodes) == arch.n_active - 1, arch.width, 0)
+    )
+    head = out_w * spec.n_classes + spec.n_classes
+    gates = jnp.sum(arch.adj)
+    return (nodes + stem + head + gates).astype(jnp.int32)
+
+
+def active_macs(arch: Arch) -> jax.Array:
+    """Multiply-accumulates of one forward pass per example (active part)."""
+    spec = arch.spec
+    t = spec.window
+    nodes = jnp.sum(_node_table(arch, lambda n, a, b, k: _per_op_macs(n, a, b, k, t)))
+    stem = t * spec.n_features * arch.width[0]
+    return (nodes + stem).astype(jnp.float32)

@@ -1,0 +1,120 @@
+"""Walk-forward folds, windows, normalisation and build_dataset."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from nasjax.data import (
+    DataError,
+    FeatureConfig,
+    FoldConfig,
+    build_dataset,
+    fit_norm_stats,
+    gather_windows,
+    load_sample,
+    normalize,
+    walk_forward,
+)
+from nasjax.data import synthetic as make_synthetic
+
+
+@pytest.mark.parametrize("mode", ["expanding", "sliding"])
+@pytest.mark.parametrize(("n", "k", "w", "h"), [(1000, 3, 10, 2), (5000, 5, 32, 12)])
+def test_walk_forward_purge_embargo(mode: str, n: int, k: int, w: int, h: int) -> None:
+    f = walk_forward(n, k, w, h, mode=mode, embargo=3)
+    test = f.test[f.test_mask]
+    assert test.max() == n - 1
+    for i in range(k):
+        tr, va = f.train[i][f.train_mask[i]], f.val[i][f.val_mask[i]]
+        assert np.all(np.diff(tr) == 1) and np.all(np.diff(va) == 1)
+        assert va.min() - tr.max() > h + w  # purge >= h + w bars between
+        assert test.min() - tr.max() > h + w
+        assert test.min() - va.max() > h + w  # purge before test too
+        assert not np.intersect1d(va, test).size
+        if i:
+            prev = f.val[i - 1][f.val_mask[i - 1]]
+            assert va.min() - prev.max() > 3  # embargo after each val block
+    assert f.train.dtype == np.int32 and f.train.shape[0] == k
+
+
+def test_walk_forward_validation() -> None:
+    with pytest.raises(DataError, match="purge"):
+        walk_forward(1000, 3, 10, 2, purge=11)
+    with pytest.raises(DataError, match="does not fit"):
+        walk_forward(60, 10, 10, 2)
+    with pytest.raises(DataError, match="unknown mode"):
+        walk_forward(1000, 3, 10, 2, mode="random")
+
+
+def test_gather_windows_matches_numpy_and_jit() -> None:
+    rng = np.random.default_rng(0)
+    feats = rng.standard_normal((50, 3, 4)).astype(np.float32)
+    ids = rng.integers(7 * 3, 50 * 3, size=17)
+    out = np.asarray(gather_windows(feats, ids, 8))
+    for b, i in enumerate(ids):
+        t, s = divmod(int(i), 3)
+        np.testing.assert_array_equal(out[b], feats[t - 7 : t + 1, s])
+    jitted = jax.jit(gather_windows, static_argnums=2)(feats, ids, 8)
+    np.testing.assert_array_equal(np.asarray(jitted), out)
+    # Windows never reach past t: poison everything after t.
+    t, s = 20, 1
+    poisoned = feats.copy()
+    poisoned[t + 1 :] = np.nan
+    win = np.asarray(gather_windows(poisoned, np.array([t * 3 + s]), 8))
+    assert np.isfinite(win).all()
+
+
+def _small_dataset(seed: int = 0, signal: float = 0.1):
+    syn = make_synthetic(seed, n_symbols=3, n_steps=1500, signal=signal)
+    cfg = FeatureConfig(return_lags=(1, 3), vol_windows=(6,), volume_window=6)
+    return syn, build_dataset(
+        syn.frame, cfg, horizon=1, window=8, folds=FoldConfig(n_folds=3)
+    )
+
+
+def test_build_dataset_shapes_and_masks() -> None:
+    _, (ds, folds, stats) = _small_dataset()
+    t, s, f = ds.features.shape
+    assert (s, f) == (3, len(ds.meta.feature_names))
+    assert ds.labels.shape == ds.label_mask.shape == ds.forward_return.shape == (t, s)
+    assert ds.features.dtype == np.float32 and ds.labels.dtype == np.int32
+    mask = np.asarray(ds.label_mask).reshape(-1)
+    for idx, m in [(folds.train, folds.train_mask), (folds.val, folds.val_mask)]:
+        assert mask[idx[m]].all()
+    assert mask[folds.test[folds.test_mask]].all()
+    assert stats.mean.shape == stats.std.shape == (3, f)
+    assert not np.asarray(ds.label_mask)[: 8 - 1 + 3].any()  # warm-up + window
+    leaves = jax.tree_util.tree_leaves(ds)
+    assert len(leaves) == 4
+    x = gather_windows(ds.features, folds.val[0][:5], 8)
+    y = normalize(x, stats.mean[0], stats.std[0])
+    assert y.shape == (5, 8, f)
+
+
+def test_norm_stats_use_train_only() -> None:
+    _, (ds, folds, stats) = _small_dataset()
+    feats = np.array(ds.features)
+    mask = np.asarray(ds.label_mask)
+    k = 1
+    end = int(folds.train_range[k, 1])
+    feats[end:] = 1e6 * np.random.default_rng(1).standard_normal(feats[end:].shape)
+    again = fit_norm_stats(feats, mask, folds)
+    np.testing.assert_array_equal(again.mean[: k + 1], stats.mean[: k + 1])
+    np.testing.assert_array_equal(again.std[: k + 1], stats.std[: k + 1])
+    a, b = folds.train_range[0]
+    rows = feats.reshape(-1, feats.shape[-1])
+    ids = folds.train[0][folds.train_mask[0]]
+    np.testing.assert_allclose(stats.mean[0], rows[ids].mean(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(stats.std[0], rows[ids].std(0), rtol=1e-3, atol=1e-6)
+    assert a == 0 and b <= end
+
+
+def test_build_dataset_on_sample() -> None:
+    ds, folds, stats = build_dataset(load_sample(["BTC/USDT", "ETH/USDT"]), window=16)
+    assert ds.meta.symbols == ("BTC/USDT", "ETH/USDT")
+    assert ds.features.shape[0] == 28966
+    assert np.isfinite(np.asarray(ds.features)).all()
+    assert np.isfinite(stats.std).all() and (stats.std > 0).all()
+    assert folds.train.shape[0] == 4
