@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -9,19 +11,18 @@ import jax.numpy as jnp
 from nasjax.ops.base import NodeConfig, Op, OpParams, band_mask, channel_mask, fan_scale
 
 
-def sinusoidal_positions(
-    n_steps: int, n_channels: int, period_dim: int = 64
-) -> jax.Array:
-    """``float32[n_steps, n_channels]`` sinusoidal encodings.
+def alibi_bias(n_steps: int, n_heads: int) -> jax.Array:
+    """``float32[n_heads, n_steps, n_steps]`` linear recency bias (ALiBi).
 
-    Frequencies depend on ``period_dim`` only (not on ``n_channels``), so a
-    channel's encoding is the same in every bucket.
+    Head ``h`` penalises attending ``d`` steps back by ``d * 2**-(h % 8 + 1)``.
+    The slope depends on the head index only, never on the number of heads,
+    so a head behaves the same in every bucket; and the bias leaves
+    zero-initialised (widened) channels silent.
     """
-    pos = jnp.arange(n_steps, dtype=jnp.float32)[:, None]
-    c = jnp.arange(n_channels)
-    freq = 1.0 / (10000.0 ** ((2 * (c // 2)) / period_dim))
-    angle = pos * freq[None, :]
-    return jnp.where(c % 2 == 0, jnp.sin(angle), jnp.cos(angle))
+    pos = jnp.arange(n_steps)
+    distance = jnp.maximum(pos[:, None] - pos[None, :], 0).astype(jnp.float32)
+    slopes = 2.0 ** -(jnp.arange(n_heads) % 8 + 1.0)
+    return -slopes[:, None, None] * distance[None]
 
 
 def make_attention(width: int, head_dim: int) -> Op:
@@ -29,13 +30,20 @@ def make_attention(width: int, head_dim: int) -> Op:
 
     Heads have a fixed ``head_dim``; channel ``c`` belongs to head
     ``c // head_dim``. Query/key/value channels at or above the node width are
-    masked, and a sinusoidal position encoding (masked to the node width) is
-    added to the input.
+    masked. Position enters through an ALiBi recency bias on the scores
+    (:func:`alibi_bias`), which, unlike an additive input encoding, keeps
+    widening function-preserving and results independent of padding.
     """
     n_heads = width // head_dim
     module = nn.MultiHeadDotProductAttention(
         num_heads=n_heads, qkv_features=width, out_features=width, deterministic=True
     )
+
+    def biased_module(n_steps: int) -> nn.MultiHeadDotProductAttention:
+        bias = alibi_bias(n_steps, n_heads)
+        return module.clone(
+            attention_fn=functools.partial(nn.dot_product_attention, bias=bias)
+        )
 
     def init(key, in_width, node_width) -> OpParams:
         x = jnp.zeros((1, 1, width))
@@ -52,10 +60,8 @@ def make_attention(width: int, head_dim: int) -> Op:
         masked = dict(params)
         for k in ("query", "key", "value"):
             masked[k] = jax.tree.map(lambda p: p * keep, params[k])
-        pos = sinusoidal_positions(x.shape[-2], width) * channel_mask(width, cfg.width)
-        h = x + pos
         causal = nn.make_causal_mask(jnp.ones(x.shape[:-1], jnp.int32))
-        return module.apply({"params": masked}, h, h, mask=causal)
+        return biased_module(x.shape[-2]).apply({"params": masked}, x, x, mask=causal)
 
     def zero_new_units(params: OpParams, lo, hi) -> OpParams:
         new = band_mask(width, lo, hi)
