@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +47,10 @@ class Arch:
     dilation: jax.Array
     readout: jax.Array
     spec: ArchSpec = struct.field(pytree_node=False)
+
+    def replace(self, **changes: Any) -> Arch:
+        """A copy with ``changes`` applied (out of place)."""
+        return dataclasses.replace(self, **changes)
 
     @property
     def batch_shape(self) -> tuple[int, ...]:

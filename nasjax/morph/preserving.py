@@ -14,6 +14,8 @@ Each child computes exactly the parent's function before training:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 
@@ -84,22 +86,23 @@ def _insert_gated(
     arch: Arch,
     params: Params,
     t: jax.Array,
-    preds: jax.Array,
-    succs: jax.Array,
+    preds: Callable[[Arch], jax.Array],
+    succs: Callable[[Arch], jax.Array],
 ) -> tuple[Arch, Params, jax.Array]:
     """Insert a node at ``t + 1`` with the given (post-shift) preds and succs;
     its outgoing edges get gate 0 so the function is unchanged."""
     k_node, k_init = jax.random.split(key)
     p = t + 1
     child, child_params = insert_slot(arch, params, p)
-    preds = preds(child)
-    succs = succs(child)
+    pred_mask = preds(child)
+    succ_mask = succs(child)
     col = jnp.arange(arch.spec.max_nodes) == p
-    adj = child.adj | (preds[:, None] & col[None, :]) | (col[:, None] & succs[None, :])
+    adj = child.adj | (pred_mask[:, None] & col[None, :])
+    adj = adj | (col[:, None] & succ_mask[None, :])
     child = _new_node(k_node, child.replace(adj=adj), p, arch.width[t])
     gate = child_params["edge_gate"]
-    gate = jnp.where(col[:, None] & succs[None, :], 0.0, gate)
-    gate = jnp.where(preds[:, None] & col[None, :], 1.0, gate)
+    gate = jnp.where(col[:, None] & succ_mask[None, :], 0.0, gate)
+    gate = jnp.where(pred_mask[:, None] & col[None, :], 1.0, gate)
     child_params = set_node_params(
         {**child_params, "edge_gate": gate}, init_nodes(k_init, child), p
     )

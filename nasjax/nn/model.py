@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.graph.arch import Arch
-from nasjax.ops.base import NodeConfig, channel_mask, fan_scale
+from nasjax.ops.base import NodeConfig, channel_mask, fan_scale, init_params, run
 from nasjax.ops.registry import ops_for
 from nasjax.typing import Key, Params
 
@@ -51,8 +51,8 @@ def init(key: Key, arch: Arch) -> Params:
     spec = arch.spec
     w = spec.max_width
     k_stem, k_nodes, k_head = jax.random.split(key, 3)
-    stem = nn.Dense(w).init(k_stem, jnp.zeros((1, spec.n_features)))["params"]
-    head = nn.Dense(spec.n_classes).init(k_head, jnp.zeros((1, w)))["params"]
+    stem = init_params(nn.Dense(w), k_stem, jnp.zeros((1, spec.n_features)))
+    head = init_params(nn.Dense(spec.n_classes), k_head, jnp.zeros((1, w)))
     out_width = jnp.max(
         jnp.where(arch.node_mask, arch.width, 0)
         * (jnp.arange(spec.max_nodes) == arch.n_active - 1)
@@ -91,9 +91,9 @@ def embed(arch: Arch, params: Params, x: jax.Array) -> jax.Array:
     coeff = arch.adj * params["edge_gate"] * mask_f[:, None] * mask_f[None, :]
     out_idx = arch.n_active - 1
 
-    h0 = nn.Dense(w).apply({"params": params["stem"]}, x)
+    h0 = run(nn.Dense(w), params["stem"], x)
     h0 = h0 * channel_mask(w, arch.width[0])
-    acc = coeff[0][:, None, None, None] * h0[None]
+    acc = coeff[0].reshape(n, 1, 1, 1) * h0[None]
 
     branches = [(lambda p, h, cfg, op=op: op.apply(p[op.name], h, cfg)) for op in ops]
 
@@ -135,7 +135,7 @@ def apply(arch: Arch, params: Params, x: jax.Array) -> jax.Array:
         ``float32[batch, n_classes]`` logits.
     """
     h = embed(arch, params, x)
-    return nn.Dense(arch.spec.n_classes).apply({"params": params["head"]}, h)
+    return run(nn.Dense(arch.spec.n_classes), params["head"], h)
 
 
 def pad_params(params: Params, arch: Arch, new_arch: Arch) -> Params:

@@ -8,7 +8,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nasjax.ops.base import NodeConfig, Op, OpParams, band_mask, channel_mask, fan_scale
+from nasjax.ops.base import (
+    NodeConfig,
+    Op,
+    OpParams,
+    band_mask,
+    channel_mask,
+    fan_scale,
+    init_params,
+    run,
+)
 
 
 def alibi_bias(n_steps: int, n_heads: int) -> jax.Array:
@@ -47,7 +56,7 @@ def make_attention(width: int, head_dim: int) -> Op:
 
     def init(key, in_width, node_width) -> OpParams:
         x = jnp.zeros((1, 1, width))
-        params = module.init(key, x, x)["params"]
+        params = init_params(module, key, x, x)
         s_in, s_hid = fan_scale(width, in_width), fan_scale(width, node_width)
         out = {k: dict(v) for k, v in params.items()}
         for k in ("query", "key", "value"):
@@ -61,7 +70,7 @@ def make_attention(width: int, head_dim: int) -> Op:
         for k in ("query", "key", "value"):
             masked[k] = jax.tree.map(lambda p: p * keep, params[k])
         causal = nn.make_causal_mask(jnp.ones(x.shape[:-1], jnp.int32))
-        return biased_module(x.shape[-2]).apply({"params": masked}, x, x, mask=causal)
+        return run(biased_module(x.shape[-2]), masked, x, x, mask=causal)
 
     def zero_new_units(params: OpParams, lo, hi) -> OpParams:
         new = band_mask(width, lo, hi)

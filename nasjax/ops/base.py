@@ -56,6 +56,16 @@ class Op(NamedTuple):
     zero_new_units: Callable[[OpParams, jax.Array, jax.Array], OpParams] | None
 
 
+def init_params(module: Any, key: Key, *args: Any) -> OpParams:
+    """``module.init(key, *args)["params"]`` as a plain dict."""
+    return dict(module.init(key, *args)["params"])
+
+
+def run(module: Any, params: OpParams, *args: Any, **kwargs: Any) -> jax.Array:
+    """``module.apply({"params": params}, *args)`` typed as an array."""
+    return module.apply({"params": params}, *args, **kwargs)
+
+
 def channel_mask(n_channels: int, width: jax.Array, dtype=jnp.float32) -> jax.Array:
     """``float[n_channels]``: 1 for channels ``< width``, else 0."""
     return (jnp.arange(n_channels) < width).astype(dtype)

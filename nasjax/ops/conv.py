@@ -6,7 +6,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nasjax.ops.base import NodeConfig, Op, OpParams, band_mask, fan_scale
+from nasjax.ops.base import (
+    NodeConfig,
+    Op,
+    OpParams,
+    band_mask,
+    fan_scale,
+    init_params,
+    run,
+)
 
 
 class CausalDilatedConv(nn.Module):
@@ -56,11 +64,11 @@ def make_conv(width: int, max_kernel: int) -> Op:
     def init(key, in_width, node_width) -> OpParams:
         del node_width
         dummy = jnp.zeros((1, 1, width))
-        params = module.init(key, dummy, jnp.int32(1), jnp.int32(1))["params"]
+        params = init_params(module, key, dummy, jnp.int32(1), jnp.int32(1))
         return {**params, "kernel": params["kernel"] * fan_scale(width, in_width)}
 
     def apply(params: OpParams, x: jax.Array, cfg: NodeConfig) -> jax.Array:
-        y = module.apply({"params": params}, x, cfg.kernel, cfg.dilation)
+        y = run(module, params, x, cfg.kernel, cfg.dilation)
         return nn.gelu(y)
 
     def zero_new_units(params: OpParams, lo, hi) -> OpParams:

@@ -8,7 +8,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nasjax.ops.base import NodeConfig, Op, OpParams, band_mask, fan_scale
+from nasjax.ops.base import (
+    NodeConfig,
+    Op,
+    OpParams,
+    band_mask,
+    fan_scale,
+    init_params,
+    run,
+)
 
 
 def make_dense(
@@ -24,12 +32,12 @@ def make_dense(
 
     def init(key, in_width, node_width) -> OpParams:
         del node_width
-        params = module.init(key, jnp.zeros((1, width)))["params"]
+        params = init_params(module, key, jnp.zeros((1, width)))
         return {**params, "kernel": params["kernel"] * fan_scale(width, in_width)}
 
     def apply(params: OpParams, x: jax.Array, cfg: NodeConfig) -> jax.Array:
         del cfg
-        return activation(module.apply({"params": params}, x))
+        return activation(run(module, params, x))
 
     def zero_new_units(params: OpParams, lo, hi) -> OpParams:
         keep = 1.0 - band_mask(width, lo, hi)

@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nasjax.ops.base import NodeConfig, Op, OpParams, channel_mask
+from nasjax.ops.base import NodeConfig, Op, OpParams, channel_mask, init_params, run
 
 
 class MaskedLayerNorm(nn.Module):
@@ -39,10 +39,10 @@ def make_layernorm(width: int) -> Op:
 
     def init(key, in_width, node_width) -> OpParams:
         del in_width, node_width
-        return module.init(key, jnp.zeros((1, width)), jnp.int32(width))["params"]
+        return init_params(module, key, jnp.zeros((1, width)), jnp.int32(width))
 
     def apply(params: OpParams, x: jax.Array, cfg: NodeConfig) -> jax.Array:
-        return module.apply({"params": params}, x, cfg.width)
+        return run(module, params, x, cfg.width)
 
     return Op("layernorm", init, apply, None)
 

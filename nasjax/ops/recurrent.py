@@ -6,7 +6,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from nasjax.ops.base import NodeConfig, Op, OpParams, band_mask, channel_mask, fan_scale
+from nasjax.ops.base import (
+    NodeConfig,
+    Op,
+    OpParams,
+    band_mask,
+    channel_mask,
+    fan_scale,
+    init_params,
+    run,
+)
 
 
 def _scale_leaf(path: tuple, leaf: jax.Array, in_scale, hid_scale) -> jax.Array:
@@ -27,7 +36,7 @@ def make_recurrent(name: str, width: int) -> Op:
     module = nn.RNN(cell)
 
     def init(key, in_width, node_width) -> OpParams:
-        params = module.init(key, jnp.zeros((1, 1, width)))["params"]
+        params = init_params(module, key, jnp.zeros((1, 1, width)))
         in_s, hid_s = fan_scale(width, in_width), fan_scale(width, node_width)
         return jax.tree_util.tree_map_with_path(
             lambda p, x: _scale_leaf(p, x, in_s, hid_s), params
@@ -36,7 +45,7 @@ def make_recurrent(name: str, width: int) -> Op:
     def apply(params: OpParams, x: jax.Array, cfg: NodeConfig) -> jax.Array:
         keep = channel_mask(width, cfg.width)
         masked = jax.tree.map(lambda p: p * keep, params)
-        return module.apply({"params": masked}, x)
+        return run(module, masked, x)
 
     def zero_new_units(params: OpParams, lo, hi) -> OpParams:
         keep = 1.0 - band_mask(width, lo, hi)

@@ -1,0 +1,35 @@
+# One-command entry points. Each creates .venv (pip only) when it is missing.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install nasjax with its dependencies
+
+demo: $(STAMP)  ## run the default job on the bundled real data
+	$(BIN)/python -m nasjax
+
+test: $(STAMP)  ## run the fast test suite (slow tests deselected)
+	$(BIN)/python -m pytest
+
+test-all: $(STAMP)  ## run every test, slow ones included
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+lint: $(STAMP)  ## ruff lint + format check + pyright
+	$(BIN)/ruff check nasjax tests benchmarks
+	$(BIN)/ruff format --check nasjax tests benchmarks
+	$(BIN)/pyright nasjax
+
+bench: $(STAMP)  ## run the morph/forward benchmark
+	$(BIN)/python benchmarks/bench_morph.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis outputs multirun

@@ -1,0 +1,5 @@
+"""``python -m nasjax``."""
+
+from nasjax.cli import main
+
+main()
