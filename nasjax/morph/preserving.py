@@ -23,7 +23,7 @@ from nasjax.graph.arch import Arch
 from nasjax.graph.spec import WIDENABLE_OPS
 from nasjax.morph.base import MorphOutput, choose, finish
 from nasjax.morph.surgery import insert_slot, set_node_params
-from nasjax.nn.model import init_nodes
+from nasjax.nn.model import init_node
 from nasjax.ops.base import band_mask
 from nasjax.ops.registry import ops_for
 from nasjax.typing import Key, Params
@@ -104,7 +104,7 @@ def _insert_gated(
     gate = jnp.where(col[:, None] & succ_mask[None, :], 0.0, gate)
     gate = jnp.where(pred_mask[:, None] & col[None, :], 1.0, gate)
     child_params = set_node_params(
-        {**child_params, "edge_gate": gate}, init_nodes(k_init, child), p
+        {**child_params, "edge_gate": gate}, init_node(k_init, child, p), p
     )
     return child, child_params, child.ops[p]
 

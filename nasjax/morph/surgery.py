@@ -55,9 +55,9 @@ def delete_slot(arch: Arch, params: Params, p: jax.Array) -> tuple[Arch, Params]
     return canonicalize(moved), new_params
 
 
-def set_node_params(params: Params, fresh_nodes: Params, p: jax.Array) -> Params:
-    """Copy slot ``p`` of ``fresh_nodes`` (from ``init_nodes``) into ``params``."""
+def set_node_params(params: Params, fresh_node: Params, p: jax.Array) -> Params:
+    """Write one node's params (from ``nn.init_node``) into slot ``p``."""
     nodes = jax.tree.map(
-        lambda old, new: old.at[p].set(new[p]), params["nodes"], fresh_nodes
+        lambda old, new: old.at[p].set(new), params["nodes"], fresh_node
     )
     return {**params, "nodes": nodes}

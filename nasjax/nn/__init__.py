@@ -6,19 +6,31 @@ from nasjax.nn.model import (
     count_params,
     embed,
     init,
+    init_node,
     init_nodes,
     input_widths,
     pad_params,
+)
+from nasjax.nn.population import (
+    apply_population,
+    check_capacities,
+    embed_population,
+    op_capacities,
 )
 
 __all__ = [
     "active_macs",
     "active_param_count",
     "apply",
+    "apply_population",
+    "check_capacities",
     "count_params",
     "embed",
+    "embed_population",
     "init",
+    "init_node",
     "init_nodes",
     "input_widths",
+    "op_capacities",
     "pad_params",
 ]

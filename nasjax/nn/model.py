@@ -38,6 +38,22 @@ def init_nodes(key: Key, arch: Arch) -> Params:
     return nodes
 
 
+def init_node(key: Key, arch: Arch, node: jax.Array) -> Params:
+    """Fresh parameters of every op at one node, ``{op: leaves[...]}``.
+
+    Equal to slot ``node`` of :func:`init_nodes` with the same key, at a
+    ``1 / N`` of its cost.
+    """
+    spec = arch.spec
+    in_w = input_widths(arch)[node]
+    keys = jax.random.split(key, spec.n_ops)
+    fresh = {}
+    for k_op, op in zip(keys, ops_for(spec), strict=True):
+        node_key = jax.random.split(k_op, spec.max_nodes)[node]
+        fresh[op.name] = op.init(node_key, in_w, arch.width[node])
+    return fresh
+
+
 def init(key: Key, arch: Arch) -> Params:
     """Initialise parameters for a single ``arch`` at its bucket's shapes.
 

@@ -26,7 +26,7 @@ def make_op(name: str, spec: ArchSpec) -> Op:
     factories = {
         "dense_gelu": lambda: make_dense("dense_gelu", w, nn.gelu),
         "dense_tanh": lambda: make_dense("dense_tanh", w, jnp.tanh),
-        "conv": lambda: make_conv(w, spec.max_kernel),
+        "conv": lambda: make_conv(w, spec.max_kernel, spec.dilations),
         "lstm": lambda: make_recurrent("lstm", w),
         "gru": lambda: make_recurrent("gru", w),
         "attention": lambda: make_attention(w, spec.head_dim),

@@ -1,0 +1,183 @@
+"""Population-major forward pass with per-op dispatch (mixture-of-experts style).
+
+``jax.vmap(nn.apply)`` over a population turns every node's ``lax.switch``
+into "run every op for every member, then select": with the full vocabulary
+that wastes most of the compute (see ``benchmarks/bench_morph.py``).
+:func:`apply_population` instead runs, at each node, each op only on the
+members that use it: their indices are gathered into a static-capacity slot
+(``capacities[k]`` members for op ``k``), the op runs vmapped on that slot,
+and the results are scattered back. Capacities come from the concrete
+population on the host (:func:`op_capacities`) and are rounded up to powers
+of two, so the number of compiles stays small.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nasjax.graph.arch import Arch
+from nasjax.graph.spec import bucket_size
+from nasjax.ops.base import NodeConfig, channel_mask
+from nasjax.ops.registry import ops_for
+from nasjax.typing import Params
+
+
+def op_capacities(archs: Arch) -> tuple[int, ...]:
+    """Static per-op capacities for a concrete population ``archs`` (``[P]``).
+
+    Capacity of op ``k`` = the most members using ``k`` at any one node,
+    rounded up to a power of two (at most ``P``); 0 if no member uses it.
+
+    Returns:
+        One capacity per op of ``archs.spec.ops``.
+    """
+    if len(archs.batch_shape) != 1:
+        raise ValueError(
+            f"op_capacities needs a population [P], got {archs.batch_shape}"
+        )
+    a = archs.to_numpy()
+    p = archs.batch_shape[0]
+    ops, mask = a["ops"][:, 1:], a["node_mask"][:, 1:].astype(bool)
+    caps = []
+    for k in range(archs.spec.n_ops):
+        most = int(((ops == k) & mask).sum(axis=0).max()) if ops.size else 0
+        caps.append(0 if most == 0 else min(bucket_size(most), p))
+    return tuple(caps)
+
+
+def check_capacities(archs: Arch, capacities: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` if ``capacities`` cannot hold the population."""
+    need = op_capacities(archs)
+    short = [
+        f"{name}: needs {n}, has {c}"
+        for name, n, c in zip(archs.spec.ops, need, capacities, strict=True)
+        if c < n
+    ]
+    if short:
+        raise ValueError("op capacities too small: " + "; ".join(short))
+
+
+def _dispatch(op, capacity, use, inp, node_params, cfg):
+    """Run ``op`` on the members flagged in ``use`` (at most ``capacity``)."""
+    p = use.shape[0]
+    if capacity == p:
+        out = jax.vmap(op.apply)(node_params, inp, cfg)
+        return jnp.where(use[:, None, None, None], out, 0.0)
+    idx = jnp.argsort(~use, stable=True)[:capacity]
+    valid = use[idx]
+    sub_params = jax.tree.map(lambda leaf: leaf[idx], node_params)
+    sub_cfg = NodeConfig(*(field[idx] for field in cfg))
+    out = jax.vmap(op.apply)(sub_params, inp[idx], sub_cfg)
+    out = jnp.where(valid[:, None, None, None], out, 0.0)
+    return jnp.zeros_like(inp).at[idx].add(out)
+
+
+def embed_population(
+    archs: Arch, params: Params, x: jax.Array, capacities: tuple[int, ...]
+) -> jax.Array:
+    """Population-major :func:`nasjax.nn.embed`: ``float32[P, batch, W]``.
+
+    Args:
+        archs: Stacked population ``[P]`` of one bucket.
+        params: Stacked params ``[P, ...]``.
+        x: ``float32[P, batch, window, F]`` (one batch per member) or
+            ``float32[batch, window, F]`` (shared).
+        capacities: From :func:`op_capacities` of these archs (static).
+    """
+    spec = archs.spec
+    w, n = spec.max_width, spec.max_nodes
+    p = archs.batch_shape[0]
+    if x.ndim == 3:
+        x = jnp.broadcast_to(x, (p, *x.shape))
+    if x.shape[0] != p or x.shape[2:] != (spec.window, spec.n_features):
+        raise ValueError(
+            f"x must be float32[{p}, batch, {spec.window}, {spec.n_features}] or "
+            f"float32[batch, {spec.window}, {spec.n_features}], got {tuple(x.shape)}"
+        )
+    ops = ops_for(spec)
+    x = x.astype(jnp.float32)
+    mask_f = archs.node_mask.astype(jnp.float32)
+    coeff = archs.adj * params["edge_gate"] * mask_f[:, :, None] * mask_f[:, None, :]
+    out_idx = archs.n_active - 1
+    wmask = jax.vmap(lambda width: channel_mask(w, width))
+
+    stem = jax.vmap(lambda prm, xb: nn.Dense(w).apply({"params": prm}, xb))
+    h0 = stem(params["stem"], x) * wmask(archs.width[:, 0])[:, None, None, :]
+    acc = coeff[:, 0][:, :, None, None, None] * h0[:, None]
+
+    def body(carry, node):
+        acc, final = carry
+        i, op_ids, width, kernel, dilation, node_params, row, active = node
+        inp = acc[:, i]
+        cfg = NodeConfig(width, kernel, dilation)
+        y = jnp.zeros_like(inp)
+        for k, op in enumerate(ops):
+            if capacities[k] == 0:
+                continue
+            use = (op_ids == k) & (active > 0)
+            y = y + _dispatch(op, capacities[k], use, inp, node_params[op.name], cfg)
+        y = y * wmask(width)[:, None, None, :] * active[:, None, None, None]
+        acc = acc + row[:, :, None, None, None] * y[:, None]
+        final = final + jnp.where((i == out_idx)[:, None, None, None], y, 0.0)
+        return (acc, final), None
+
+    def node_axis_first(a):
+        return jnp.moveaxis(a, 1, 0)[1:]
+
+    xs = (
+        jnp.arange(1, n),
+        node_axis_first(archs.ops),
+        node_axis_first(archs.width),
+        node_axis_first(archs.kernel),
+        node_axis_first(archs.dilation),
+        jax.tree.map(node_axis_first, params["nodes"]),
+        node_axis_first(coeff),
+        node_axis_first(mask_f),
+    )
+    (_, final), _ = jax.lax.scan(body, (acc, jnp.zeros_like(h0)), xs)
+    last, mean = final[:, :, -1], jnp.mean(final, axis=2)
+    return jnp.where((archs.readout == 0)[:, None, None], last, mean)
+
+
+def apply_population(
+    archs: Arch,
+    params: Params,
+    x: jax.Array,
+    capacities: tuple[int, ...] | None = None,
+) -> jax.Array:
+    """Logits of every member: equal to ``jax.vmap(nn.apply)`` (to float
+    rounding), computing each node's op only for the members that use it.
+
+    Args:
+        archs: Stacked population ``[P]``.
+        params: Stacked params.
+        x: ``float32[P, batch, window, F]`` or shared ``float32[batch, window, F]``.
+        capacities: Static per-op capacities; computed from ``archs`` when
+            omitted (then ``archs`` must be concrete, i.e. outside ``jit``).
+            Under ``jit`` pass them as a static argument.
+
+    Returns:
+        ``float32[P, batch, n_classes]``.
+    """
+    if capacities is None:
+        if isinstance(archs.ops, jax.core.Tracer):
+            raise ValueError(
+                "apply_population under jit needs static capacities: compute "
+                "nasjax.nn.op_capacities(archs) outside jit and pass them"
+            )
+        capacities = op_capacities(archs)
+    h = embed_population(archs, params, x, tuple(capacities))
+    head = jax.vmap(
+        lambda prm, hb: nn.Dense(archs.spec.n_classes).apply({"params": prm}, hb)
+    )
+    return head(params["head"], h)
+
+
+def dispatch_savings(archs: Arch, capacities: tuple[int, ...]) -> float:
+    """Fraction of op evaluations saved vs running every op for every member."""
+    p = archs.batch_shape[0]
+    full = p * len(capacities)
+    return float(1.0 - np.sum(capacities) / full)

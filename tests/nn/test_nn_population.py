@@ -1,0 +1,83 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import nasjax.nn as nnx
+from nasjax.graph import chain, random_arch, stack
+
+
+def _population(spec, n, seed):
+    keys = jax.random.split(jax.random.key(seed), n)
+    archs = jax.vmap(random_arch, in_axes=(0, None))(keys, spec)
+    return archs, jax.vmap(nnx.init)(keys, archs)
+
+
+vmapped = jax.jit(jax.vmap(nnx.apply, in_axes=(0, 0, None)))
+dispatched = jax.jit(nnx.apply_population, static_argnums=3)
+
+
+def test_dispatch_equals_vmapped_switch(spec, x):
+    archs, params = _population(spec, 8, 0)
+    caps = nnx.op_capacities(archs)
+    np.testing.assert_allclose(
+        dispatched(archs, params, x, caps), vmapped(archs, params, x), atol=2e-5
+    )
+
+
+def test_per_member_batches_and_gradients_match(spec):
+    archs, params = _population(spec, 6, 1)
+    caps = nnx.op_capacities(archs)
+    xs = jax.random.normal(jax.random.key(2), (6, 4, spec.window, spec.n_features))
+
+    def loss_dispatch(p):
+        return jnp.sum(nnx.apply_population(archs, p, xs, caps) ** 2)
+
+    def loss_vmap(p):
+        return jnp.sum(jax.vmap(nnx.apply)(archs, p, xs) ** 2)
+
+    g1 = jax.jit(jax.grad(loss_dispatch))(params)
+    g2 = jax.jit(jax.grad(loss_vmap))(params)
+    for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_capacities_count_members_per_node(spec):
+    a = chain(spec, ["lstm", "lstm"], [8, 8])
+    b = chain(spec, ["lstm", "gru"], [8, 8])
+    c = chain(spec, ["conv", "gru"], [8, 8])
+    caps = dict(zip(spec.ops, nnx.op_capacities(stack([a, b, c])), strict=True))
+    assert caps["lstm"] == 2  # two members use lstm at node 1
+    assert caps["gru"] == 2
+    assert caps["conv"] == 1
+    assert caps["attention"] == 0
+
+
+def test_too_small_capacities_are_refused(spec):
+    archs, _ = _population(spec, 8, 3)
+    caps = nnx.op_capacities(archs)
+    nnx.check_capacities(archs, caps)
+    small = tuple(max(c // 2, 0) for c in caps)
+    with pytest.raises(ValueError, match="capacities too small"):
+        nnx.check_capacities(archs, small)
+
+
+def test_capacities_required_under_jit(spec, x):
+    archs, params = _population(spec, 2, 4)
+    with pytest.raises(ValueError, match="static capacities"):
+        jax.jit(nnx.apply_population)(archs, params, x)
+
+
+def test_one_compile_per_capacity_signature(spec, x):
+    traces = []
+
+    def counted(archs, params, xb, caps):
+        traces.append(caps)
+        return nnx.apply_population(archs, params, xb, caps)
+
+    f = jax.jit(counted, static_argnums=3)
+    caps = tuple(8 for _ in spec.ops)  # generous: fits any population of 8
+    for seed in (5, 6):
+        archs, params = _population(spec, 8, seed)
+        f(archs, params, x, caps)
+    assert len(traces) == 1
