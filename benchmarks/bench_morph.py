@@ -173,7 +173,8 @@ def main() -> None:
     print(
         f"forward (P={f['P']}): dispatch (apply_population, capacities "
         f"{f['capacities']}) compile {f['dispatch_compile_s']:.2f}s run "
-        f"{f['dispatch_run_s'] * 1e3:.1f}ms = {f['vmapped_run_s'] / f['dispatch_run_s']:.2f}x "
+        f"{f['dispatch_run_s'] * 1e3:.1f}ms = "
+        f"{f['vmapped_run_s'] / f['dispatch_run_s']:.2f}x "
         f"faster than vmapped switch, {f['dispatch_examples_per_s']:.0f} examples/s"
     )
     for row in bench_vocab(spec, args.population, args.batch):
