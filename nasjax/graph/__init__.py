@@ -2,6 +2,7 @@
 
 from nasjax.graph.arch import Arch
 from nasjax.graph.build import canonicalize, chain, pad_to, random_arch, stack, unstack
+from nasjax.graph.draw import draw_arch
 from nasjax.graph.fingerprint import fingerprint
 from nasjax.graph.spec import (
     DEFAULT_OPS,
@@ -23,6 +24,7 @@ __all__ = [
     "bucket_size",
     "canonicalize",
     "chain",
+    "draw_arch",
     "fingerprint",
     "pad_to",
     "random_arch",
