@@ -1,0 +1,206 @@
+"""Population training: one vmapped jit vs one compiled model per architecture.
+
+(a) nasjax: ``train_population`` = ``jit(vmap(train))`` over P different
+    architectures of one bucket (one compile for the whole population).
+(b) user loop: what a user writes without nasjax's population engine: for each
+    architecture, ``jax.jit`` of the same training loop with the architecture
+    closed over as a compile-time constant (so XLA specialises it: each
+    ``lax.switch`` has a constant index and keeps one branch), run in a Python
+    loop. One compile per architecture. (Building a hand-written flax model
+    per arch at its real widths would need an arch -> flax-module translator;
+    closing over the arch gives XLA the same static information.)
+
+Also (``--inherit``): function-preserving morph children trained from the
+inherited parent params vs from scratch, at equal steps.
+
+Usage: .venv/bin/python benchmarks/bench_population_train.py --sizes 1 8 32 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import jax
+import numpy as np
+
+import nasjax
+from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
+from nasjax.graph import ArchSpec, random_arch, stack, unstack
+from nasjax.morph import PRESERVING, random_morph
+from nasjax.train import (
+    TrainConfig,
+    make_train,
+    make_train_data,
+    select_fold,
+    train_population,
+)
+
+
+def setup(window: int):
+    syn = synthetic(0, n_symbols=4, n_steps=6000, signal=0.15)
+    fc = FeatureConfig(
+        return_lags=(1, 3),
+        vol_windows=(12,),
+        volume_window=0,
+        market_return=False,
+        calendar=False,
+        reference_symbol=None,
+    )
+    return build_dataset(syn.frame, fc, window=window, folds=FoldConfig(n_folds=1))
+
+
+def timed(fn, *args):
+    t = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - t
+
+
+def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
+    keys = jax.random.split(jax.random.key(p), p)
+    archs = stack([random_arch(k, spec) for k in keys])
+    params = jax.vmap(nasjax.nn.init)(keys, archs)
+    key = jax.random.key(0)
+
+    def ours():
+        return train_population(
+            key, archs, params, ds, folds, norm, cfg, shard=False, data=data1
+        ).fitness
+
+    _, first = timed(ours)
+    _, steady = timed(ours)
+    train = make_train(cfg)
+    one = select_fold(data1, 0)
+    user_first, user_steady = [], []
+    for i, arch in enumerate(unstack(archs)):
+        p_i = jax.tree.map(lambda x, i=i: x[i], params)
+        f = jax.jit(lambda k, pp, d, arch=arch: train(k, arch, pp, d)[1]["best_score"])
+        _, t1 = timed(f, key, p_i, one)
+        user_first.append(t1)
+        if i < n_user_steady:
+            _, t2 = timed(f, key, p_i, one)
+            user_steady.append(t2)
+    u_steady = float(np.mean(user_steady)) * p
+    u_total = float(np.sum(user_first))
+    examples = p * cfg.n_steps * cfg.batch_size
+    return {
+        "P": p,
+        "ours_compile_s": first - steady,
+        "ours_steady_s": steady,
+        "ours_total_s": first,
+        "user_compile_s": u_total - u_steady,
+        "user_steady_s": u_steady,
+        "user_total_s": u_total,
+        "ratio_total": u_total / first,
+        "ratio_steady": u_steady / steady,
+        "ours_examples_per_s": examples / steady,
+        "user_examples_per_s": examples / u_steady,
+    }
+
+
+def bench_inherit(spec, ds, folds, norm, cfg, p=8):
+    """Parents trained ``cfg.n_steps``; children (preserving morph) trained again
+    ``cfg.n_steps`` from inherited params vs from scratch."""
+    keys = jax.random.split(jax.random.key(123), p)
+    archs = stack([random_arch(k, spec) for k in keys])
+    parents = train_population(
+        jax.random.key(1), archs, None, ds, folds, norm, cfg, shard=False
+    )
+    parent_params = jax.tree.map(lambda x: x[:, 0], parents.params)
+    morph = jax.jit(jax.vmap(lambda k, a, pp: random_morph(k, a, pp, PRESERVING)[0]))
+    out = morph(jax.random.split(jax.random.key(2), p), archs, parent_params)
+    res = {}
+    for mode in ("inherit", "scratch"):
+        r = train_population(
+            jax.random.key(3),
+            out.arch,
+            out.params,
+            ds,
+            folds,
+            norm,
+            cfg,
+            shard=False,
+            init_from=mode,
+        )
+        curve = np.asarray(r.metrics["val_accuracy"][:, 0])  # [P, n_evals]
+        parent_score = np.asarray(parents.fitness)[:, None]
+        reached = curve >= parent_score
+        steps = np.where(
+            reached.any(1), (reached.argmax(1) + 1) * cfg.eval_every, np.nan
+        )
+        res[mode] = {
+            "mean_val_acc_curve": curve.mean(0).round(4).tolist(),
+            "mean_best_val_acc": float(np.nanmean(r.fitness)),
+            "frac_reaching_parent": float(reached.any(1).mean()),
+            "median_steps_to_parent": float(np.nanmedian(steps))
+            if np.isfinite(steps).any()
+            else None,
+        }
+    res["parent_mean_val_acc"] = float(np.nanmean(parents.fitness))
+    res["applied"] = int(np.asarray(out.applied).sum())
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 32, 64])
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--window", type=int, default=16)
+    ap.add_argument("--max-nodes", type=int, default=8)
+    ap.add_argument("--max-width", type=int, default=32)
+    ap.add_argument("--ops", default="all", help="comma list or 'all'")
+    ap.add_argument("--user-steady", type=int, default=3)
+    ap.add_argument("--inherit", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    ds, folds, norm = setup(args.window)
+    ops = nasjax.graph.KNOWN_OPS if args.ops == "all" else tuple(args.ops.split(","))
+    spec = ArchSpec(
+        n_features=ds.features.shape[-1],
+        window=args.window,
+        max_nodes=args.max_nodes,
+        max_width=args.max_width,
+        ops=ops,
+    )
+    cfg = TrainConfig(
+        n_steps=args.steps,
+        eval_every=args.steps,
+        batch_size=args.batch,
+        eval_batch_size=256,
+        max_eval_samples=512,
+    )
+    data1 = make_train_data(ds, folds, norm, eval_batch_size=256, max_eval_samples=512)
+    print(
+        f"# {platform.platform()} cpus={os.cpu_count()} jax={jax.__version__} "
+        f"devices={jax.devices()} spec=N{spec.max_nodes}/W{spec.max_width}/"
+        f"T{spec.window} ops={len(ops)} steps={args.steps} batch={args.batch}"
+    )
+    rows = []
+    if not args.skip_speed:
+        for p in args.sizes:
+            row = bench_size(p, spec, ds, folds, norm, cfg, data1, args.user_steady)
+            rows.append(row)
+            print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+    result = {"speed": rows}
+    if args.inherit:
+        icfg = TrainConfig(
+            n_steps=4 * args.steps,
+            eval_every=args.steps // 2,
+            batch_size=args.batch,
+            eval_batch_size=256,
+            max_eval_samples=1024,
+        )
+        result["inherit"] = bench_inherit(spec, ds, folds, norm, icfg)
+        print(json.dumps(result["inherit"]), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

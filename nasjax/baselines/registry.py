@@ -1,0 +1,123 @@
+"""``BASELINES``: every baseline behind one ``fit_predict`` interface."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from nasjax.baselines import classical
+from nasjax.baselines.deep import DEEP_ARCHS
+from nasjax.data.dataset import Dataset
+from nasjax.data.normalize import NormStats
+from nasjax.data.splits import Folds
+from nasjax.graph.arch import Arch
+from nasjax.graph.spec import ArchSpec
+from nasjax.train.config import TrainConfig
+from nasjax.train.data import make_train_data, split_ids
+from nasjax.train.population import train_population
+from nasjax.train.predict import predict_proba
+from nasjax.typing import Key
+
+FitPredict = Callable[..., np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    """A named baseline.
+
+    Attributes:
+        name: Registry name.
+        kind: ``"naive"``, ``"classical"`` or ``"deep"``.
+        fit_predict: ``(key, dataset, folds, norm, *, split="test", fold=-1,
+            cfg=None) -> float32[n]`` P(up) for the split's evaluation ids
+            (``nasjax.train.split_ids(folds, split, fold)[2]``, in order),
+            fitted on the fold's training ids only.
+    """
+
+    name: str
+    kind: str
+    fit_predict: FitPredict
+
+
+def default_spec(dataset: Dataset, max_width: int = 64) -> ArchSpec:
+    """The bucket of the deep baselines for a dataset (8 nodes)."""
+    return ArchSpec(
+        n_features=int(dataset.features.shape[-1]),
+        window=int(dataset.meta.window),
+        max_nodes=8,
+        max_width=max_width,
+    )
+
+
+def fit_predict_arch(
+    key: Key,
+    arch: Arch,
+    dataset: Dataset,
+    folds: Folds,
+    norm: NormStats,
+    *,
+    split: str = "test",
+    fold: int = -1,
+    cfg: TrainConfig | None = None,
+) -> np.ndarray:
+    """Train one fixed arch with the population engine and predict P(up)."""
+    cfg = TrainConfig() if cfg is None else cfg
+    k = fold % folds.train.shape[0]
+    data = make_train_data(
+        dataset,
+        folds,
+        norm,
+        eval_batch_size=cfg.eval_batch_size,
+        max_eval_samples=cfg.max_eval_samples,
+        fold_ids=(k,),
+    )
+    pop = jax.tree.map(lambda x: x[None], arch)
+    res = train_population(
+        key, pop, None, dataset, folds, norm, cfg, shard=False, data=data
+    )
+    params = jax.tree.map(lambda x: x[0, 0], res.params)
+    _, _, ev = split_ids(folds, split, fold)
+    proba = predict_proba(
+        arch,
+        params,
+        dataset.features,
+        ev,
+        np.asarray(norm.mean)[k],
+        np.asarray(norm.std)[k],
+        cfg.eval_batch_size,
+    )
+    return proba[:, 1].astype(np.float32)
+
+
+def _deep(name: str) -> FitPredict:
+    def fit_predict(
+        key: Key,
+        dataset: Dataset,
+        folds: Folds,
+        norm: NormStats,
+        *,
+        split: str = "test",
+        fold: int = -1,
+        cfg: TrainConfig | None = None,
+        spec: ArchSpec | None = None,
+    ) -> np.ndarray:
+        arch = DEEP_ARCHS[name](spec or default_spec(dataset))
+        return fit_predict_arch(
+            key, arch, dataset, folds, norm, split=split, fold=fold, cfg=cfg
+        )
+
+    fit_predict.__doc__ = f"Train the fixed ``{name}`` arch and predict P(up)."
+    return fit_predict
+
+
+BASELINES: dict[str, Baseline] = {
+    "majority": Baseline("majority", "naive", classical.majority),
+    "persistence": Baseline("persistence", "naive", classical.persistence),
+    "logistic": Baseline("logistic", "classical", classical.logistic),
+    "gbdt": Baseline("gbdt", "classical", classical.gbdt),
+    **{n: Baseline(n, "deep", _deep(n)) for n in DEEP_ARCHS},
+}
+"""Every baseline by name."""

@@ -1,0 +1,209 @@
+"""``train_population``: ``jit(vmap(train))`` over a population x folds.
+
+A population of architectures of one bucket (axis 0) is trained at once,
+walk-forward folds being a second vmapped (or scanned) axis. The jitted
+function is cached per ``(cfg, fold_axis)`` and JAX caches its executables
+per input shapes and shardings, so a bucket and population size compile once.
+The population axis is sharded over all local devices; padding members (up to
+a multiple of the device count or of the memory-guard chunk) are dropped from
+the results.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from nasjax.data.dataset import Dataset
+from nasjax.data.normalize import NormStats
+from nasjax.data.splits import Folds
+from nasjax.graph.arch import Arch
+from nasjax.nn.model import init
+from nasjax.train.config import TrainConfig
+from nasjax.train.data import FOLD_AXES, TrainData, make_train_data
+from nasjax.train.loop import make_train
+from nasjax.train.memory import plan_chunk
+from nasjax.typing import Key, Params, PyTree
+
+FOLD_AXIS_MODES: tuple[str, ...] = ("vmap", "scan")
+INIT_MODES: tuple[str, ...] = ("inherit", "scratch")
+
+
+class PopulationResult(NamedTuple):
+    """Output of :func:`train_population`.
+
+    Attributes:
+        params: Best params per member and fold, leaves ``[P, K, ...]``.
+        metrics: ``make_train`` metrics, each ``[P, K, ...]``.
+        fitness: ``float32[P]`` mean over folds of the selection metric
+            (validation accuracy, or minus validation loss); NaN if the member
+            failed on any fold.
+        failed: ``bool[P]`` a non-finite loss occurred on some fold.
+    """
+
+    params: Params
+    metrics: dict[str, jax.Array]
+    fitness: jax.Array
+    failed: jax.Array
+
+
+def _member_fn(cfg: TrainConfig, fold_axis: str):
+    train = make_train(cfg)
+
+    def member(key: Key, arch: Arch, params: Params, data: TrainData, lr):
+        n_folds = data.train.shape[0]
+        keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_folds))
+        if fold_axis == "vmap":
+            return jax.vmap(train, in_axes=(0, None, None, FOLD_AXES, None))(
+                keys, arch, params, data, lr
+            )
+
+        def body(_, xs):
+            k, fold = xs
+            one = data._replace(**fold)
+            return None, train(k, arch, params, one, lr)
+
+        per_fold = {
+            f: getattr(data, f)
+            for f in ("train", "n_train", "val", "val_mask", "mean", "std")
+        }
+        _, out = jax.lax.scan(body, None, (keys, per_fold))
+        return out
+
+    return member
+
+
+@functools.lru_cache(maxsize=64)
+def population_fn(cfg: TrainConfig, fold_axis: str = "vmap"):
+    """The cached ``jit(vmap(member))`` for ``cfg``.
+
+    Signature of the returned function: ``(keys[P], archs[P], params[P],
+    data, lr_scale f32[P]) -> (params[P, K], metrics[P, K])`` with ``data`` a
+    fold-stacked :class:`~nasjax.train.TrainData`. Its ``_cache_size()``
+    counts the executables compiled so far (one per bucket, population size
+    and sharding).
+    """
+    if fold_axis not in FOLD_AXIS_MODES:
+        raise ValueError(f"fold_axis must be one of {FOLD_AXIS_MODES}")
+    member = _member_fn(cfg, fold_axis)
+    return jax.jit(jax.vmap(member, in_axes=(0, 0, 0, None, 0)))
+
+
+@jax.jit
+def _init_population(keys: jax.Array, archs: Arch) -> Params:
+    return jax.vmap(init)(keys, archs)
+
+
+def member_keys(key: Key, n: int) -> jax.Array:
+    """Key of member ``i`` = ``fold_in(key, i)`` (independent of P and padding)."""
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n))
+
+
+def _take(tree: PyTree, idx: np.ndarray) -> PyTree:
+    return jax.tree.map(lambda x: x[idx], tree)
+
+
+def _put(tree: PyTree, sharding) -> PyTree:
+    return jax.tree.map(lambda x: jax.device_put(x, sharding), tree)
+
+
+def train_population(
+    key: Key,
+    archs: Arch,
+    params: Params | None,
+    dataset: Dataset,
+    folds: Folds,
+    norm: NormStats,
+    cfg: TrainConfig,
+    *,
+    fold_axis: str = "vmap",
+    shard: bool = True,
+    init_from: str = "inherit",
+    lr_scale: jax.Array | None = None,
+    data: TrainData | None = None,
+    chunk_size: int | None = None,
+) -> PopulationResult:
+    """Train a stacked population of one bucket on every walk-forward fold.
+
+    Args:
+        key: PRNG key; member ``i`` uses ``fold_in(key, i)`` and fold ``k`` of
+            it ``fold_in(fold_in(key, i), k)``.
+        archs: Stacked ``Arch`` with leading axis P (one bucket).
+        params: Stacked params (e.g. inherited from morphed parents), or None
+            to initialise from scratch.
+        dataset: The pooled dataset.
+        folds: Sample-id walk-forward folds.
+        norm: Per-fold normalisation statistics.
+        cfg: Training configuration.
+        fold_axis: ``"vmap"`` (folds in parallel) or ``"scan"`` (sequential,
+            K times less activation memory).
+        shard: Shard the population axis over all local devices.
+        init_from: ``"inherit"`` (start from ``params``) or ``"scratch"``
+            (fresh ``nasjax.nn.init`` from ``fold_in(key, -1)``-derived keys).
+        lr_scale: Optional ``float32[P]`` per-member learning-rate factors.
+        data: Pre-built fold-stacked ``TrainData`` (default: built from
+            ``dataset``, ``folds``, ``norm`` and ``cfg``).
+        chunk_size: Force a population chunk size (default: the memory guard's
+            plan from ``cfg.memory_budget_bytes``).
+
+    Returns:
+        :class:`PopulationResult` with leading axis P (padding removed).
+
+    Raises:
+        MemoryError: If not even one member per device fits the budget.
+        ValueError: On a bad mode or population shape.
+    """
+    if init_from not in INIT_MODES:
+        raise ValueError(f"init_from must be one of {INIT_MODES}, got {init_from!r}")
+    if len(archs.batch_shape) != 1:
+        raise ValueError(f"archs must be stacked on one axis, got {archs.batch_shape}")
+    n_pop = archs.batch_shape[0]
+    if params is None or init_from == "scratch":
+        init_key = jax.random.fold_in(key, 2**31 - 1)
+        params = _init_population(member_keys(init_key, n_pop), archs)
+    if data is None:
+        data = make_train_data(
+            dataset,
+            folds,
+            norm,
+            eval_batch_size=cfg.eval_batch_size,
+            max_eval_samples=cfg.max_eval_samples,
+        )
+    lr = jnp.ones((n_pop,), jnp.float32) if lr_scale is None else lr_scale
+    lr = jnp.asarray(lr, jnp.float32).reshape(n_pop)
+    devices = jax.local_devices() if shard else jax.local_devices()[:1]
+    n_dev = len(devices)
+    n_parallel_folds = data.train.shape[0] if fold_axis == "vmap" else 1
+    chunk = chunk_size or plan_chunk(
+        archs.spec, cfg, n_pop, n_parallel_folds, n_dev, cfg.memory_budget_bytes
+    )
+    chunk = max(n_dev, -(-chunk // n_dev) * n_dev)
+    n_chunks = -(-n_pop // chunk)
+    order = np.arange(n_chunks * chunk)
+    order = np.where(order < n_pop, order, 0)  # padding repeats member 0
+    keys = member_keys(key, n_pop)
+    fn = population_fn(cfg, fold_axis)
+    if n_dev > 1:
+        mesh = Mesh(np.asarray(devices), ("pop",))
+        pop_sharding = NamedSharding(mesh, P("pop"))
+        data = _put(data, NamedSharding(mesh, P()))
+    else:
+        pop_sharding = None
+    outs = []
+    for c in range(n_chunks):
+        idx = order[c * chunk : (c + 1) * chunk]
+        args = _take((keys, archs, params, lr), idx)
+        if pop_sharding is not None:
+            args = _put(args, pop_sharding)
+        outs.append(fn(args[0], args[1], args[2], data, args[3]))
+    out_params, metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs)[:n_pop], *outs)
+    failed = jnp.any(metrics["failed"], axis=1)
+    fitness = jnp.mean(metrics["best_score"], axis=1)
+    fitness = jnp.where(failed, jnp.nan, fitness)
+    return PopulationResult(out_params, metrics, fitness, failed)

@@ -1,0 +1,90 @@
+"""Baselines: registry, fixed deep archs in the search space, fit_predict shapes."""
+
+import jax
+import numpy as np
+import pytest
+
+import nasjax  # noqa: F401
+from nasjax.baselines import BASELINES, DEEP_ARCHS, default_spec
+from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
+from nasjax.graph import ArchSpec, validate
+from nasjax.nn import active_param_count
+from nasjax.train import TrainConfig, split_ids
+
+
+@pytest.fixture(scope="module")
+def data():
+    syn = synthetic(1, n_symbols=3, n_steps=1500, signal=0.1)
+    fc = FeatureConfig(
+        return_lags=(1,),
+        vol_windows=(6,),
+        volume_window=0,
+        market_return=False,
+        calendar=False,
+        reference_symbol=None,
+    )
+    return build_dataset(syn.frame, fc, window=8, folds=FoldConfig(n_folds=2))
+
+
+def test_registry_lists_every_baseline():
+    assert set(BASELINES) == {
+        "majority",
+        "persistence",
+        "logistic",
+        "gbdt",
+        "lstm",
+        "transformer",
+        "tcn",
+    }
+    assert {b.kind for b in BASELINES.values()} == {"naive", "classical", "deep"}
+
+
+@pytest.mark.parametrize("name", sorted(DEEP_ARCHS))
+def test_deep_archs_are_valid_fixed_archs(name):
+    spec = ArchSpec(n_features=7, window=32, max_nodes=8, max_width=64)
+    arch = validate(DEEP_ARCHS[name](spec))
+    n_params = int(active_param_count(arch))
+    assert 5_000 < n_params < 200_000, n_params
+    a = arch.to_numpy()
+    used = {spec.ops[i] for i in a["ops"][1 : int(a["node_mask"].sum())]}
+    expected = {
+        "lstm": {"lstm"},
+        "transformer": {"attention", "layernorm", "dense_gelu"},
+        "tcn": {"conv", "dense_gelu"},
+    }[name]
+    assert used == expected
+
+
+@pytest.mark.parametrize("name", ["majority", "persistence", "logistic", "gbdt"])
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_classical_fit_predict_shapes(data, name, split):
+    ds, folds, norm = data
+    p = BASELINES[name].fit_predict(jax.random.key(0), ds, folds, norm, split=split)
+    n = len(split_ids(folds, split)[2])
+    assert p.shape == (n,) and p.dtype == np.float32
+    assert np.all((p >= 0) & (p <= 1))
+
+
+@pytest.mark.slow
+def test_deep_baseline_trains_with_the_population_engine(data):
+    ds, folds, norm = data
+    spec = default_spec(ds, max_width=16).__class__(
+        n_features=ds.features.shape[-1],
+        window=8,
+        max_nodes=8,
+        max_width=16,
+        ops=("conv", "dense_gelu"),
+    )
+    cfg = TrainConfig(
+        n_steps=4,
+        eval_every=2,
+        batch_size=16,
+        eval_batch_size=64,
+        max_eval_samples=64,
+        warmup_steps=0,
+    )
+    p = BASELINES["tcn"].fit_predict(
+        jax.random.key(0), ds, folds, norm, split="test", cfg=cfg, spec=spec
+    )
+    assert p.shape == (len(split_ids(folds, "test")[2]),)
+    assert np.all(np.isfinite(p))

@@ -1,0 +1,220 @@
+"""Population training: vmap == alone, jit == no-jit, compiles, NaN, memory."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import nasjax
+from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
+from nasjax.graph import ArchSpec, random_arch, stack, unstack
+from nasjax.train import (
+    TrainConfig,
+    make_train,
+    make_train_data,
+    member_bytes,
+    plan_chunk,
+    population_fn,
+    select_fold,
+    train_population,
+)
+
+OPS = ("dense_gelu", "conv", "identity")
+CFG = TrainConfig(
+    n_steps=12,
+    eval_every=6,
+    batch_size=32,
+    warmup_steps=2,
+    eval_batch_size=128,
+    max_eval_samples=256,
+    learning_rate=3e-3,
+)
+
+
+@functools.lru_cache(maxsize=1)
+def small_data():
+    syn = synthetic(0, n_symbols=3, n_steps=1500, signal=0.2)
+    fc = FeatureConfig(
+        return_lags=(1,),
+        vol_windows=(6,),
+        volume_window=0,
+        market_return=False,
+        calendar=False,
+        reference_symbol=None,
+    )
+    return build_dataset(syn.frame, fc, window=4, folds=FoldConfig(n_folds=2))
+
+
+def population(n, seed=0):
+    ds, _, _ = small_data()
+    spec = ArchSpec(
+        n_features=ds.features.shape[-1], window=4, max_nodes=4, max_width=16, ops=OPS
+    )
+    keys = jax.random.split(jax.random.key(seed), n)
+    archs = stack([random_arch(k, spec) for k in keys])
+    params = jax.vmap(nasjax.nn.init)(keys, archs)
+    return archs, params
+
+
+def test_vmap_population_equals_members_alone():
+    ds, folds, norm = small_data()
+    archs, params = population(3)
+    key = jax.random.key(7)
+    res = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    assert res.fitness.shape == (3,)
+    assert res.metrics["val_accuracy"].shape == (3, 2, CFG.n_evals)
+    data = make_train_data(ds, folds, norm, eval_batch_size=128, max_eval_samples=256)
+    train = jax.jit(make_train(CFG))
+    for i, (arch, p) in enumerate(
+        zip(
+            unstack(archs),
+            [jax.tree.map(lambda x, i=i: x[i], params) for i in range(3)],
+            strict=True,
+        )
+    ):
+        for k in range(2):
+            kk = jax.random.fold_in(jax.random.fold_in(key, i), k)
+            p_alone, m = train(kk, arch, p, select_fold(data, k))
+            np.testing.assert_allclose(
+                m["val_loss"], res.metrics["val_loss"][i, k], rtol=1e-4, atol=1e-5
+            )
+            np.testing.assert_allclose(
+                m["best_val_accuracy"], res.metrics["best_val_accuracy"][i, k]
+            )
+            got = jax.tree.map(lambda x, i=i, k=k: x[i, k], res.params)
+            for a, b in zip(
+                jax.tree.leaves(p_alone), jax.tree.leaves(got), strict=True
+            ):
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_jit_equals_no_jit():
+    ds, folds, norm = small_data()
+    archs, params = population(1, seed=3)
+    arch, p = unstack(archs)[0], jax.tree.map(lambda x: x[0], params)
+    cfg = TrainConfig(
+        n_steps=2,
+        eval_every=1,
+        batch_size=8,
+        eval_batch_size=64,
+        max_eval_samples=64,
+        warmup_steps=0,
+    )
+    data = select_fold(
+        make_train_data(ds, folds, norm, eval_batch_size=64, max_eval_samples=64), 0
+    )
+    train = make_train(cfg)
+    key = jax.random.key(1)
+    p_jit, m_jit = jax.jit(train)(key, arch, p, data)
+    with jax.disable_jit():
+        p_eager, m_eager = train(key, arch, p, data)
+    np.testing.assert_allclose(m_jit["val_loss"], m_eager["val_loss"], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(p_jit), jax.tree.leaves(p_eager), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_one_compile_per_bucket_and_population_size():
+    ds, folds, norm = small_data()
+    fn = population_fn(CFG, "vmap")
+    archs, params = population(3)
+    train_population(
+        jax.random.key(0), archs, params, ds, folds, norm, CFG, shard=False
+    )
+    before = fn._cache_size()
+    for seed in (1, 2, 3):  # different archs, same bucket and population size
+        archs, params = population(3, seed=seed)
+        train_population(
+            jax.random.key(seed), archs, params, ds, folds, norm, CFG, shard=False
+        )
+    assert fn._cache_size() == before
+
+
+@pytest.mark.slow
+def test_fold_scan_equals_fold_vmap():
+    ds, folds, norm = small_data()
+    archs, params = population(2)
+    key = jax.random.key(3)
+    a = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    b = train_population(
+        key, archs, params, ds, folds, norm, CFG, shard=False, fold_axis="scan"
+    )
+    np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
+    np.testing.assert_allclose(
+        a.metrics["val_loss"], b.metrics["val_loss"], rtol=1e-4, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("how", ["nan_params", "huge_lr"])
+def test_nan_member_is_isolated(how):
+    ds, folds, norm = small_data()
+    archs, params = population(3)
+    key = jax.random.key(5)
+    lr = jnp.ones(3)
+    clean = train_population(
+        key, archs, params, ds, folds, norm, CFG, shard=False, lr_scale=lr
+    )
+    if how == "nan_params":
+        bad = jax.tree.map(lambda x: x, params)
+        bad["stem"]["kernel"] = bad["stem"]["kernel"].at[1].set(jnp.nan)
+        res = train_population(
+            key, archs, bad, ds, folds, norm, CFG, shard=False, lr_scale=lr
+        )
+    else:
+        res = train_population(
+            key,
+            archs,
+            params,
+            ds,
+            folds,
+            norm,
+            CFG,
+            shard=False,
+            lr_scale=lr.at[1].set(1e30),
+        )
+    assert bool(res.failed[1]) and np.isnan(res.fitness[1])
+    assert not bool(res.failed[0]) and not bool(res.failed[2])
+    idx = np.array([0, 2])
+    np.testing.assert_array_equal(
+        np.asarray(res.fitness)[idx], np.asarray(clean.fitness)[idx]
+    )
+    np.testing.assert_array_equal(
+        np.asarray(res.metrics["val_loss"])[idx],
+        np.asarray(clean.metrics["val_loss"])[idx],
+    )
+
+
+def test_memory_guard_refuses_and_chunks():
+    ds, folds, norm = small_data()
+    archs, params = population(3)
+    spec = archs.spec
+    per = member_bytes(spec, CFG)
+    with pytest.raises(MemoryError, match="memory guard"):
+        plan_chunk(spec, CFG, 3, 2, budget=per)
+    assert plan_chunk(spec, CFG, 3, 2, budget=int(4.5 * per)) == 2
+    assert plan_chunk(spec, CFG, 3, 2, budget=100 * per) == 3
+    cfg = CFG.__class__(**{**CFG.__dict__, "memory_budget_bytes": int(2.5 * per)})
+    key = jax.random.key(9)
+    chunked = train_population(key, archs, params, ds, folds, norm, cfg, shard=False)
+    whole = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    np.testing.assert_allclose(chunked.fitness, whole.fitness, atol=1e-6)
+    tiny = CFG.__class__(**{**CFG.__dict__, "memory_budget_bytes": per})
+    with pytest.raises(MemoryError, match="batch_size"):
+        train_population(key, archs, params, ds, folds, norm, tiny, shard=False)
+
+
+def test_scratch_init_differs_from_inherit_and_config_validation():
+    ds, folds, norm = small_data()
+    archs, params = population(2)
+    key = jax.random.key(0)
+    a = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    b = train_population(
+        key, archs, params, ds, folds, norm, CFG, shard=False, init_from="scratch"
+    )
+    assert not np.allclose(a.metrics["val_loss"], b.metrics["val_loss"])
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        TrainConfig(n_steps=10, eval_every=3)
+    with pytest.raises(ValueError, match="init_from"):
+        train_population(key, archs, params, ds, folds, norm, CFG, init_from="x")
