@@ -8,12 +8,14 @@ from nasjax.train.data import (
     select_fold,
     split_ids,
 )
+from nasjax.train.dispatch_loop import evaluate_population, make_population_train
 from nasjax.train.loop import evaluate, make_train
 from nasjax.train.loss import class_weights, cross_entropy
 from nasjax.train.memory import member_bytes, param_bytes, plan_chunk
 from nasjax.train.optim import make_optimizer, make_schedule
 from nasjax.train.population import (
     PopulationResult,
+    dispatch_population_fn,
     member_keys,
     population_fn,
     train_population,
@@ -27,8 +29,11 @@ __all__ = [
     "TrainData",
     "class_weights",
     "cross_entropy",
+    "dispatch_population_fn",
     "evaluate",
+    "evaluate_population",
     "make_optimizer",
+    "make_population_train",
     "make_schedule",
     "make_train",
     "make_train_data",

@@ -25,13 +25,16 @@ from nasjax.data.normalize import NormStats
 from nasjax.data.splits import Folds
 from nasjax.graph.arch import Arch
 from nasjax.nn.model import init
+from nasjax.nn.population import op_capacities
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import FOLD_AXES, TrainData, make_train_data
+from nasjax.train.dispatch_loop import make_population_train
 from nasjax.train.loop import make_train
 from nasjax.train.memory import plan_chunk
 from nasjax.typing import Key, Params, PyTree
 
 FOLD_AXIS_MODES: tuple[str, ...] = ("vmap", "scan")
+DISPATCH_MODES: tuple[str, ...] = ("ops", "switch")
 INIT_MODES: tuple[str, ...] = ("inherit", "scratch")
 
 
@@ -95,6 +98,44 @@ def population_fn(cfg: TrainConfig, fold_axis: str = "vmap"):
     return jax.jit(jax.vmap(member, in_axes=(0, 0, 0, None, 0)))
 
 
+@functools.lru_cache(maxsize=64)
+def dispatch_population_fn(
+    cfg: TrainConfig, fold_axis: str, capacities: tuple[int, ...]
+):
+    """The cached jitted population-major trainer (``dispatch="ops"``).
+
+    Same signature and outputs as :func:`population_fn`; each op of the
+    network runs only on the members that use it (``capacities`` per op).
+    """
+    if fold_axis not in FOLD_AXIS_MODES:
+        raise ValueError(f"fold_axis must be one of {FOLD_AXIS_MODES}")
+    train = make_population_train(cfg, capacities)
+
+    def pop(keys, archs, params, data: TrainData, lr):
+        n_folds = data.train.shape[0]
+        fold_keys = jax.vmap(
+            lambda k: jax.vmap(jax.random.fold_in, (None, 0))(k, jnp.arange(n_folds))
+        )(keys)  # [P, K]
+        if fold_axis == "vmap":
+            return jax.vmap(
+                train, in_axes=(1, None, None, FOLD_AXES, None), out_axes=1
+            )(fold_keys, archs, params, data, lr)
+
+        per_fold = {
+            f: getattr(data, f)
+            for f in ("train", "n_train", "val", "val_mask", "mean", "std")
+        }
+
+        def body(_, xs):
+            k, fold = xs
+            return None, train(k, archs, params, data._replace(**fold), lr)
+
+        _, out = jax.lax.scan(body, None, (jnp.swapaxes(fold_keys, 0, 1), per_fold))
+        return jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), out)
+
+    return jax.jit(pop)
+
+
 @jax.jit
 def _init_population(keys: jax.Array, archs: Arch) -> Params:
     return jax.vmap(init)(keys, archs)
@@ -128,6 +169,7 @@ def train_population(
     lr_scale: jax.Array | None = None,
     data: TrainData | None = None,
     chunk_size: int | None = None,
+    dispatch: str = "ops",
 ) -> PopulationResult:
     """Train a stacked population of one bucket on every walk-forward fold.
 
@@ -151,6 +193,12 @@ def train_population(
             ``dataset``, ``folds``, ``norm`` and ``cfg``).
         chunk_size: Force a population chunk size (default: the memory guard's
             plan from ``cfg.memory_budget_bytes``).
+        dispatch: ``"ops"`` (default): population-major forward pass running
+            each op only on the members that use it
+            (:func:`nasjax.nn.apply_population`); ``"switch"``:
+            ``jit(vmap(train))`` where every node's ``lax.switch`` runs every
+            op for every member. Both compute the same result (to float
+            rounding); ``benchmarks/bench_population_train.py`` compares them.
 
     Returns:
         :class:`PopulationResult` with leading axis P (padding removed).
@@ -159,6 +207,8 @@ def train_population(
         MemoryError: If not even one member per device fits the budget.
         ValueError: On a bad mode or population shape.
     """
+    if dispatch not in DISPATCH_MODES:
+        raise ValueError(f"dispatch must be one of {DISPATCH_MODES}, got {dispatch!r}")
     if init_from not in INIT_MODES:
         raise ValueError(f"init_from must be one of {INIT_MODES}, got {init_from!r}")
     if len(archs.batch_shape) != 1:
@@ -188,7 +238,11 @@ def train_population(
     order = np.arange(n_chunks * chunk)
     order = np.where(order < n_pop, order, 0)  # padding repeats member 0
     keys = member_keys(key, n_pop)
-    fn = population_fn(cfg, fold_axis)
+    if dispatch == "ops":
+        caps = tuple(min(c, chunk) for c in op_capacities(archs))
+        fn = dispatch_population_fn(cfg, fold_axis, caps)
+    else:
+        fn = population_fn(cfg, fold_axis)
     if n_dev > 1:
         mesh = Mesh(np.asarray(devices), ("pop",))
         pop_sharding = NamedSharding(mesh, P("pop"))

@@ -12,6 +12,7 @@ from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
 from nasjax.graph import ArchSpec, random_arch, stack, unstack
 from nasjax.train import (
     TrainConfig,
+    dispatch_population_fn,
     make_train,
     make_train_data,
     member_bytes,
@@ -121,15 +122,62 @@ def test_one_compile_per_bucket_and_population_size():
     fn = population_fn(CFG, "vmap")
     archs, params = population(3)
     train_population(
-        jax.random.key(0), archs, params, ds, folds, norm, CFG, shard=False
+        jax.random.key(0),
+        archs,
+        params,
+        ds,
+        folds,
+        norm,
+        CFG,
+        shard=False,
+        dispatch="switch",
     )
     before = fn._cache_size()
+    assert before >= 1
     for seed in (1, 2, 3):  # different archs, same bucket and population size
         archs, params = population(3, seed=seed)
         train_population(
-            jax.random.key(seed), archs, params, ds, folds, norm, CFG, shard=False
+            jax.random.key(seed),
+            archs,
+            params,
+            ds,
+            folds,
+            norm,
+            CFG,
+            shard=False,
+            dispatch="switch",
         )
     assert fn._cache_size() == before
+
+
+def test_dispatch_compiles_once_per_capacity_signature():
+    ds, folds, norm = small_data()
+    signatures = {}
+    for seed in (4, 5, 6, 7):
+        archs, params = population(3, seed=seed)
+        caps = nasjax.nn.op_capacities(archs)
+        fn = dispatch_population_fn(CFG, "vmap", caps)
+        train_population(
+            jax.random.key(seed), archs, params, ds, folds, norm, CFG, shard=False
+        )
+        signatures[caps] = fn
+    assert all(fn._cache_size() == 1 for fn in signatures.values())
+
+
+def test_dispatch_equals_switch():
+    ds, folds, norm = small_data()
+    archs, params = population(4, seed=9)
+    key = jax.random.key(3)
+    a = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    b = train_population(
+        key, archs, params, ds, folds, norm, CFG, shard=False, dispatch="switch"
+    )
+    np.testing.assert_allclose(
+        a.metrics["val_loss"], b.metrics["val_loss"], rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
+    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.slow
