@@ -8,12 +8,16 @@ Writes synthetic random-walk Binance kline CSVs (one file per coin and month,
 like data.binance.vision) once into the cache dir, then times, each in a fresh
 subprocess (so peak RSS is per pipeline): nasjax (load_ohlcv -> align_panel ->
 build_dataset: features, labels, walk-forward folds, norm stats, device arrays)
-and the same pipeline written naively in pandas. Prints a table.
+and the same pipeline written naively in pandas, ``--repeat`` times each
+(default 3). Prints a table of per-stage medians, plus the child's whole
+CPU time (user + sys, imports included: a load-independent cross-check when
+other jobs share the machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -85,8 +89,6 @@ def generate(cache: Path, coins: int, years: int) -> Path:
 
 
 def run_nasjax(folder: Path) -> dict[str, float]:
-    import jax
-
     from nasjax.data import (
         FeatureConfig,
         FoldConfig,
@@ -96,6 +98,9 @@ def run_nasjax(folder: Path) -> dict[str, float]:
         load_ohlcv,
         make_labels,
     )
+
+    # nasjax first: importing it sets an XLA flag before jax initialises.
+    jax = importlib.import_module("jax")
 
     times: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -238,6 +243,12 @@ def main() -> None:
     ap.add_argument("--child", choices=["nasjax", "pandas"])
     ap.add_argument("--folder", type=Path)
     ap.add_argument("--skip-pandas", action="store_true")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of each pipeline; the table shows per-stage medians",
+    )
     args = ap.parse_args()
     if args.child:
         child(args.child, args.folder)
@@ -250,11 +261,21 @@ def main() -> None:
     results = {}
     for which in ["nasjax"] + ([] if args.skip_pandas else ["pandas"]):
         env = dict(os.environ, JAX_PLATFORMS="cpu")
-        proc = subprocess.run(
-            [sys.executable, __file__, "--child", which, "--folder", str(folder)],
-            check=True, capture_output=True, text=True, env=env,
-        )  # fmt: skip
-        results[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+        runs = []
+        for _ in range(args.repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", which, "--folder", str(folder)],
+                check=True, capture_output=True, text=True, env=env,
+            )  # fmt: skip
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            run = json.loads(proc.stdout.strip().splitlines()[-1])
+            run["cpu_s"] = (after.ru_utime - before.ru_utime) + (
+                after.ru_stime - before.ru_stime
+            )
+            runs.append(run)
+            print(f"{which} run: " + ", ".join(f"{k}={v:.2f}" for k, v in run.items()))
+        results[which] = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
     stages = [
         "load",
         "align",
@@ -262,15 +283,16 @@ def main() -> None:
         "build_dataset",
         "total",
         "peak_rss_gb",
+        "cpu_s",
     ]
-    print(f"rows: {int(results['nasjax']['rows']):,}")
+    print(f"rows: {int(results['nasjax']['rows']):,}; medians of {args.repeat} runs")
     header = "| stage | nasjax (polars) |" + (
         " pandas (naive) | ratio |" if "pandas" in results else ""
     )
     print(header)
     print("|---|---|" + ("---|---|" if "pandas" in results else ""))
     for s in stages:
-        unit = "GB" if s == "peak_rss_gb" else "s"
+        unit = "GB" if s == "peak_rss_gb" else "s"  # cpu_s: user+sys, whole child
         a = results["nasjax"][s]
         line = f"| {s} | {a:.2f} {unit} |"
         if "pandas" in results:

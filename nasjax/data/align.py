@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import polars as pl
 
 from nasjax.data.errors import AlignReport, DataError, where
@@ -31,11 +32,13 @@ def align_panel(
 ) -> pl.DataFrame | tuple[pl.DataFrame, AlignReport]:
     """Aligns a long OHLCV frame of several symbols on one regular UTC grid.
 
-    Missing bars in runs of at most ``max_fill`` bars are filled with a flat
-    candle at the last close (open = high = low = close = previous close),
-    zero volume (and zero for the other `FLOW_COLUMNS`; other extra columns
-    carry their last value) and ``filled = True``. Longer runs (and bars with
-    no previous close) are "long gaps", handled by ``gap_policy``:
+    Missing bars (and bars without a close) in runs of at most ``max_fill``
+    bars are filled with a flat candle at the last close, i.e. the close of
+    the bar just before the run (open = high = low = close = previous close,
+    even when that bar's timestamp is itself dropped for another symbol's long
+    gap), zero volume (and zero for the other `FLOW_COLUMNS`; other extra
+    columns carry their last value) and ``filled = True``. Longer runs (and
+    bars with no previous close) are "long gaps", handled by ``gap_policy``:
 
       * ``"drop"``: the grid timestamps of every long gap are removed for ALL
         symbols, so the panel stays rectangular (the time axis then jumps over
@@ -58,9 +61,13 @@ def align_panel(
         ``filled`` (Boolean); every symbol has the same timestamps. With
         ``return_report``, ``(frame, report)``.
 
+    Works on int64 time indices of a dense [S, T] grid in numpy; the rows
+    are gathered onto the grid in one pass (no copy at all when the input
+    already is the grid, sorted) and only the filled cells are patched.
+
     Raises:
-        DataError: Unknown policy/span, empty range, or a long gap with
-            ``gap_policy="raise"``.
+        DataError: Unknown policy/span, empty range, an off-grid or repeated
+            timestamp, or a long gap with ``gap_policy="raise"``.
     """
     if gap_policy not in GAP_POLICIES:
         raise DataError(f"unknown gap_policy {gap_policy!r}; known: {GAP_POLICIES}")
@@ -69,90 +76,153 @@ def align_panel(
     if max_fill < 0:
         raise DataError(f"max_fill must be >= 0, got {max_fill}")
     step = timeframe_us(timeframe)
-    bounds = df.group_by("symbol").agg(
-        pl.col("timestamp").min().alias("first"),
-        pl.col("timestamp").max().alias("last"),
-    )
-    if span == "intersection":
-        start, end = bounds["first"].max(), bounds["last"].min()
-    else:
-        start, end = bounds["first"].min(), bounds["last"].max()
-    assert isinstance(start, dt.datetime) and isinstance(end, dt.datetime)
-    if start > end:
-        raise DataError(f"symbols do not overlap in time (common range {start}..{end})")
+    ts_dtype = df.schema["timestamp"]
+    assert isinstance(ts_dtype, pl.Datetime)
     symbols = sorted(df["symbol"].unique())
-    grid = pl.datetime_range(
-        start, end, dt.timedelta(microseconds=step), time_unit="us", eager=True
-    ).dt.convert_time_zone("UTC")
-    full = (
-        pl.DataFrame({"symbol": symbols})
-        .join(pl.DataFrame({"timestamp": grid}), how="cross")
-        .with_columns(pl.col("timestamp").cast(df.schema["timestamp"]))
-    )
-    inside = df.filter(pl.col("timestamp").is_between(start, end))
-    trimmed = (
-        df.group_by("symbol")
-        .len()
-        .join(inside.group_by("symbol").len(), on="symbol", how="left", suffix="_in")
-    )
-    off_grid = inside.filter(
-        (pl.col("timestamp") - pl.lit(start)).dt.total_microseconds() % step != 0
-    )
-    if off_grid.height:
-        r = off_grid.row(0, named=True)
+    n_sym = len(symbols)
+    if n_sym == 0:
+        raise DataError("empty frame: nothing to align")
+    # Everything below runs on int64 epoch microseconds and symbol codes, with
+    # few full-length temporaries (fresh memory is slow to fault in).
+    stamps = df["timestamp"]
+    if ts_dtype.time_unit != "us":
+        stamps = stamps.dt.cast_time_unit("us")
+    ts = stamps.to_physical().to_numpy()
+    code = df["symbol"].cast(pl.Enum(symbols)).to_physical().to_numpy()
+    per_sym = np.bincount(code, minlength=n_sym)
+    first = np.full(n_sym, np.iinfo(np.int64).max)
+    last = np.full(n_sym, np.iinfo(np.int64).min)
+    np.minimum.at(first, code, ts)
+    np.maximum.at(last, code, ts)
+    if span == "intersection":
+        start_us, end_us = int(first.max()), int(last.min())
+    else:
+        start_us, end_us = int(first.min()), int(last.max())
+    start, end = _to_datetime([start_us, end_us], ts_dtype)
+    if start_us > end_us:
+        raise DataError(f"symbols do not overlap in time (common range {start}..{end})")
+    rel = ts - start_us
+    inside = (rel >= 0) & (rel <= end_us - start_us)
+    off_grid = rel % step != 0
+    off_grid &= inside
+    if off_grid.any():
         raise DataError(
             f"timestamp is not on the {timeframe} grid starting at {start}"
-            f"{where(column='timestamp', timestamp=r['timestamp'], symbol=r['symbol'])}"
+            f"{_where_row(df, int(np.argmax(off_grid)))}"
         )
-    panel = full.join(inside, on=["symbol", "timestamp"], how="left")
-    panel = panel.sort(["symbol", "timestamp"])
-    missing = pl.col("close").is_null()
-    run_id = (missing != missing.shift(1)).fill_null(True).cum_sum().over("symbol")
-    panel = panel.with_columns(missing.alias("filled"), run_id.alias("__run"))
-    run_len = pl.len().over(["symbol", "__run"])
-    prev_close = pl.col("close").forward_fill().over("symbol")
-    long_gap = pl.col("filled") & ((run_len > max_fill) | prev_close.is_null())
-    panel = panel.with_columns(long_gap.alias("__long"))
-    long_runs = (
-        panel.filter(pl.col("__long"))
-        .group_by(["symbol", "__run"])
-        .agg(pl.col("timestamp").min().alias("from"), pl.len().alias("bars"))
-    )
-    if long_runs.height and gap_policy == "raise":
-        r = long_runs.sort(["from", "symbol"]).row(0, named=True)
+    del off_grid
+    n_steps = (end_us - start_us) // step + 1
+    n_cells = n_sym * n_steps
+    all_inside = bool(inside.all())
+    rows = np.arange(len(ts)) if all_inside else np.flatnonzero(inside)
+    cell = rel if all_inside else rel[rows]
+    cell //= step  # time index
+    cell += np.multiply(code if all_inside else code[rows], n_steps, dtype=np.int64)
+    del rel
+    src = np.full(n_cells, -1, np.int64)  # row of each (symbol, time) cell
+    src[cell] = rows
+    if np.count_nonzero(src >= 0) != len(cell):  # (rare) repeated timestamps
+        counts = np.bincount(cell, minlength=n_cells)
+        c = int(np.argmax(counts > 1))
         raise DataError(
-            f"gap of {r['bars']} missing bars > max_fill={max_fill} "
-            f"(gap_policy='raise'){where(symbol=r['symbol'], timestamp=r['from'])}"
+            "duplicate timestamp (load_ohlcv with repair=('dedupe',) drops them)"
+            f"{_where_row(df, int(rows[cell == c][0]))}"
         )
-    drop_ts = panel.filter(pl.col("__long")).select("timestamp").unique()
-    panel = panel.join(drop_ts, on="timestamp", how="anti")
-    extras = [c for c in df.columns if c not in ("timestamp", "symbol", *OHLCV_COLUMNS)]
-    fill_exprs = [
-        pl.col(c).fill_null(prev_close) for c in ("open", "high", "low", "close")
-    ]
-    fill_exprs += [
-        pl.col(c).fill_null(0.0)
-        if c in FLOW_COLUMNS
-        else pl.col(c).forward_fill().over("symbol")
-        for c in ("volume", *extras)
-    ]
-    panel = panel.with_columns(fill_exprs).drop("__run", "__long")
-    panel = panel.sort(["symbol", "timestamp"]).select(*df.columns, "filled")
-    if panel.height == 0:
+    del cell
+    null_close = df["close"].is_null()
+    if null_close.any():  # a bar without a close counts as missing
+        src[np.isin(src, np.flatnonzero(null_close.to_numpy()))] = -1
+    src = src.reshape(n_sym, n_steps)
+    # Runs of missing bars per symbol (a padding column keeps runs apart).
+    pad = np.zeros((n_sym, n_steps + 1), np.int8)
+    np.less(src, 0, out=pad[:, :n_steps], casting="unsafe")
+    edge = np.diff(pad.ravel(), prepend=np.int8(0))
+    del pad
+    run_start = np.flatnonzero(edge == 1)
+    run_len = np.flatnonzero(edge == -1) - run_start
+    del edge
+    run_sym, run_t0 = np.divmod(run_start, n_steps + 1)
+    # A run is long if longer than max_fill or if no close precedes it.
+    is_long = (run_len > max_fill) | (run_t0 == 0)
+    l_sym, l_t0, l_len = run_sym[is_long], run_t0[is_long], run_len[is_long]
+    if len(l_sym) and gap_policy == "raise":
+        k = int(np.lexsort((l_sym, l_t0))[0])
+        (when,) = _to_datetime([start_us + int(l_t0[k]) * step], ts_dtype)
+        at = where(symbol=symbols[int(l_sym[k])], timestamp=when)
+        raise DataError(
+            f"gap of {int(l_len[k])} missing bars > max_fill={max_fill} "
+            f"(gap_policy='raise'){at}"
+        )
+    mark = np.zeros(n_steps + 1, np.int64)
+    np.add.at(mark, l_t0, 1)
+    np.add.at(mark, l_t0 + l_len, -1)
+    keep = np.cumsum(mark[:n_steps]) == 0
+    n_kept = int(keep.sum())
+    if n_kept == 0:
         raise DataError("no timestamps left after dropping long gaps")
+    # Short runs are filled from the bar just before the run (its close).
+    s_sym, s_t0, s_len = run_sym[~is_long], run_t0[~is_long], run_len[~is_long]
+    fill_t = np.repeat(s_t0 - np.cumsum(np.r_[0, s_len[:-1]]), s_len)
+    fill_t += np.arange(len(fill_t))  # time of every short-gap cell
+    fill_sym = np.repeat(s_sym, s_len)
+    fill_src = np.repeat(src[s_sym, s_t0 - 1], s_len)
+    src[fill_sym, fill_t] = fill_src
+    new_t = np.cumsum(keep) - 1  # time index after the drops
+    on = keep[fill_t]
+    fill_pos = fill_sym[on] * n_kept + new_t[fill_t[on]]
+    take = src if n_kept == n_steps else src[:, keep]
+    take = take.ravel()
+    identity = len(take) == df.height and bool((take[1:] > take[:-1]).all())
+    extras = [c for c in df.columns if c not in ("timestamp", "symbol", *OHLCV_COLUMNS)]
+    carried = [c for c in ("volume", *extras) if c not in FLOW_COLUMNS]
+    # One parallel gather of every column onto the grid (none if the rows
+    # already are the grid); then the few short-gap cells are patched.
+    panel = df if identity else df.select(pl.all().gather(take))
+    filled = np.zeros(n_sym * n_kept, bool)
+    filled[fill_pos] = True
+    patched = []
+    if len(fill_pos):
+        prev_close = panel["close"].gather(fill_pos)
+        grid_ts = pl.Series(start_us + (fill_t[on] * step)).cast(
+            pl.Datetime("us", ts_dtype.time_zone)
+        )
+        patched.append(panel["timestamp"].scatter(fill_pos, grid_ts.cast(ts_dtype)))
+        for c in ("open", "high", "low"):
+            patched.append(panel[c].scatter(fill_pos, prev_close))
+        for c in ("volume", *extras):
+            if c not in carried:
+                patched.append(panel[c].scatter(fill_pos, 0.0))
+    panel = panel.with_columns(*patched, pl.Series("filled", filled))
+    if carried:
+        panel = panel.with_columns(pl.col(carried).forward_fill().over("symbol"))
+    filled = filled.reshape(n_sym, n_kept)
     if not return_report:
         return panel
-    filled = panel.group_by("symbol").agg(pl.col("filled").sum())
-    n_long = long_runs.group_by("symbol").len()
+    n_long = np.bincount(l_sym, minlength=n_sym)
+    n_in = np.bincount(code[inside], minlength=n_sym)
     report = AlignReport(
         start=start,
         end=end,
-        n_steps=panel.height // len(symbols),
-        filled_per_symbol={s: int(n) for s, n in filled.iter_rows()},
-        long_gaps_per_symbol={
-            s: int(dict(n_long.iter_rows()).get(s, 0)) for s in symbols
+        n_steps=n_kept,
+        filled_per_symbol={
+            s: int(n) for s, n in zip(symbols, filled.sum(axis=1), strict=True)
         },
-        dropped_steps=drop_ts.height,
-        trimmed_rows={s: int(n) - int(n_in or 0) for s, n, n_in in trimmed.iter_rows()},
+        long_gaps_per_symbol={s: int(n) for s, n in zip(symbols, n_long, strict=True)},
+        dropped_steps=n_steps - n_kept,
+        trimmed_rows={
+            s: int(n) - int(m) for s, n, m in zip(symbols, per_sym, n_in, strict=True)
+        },
     )
     return panel, report
+
+
+def _to_datetime(us: list[int], dtype: pl.Datetime) -> list[dt.datetime]:
+    """Epoch microseconds -> Python datetimes in the time zone of ``dtype``."""
+    s = pl.Series(us, dtype=pl.Int64).cast(pl.Datetime("us", dtype.time_zone))
+    return s.to_list()
+
+
+def _where_row(df: pl.DataFrame, i: int) -> str:
+    return where(
+        column="timestamp", timestamp=df["timestamp"][i], symbol=df["symbol"][i]
+    )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
+from itertools import pairwise
 
+import numpy as np
 import polars as pl
 
 from nasjax.data.errors import DataError
@@ -50,10 +53,161 @@ class FeatureConfig:
         return max(need, default=0)
 
 
+def aligned(panel: pl.DataFrame) -> tuple[pl.DataFrame, tuple[str, ...], int]:
+    """The panel sorted by (symbol, timestamp), checked to be a dense grid.
+
+    Every symbol must have the same timestamps, so that a column reshapes to a
+    [S, T] array (symbol-major). A frame that is already sorted (as from
+    `align_panel`) is not copied.
+
+    Args:
+        panel: Long frame with ``timestamp`` and ``symbol``.
+
+    Returns:
+        ``(frame, symbols, n_steps)``: the sorted frame, the S symbols in
+        sorted order and T.
+
+    Raises:
+        DataError: If symbols have different row counts or timestamps.
+    """
+    df = panel if is_sorted_by_symbol_time(panel) else panel.sort(SORT_KEY)
+    runs = df["symbol"].rle().struct.unnest()
+    symbols, lens = tuple(runs["value"].to_list()), runs["len"].to_numpy()
+    if len(set(lens.tolist())) > 1:
+        raise DataError("panel is not aligned: symbols have different row counts")
+    n_sym = len(symbols)
+    n_steps = df.height // max(n_sym, 1)
+    ts = df["timestamp"].to_physical().to_numpy().reshape(n_sym, n_steps)
+    if n_sym and not (ts == ts[:1]).all():
+        raise DataError("panel is not aligned: symbols have different timestamps")
+    return df, symbols, n_steps
+
+
+SORT_KEY = ("symbol", "timestamp")
+
+
+def is_sorted_by_symbol_time(df: pl.DataFrame) -> bool:
+    """Whether ``df`` is sorted by (symbol, timestamp) (cheap check, no sort).
+
+    Nulls in either column count as unsorted.
+    """
+    if df.height == 0:
+        return True
+    if df["symbol"].null_count() or df["timestamp"].null_count():
+        return False
+    runs = df["symbol"].rle().struct.unnest()
+    names = runs["value"].to_list()
+    if not all(a < b for a, b in pairwise(names)):
+        return False
+    ts = df["timestamp"].to_physical().to_numpy()
+    step = np.diff(ts)
+    block_end = np.cumsum(runs["len"].to_numpy())[:-1] - 1  # a new symbol starts
+    step[block_end] = 0
+    return bool((step >= 0).all())
+
+
+def _rolling(x: np.ndarray, *ops: tuple[str, int]) -> list[np.ndarray]:
+    """Per-symbol (row) rolling ``(fn, window)`` ops of a [S, T] array.
+
+    Polars rolling kernels, one column per symbol (nulls, not NaN, mark
+    missing values); the result is NaN until a window is full.
+    """
+    wide = pl.DataFrame(
+        {str(i): pl.Series(row, nan_to_null=True) for i, row in enumerate(x)}
+    )
+    outs = []
+    for fn, window in ops:
+        out = wide.select(getattr(pl.all(), fn)(window).cast(pl.Float64))
+        outs.append(np.stack([c.to_numpy() for c in out.iter_columns()]))
+    return outs
+
+
+def feature_grids(
+    df: pl.DataFrame, symbols: tuple[str, ...], n_steps: int, cfg: FeatureConfig
+) -> Iterator[tuple[str, np.ndarray]]:
+    """Yields ``(name, values)`` of each feature on the dense grid.
+
+    ``df`` is an aligned panel as returned by `aligned`. ``values`` is float64
+    and broadcasts to [S, T] (shape [S, T], [1, T] for features shared by all
+    symbols, or [S, 1]); NaN marks warm-up bars.
+    """
+    n_sym = len(symbols)
+
+    def grid(col: str) -> np.ndarray:
+        return df[col].cast(pl.Float64).to_numpy().reshape(n_sym, n_steps)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logc = np.log(grid("close"))
+    r1 = _lagged_diff(logc, 1)
+    for lag in cfg.return_lags:
+        yield f"ret_{lag}", r1 if lag == 1 else _lagged_diff(logc, lag)
+    del logc
+    vols = _rolling(r1, *[("rolling_std", w) for w in cfg.vol_windows])
+    for w, vol in zip(cfg.vol_windows, vols, strict=True):
+        yield f"vol_{w}", vol
+    del vols
+    if cfg.hl_range:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hl = np.divide(grid("high"), grid("low"))
+            yield "hl_range", np.log(hl, out=hl)
+    if cfg.volume_window:
+        w = cfg.volume_window
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.log1p(grid("volume"))
+        mean, std = _rolling(z, ("rolling_mean", w), ("rolling_std", w))
+        z -= mean  # (lv - mean) / (std + 1e-6), in place
+        std += 1e-6
+        z /= std
+        del mean, std
+        yield f"volume_z_{w}", z
+    if cfg.market_return:
+        # Mean over the symbols that have a return (only warm-up bars lack one).
+        total = r1.sum(axis=0)
+        n = np.full(n_steps, float(n_sym))
+        partial = np.flatnonzero(np.isnan(total))
+        if len(partial):
+            sub = r1[:, partial]
+            ok = ~np.isnan(sub)
+            n[partial] = ok.sum(axis=0)
+            total[partial] = np.where(ok, sub, 0.0).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            yield "mkt_ret_1", np.where(n > 0, total / n, np.nan)[None]
+    if cfg.calendar:
+        ts = df["timestamp"].head(n_steps)
+        day = (ts.dt.hour() * 60 + ts.dt.minute()).cast(pl.Float64).to_numpy() / 1440
+        week = (ts.dt.weekday().cast(pl.Float64).to_numpy() - 1.0 + day) / 7.0
+        yield "tod_sin", np.sin(2 * math.pi * day)[None]
+        yield "tod_cos", np.cos(2 * math.pi * day)[None]
+        yield "dow_sin", np.sin(2 * math.pi * week)[None]
+        yield "dow_cos", np.cos(2 * math.pi * week)[None]
+    if cfg.symbol_onehot:
+        eye = np.eye(n_sym)
+        for i, s in enumerate(symbols):
+            yield f"is@{s}", eye[:, i : i + 1]
+    ref = cfg.reference_symbol
+    if ref is not None and ref in symbols and not cfg.cross_asset_returns:
+        yield f"ref_ret_1@{ref}", r1[symbols.index(ref)][None]
+    if cfg.cross_asset_returns:
+        for i, s in enumerate(symbols):
+            yield f"ret_1@{s}", r1[i][None]
+
+
+def _lagged_diff(x: np.ndarray, lag: int) -> np.ndarray:
+    """``x[:, t] - x[:, t - lag]`` along time, NaN for t < lag."""
+    out = np.empty_like(x)
+    out[:, :lag] = np.nan
+    if lag < x.shape[1]:
+        np.subtract(x[:, lag:], x[:, :-lag], out=out[:, lag:])
+    return out
+
+
 def compute_features(
     panel: pl.DataFrame, cfg: FeatureConfig | None = None
 ) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """Adds causal feature columns to an aligned panel.
+
+    Features are computed on the dense [S, T] grid (one numpy/polars pass per
+    feature, no per-symbol joins) and appended to the long frame.
 
     Args:
         panel: Aligned long frame (`align_panel`): every symbol has the same
@@ -69,67 +223,26 @@ def compute_features(
     Raises:
         DataError: If the panel is not aligned or a lag/window is not positive.
     """
+    cfg = check_config(cfg)
+    df, symbols, n_steps = aligned(panel)
+    shape = (len(symbols), n_steps)
+    tile: pl.Series | None = None  # row i -> time step i % T
+    cols = []
+    for name, v in feature_grids(df, symbols, n_steps, cfg):
+        if v.shape[0] == 1 and shape[0] > 1:  # shared by all symbols
+            if tile is None:
+                tile = pl.Series(np.tile(np.arange(n_steps, dtype=np.uint32), shape[0]))
+            col = pl.Series(name, v[0], nan_to_null=True).gather(tile)
+        else:
+            col = pl.Series(name, np.broadcast_to(v, shape).ravel(), nan_to_null=True)
+        cols.append(col)
+    return df.with_columns(cols), tuple(c.name for c in cols)
+
+
+def check_config(cfg: FeatureConfig | None) -> FeatureConfig:
+    """The config (default `FeatureConfig()`), checked."""
     cfg = FeatureConfig() if cfg is None else cfg
     bad = [x for x in (*cfg.return_lags, *cfg.vol_windows) if x <= 0]
     if bad or cfg.volume_window < 0:
         raise DataError(f"lags and windows must be positive, got {cfg}")
-    df = panel.sort(["symbol", "timestamp"])
-    counts = df.group_by("symbol").len()["len"]
-    if counts.n_unique() != 1:
-        raise DataError("panel is not aligned: symbols have different row counts")
-    symbols = sorted(df["symbol"].unique())
-    logc = pl.col("close").log()
-    r1 = (logc - logc.shift(1)).over("symbol")
-    df = df.with_columns(r1.alias("__r1"))
-    exprs: list[pl.Expr] = []
-    for lag in cfg.return_lags:
-        exprs.append((logc - logc.shift(lag)).over("symbol").alias(f"ret_{lag}"))
-    for w in cfg.vol_windows:
-        exprs.append(pl.col("__r1").rolling_std(w).over("symbol").alias(f"vol_{w}"))
-    if cfg.hl_range:
-        exprs.append((pl.col("high") / pl.col("low")).log().alias("hl_range"))
-    if cfg.volume_window:
-        w = cfg.volume_window
-        lv = pl.col("volume").log1p()
-        z = (lv - lv.rolling_mean(w)) / (lv.rolling_std(w) + 1e-6)
-        exprs.append(z.over("symbol").alias(f"volume_z_{w}"))
-    if cfg.market_return:
-        exprs.append(pl.col("__r1").mean().over("timestamp").alias("mkt_ret_1"))
-    if cfg.calendar:
-        ts = pl.col("timestamp")
-        day = (ts.dt.hour() * 60 + ts.dt.minute()).cast(pl.Float64) / 1440.0
-        week = (ts.dt.weekday().cast(pl.Float64) - 1.0 + day) / 7.0
-        exprs += [
-            (2 * math.pi * day).sin().alias("tod_sin"),
-            (2 * math.pi * day).cos().alias("tod_cos"),
-            (2 * math.pi * week).sin().alias("dow_sin"),
-            (2 * math.pi * week).cos().alias("dow_cos"),
-        ]
-    if cfg.symbol_onehot:
-        exprs += [
-            (pl.col("symbol") == s).cast(pl.Float64).alias(f"is@{s}") for s in symbols
-        ]
-    df = df.with_columns(exprs)
-    names = [e.meta.output_name() for e in exprs]
-    wide_syms: list[str] = []
-    if cfg.cross_asset_returns:
-        wide_syms = symbols
-    ref = cfg.reference_symbol
-    if ref is not None and ref in symbols and not cfg.cross_asset_returns:
-        names.append(f"ref_ret_1@{cfg.reference_symbol}")
-        df = _join_returns(df, [ref], prefix="ref_ret_1@")
-    if wide_syms:
-        df = _join_returns(df, wide_syms, prefix="ret_1@")
-        names += [f"ret_1@{s}" for s in wide_syms]
-    df = df.drop("__r1").sort(["symbol", "timestamp"])
-    return df, tuple(names)
-
-
-def _join_returns(df: pl.DataFrame, symbols: list[str], prefix: str) -> pl.DataFrame:
-    """Joins each listed symbol's 1-bar return (``__r1``) on timestamp."""
-    for s in symbols:
-        one = df.filter(pl.col("symbol") == s).select(
-            "timestamp", pl.col("__r1").alias(f"{prefix}{s}")
-        )
-        df = df.join(one, on="timestamp", how="left")
-    return df
+    return cfg

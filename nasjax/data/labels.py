@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from nasjax.data.errors import DataError
+from nasjax.data.features import SORT_KEY, is_sorted_by_symbol_time
 
 DEAD_ZONE_MODES: tuple[str, ...] = ("drop", "class")
 
@@ -37,17 +39,12 @@ def make_labels(
     Raises:
         DataError: Bad horizon, dead zone or mode.
     """
-    if horizon < 1:
-        raise DataError(f"horizon must be >= 1, got {horizon}")
-    if dead_zone < 0:
-        raise DataError(f"dead_zone must be >= 0, got {dead_zone}")
-    if dead_zone_mode not in DEAD_ZONE_MODES:
-        raise DataError(
-            f"unknown dead_zone_mode {dead_zone_mode!r}; known: {DEAD_ZONE_MODES}"
-        )
-    df = panel.sort(["symbol", "timestamp"])
+    check_label_args(horizon, dead_zone, dead_zone_mode)
+    df = panel if is_sorted_by_symbol_time(panel) else panel.sort(SORT_KEY)
     logc = pl.col("close").log()
-    fwd = (logc.shift(-horizon) - logc).over("symbol")
+    sym = pl.col("symbol")
+    # Rows are grouped by symbol: row t + h is the same coin iff same symbol.
+    fwd = pl.when(sym.shift(-horizon) == sym).then(logc.shift(-horizon) - logc)
     df = df.with_columns(fwd.alias("forward_return"))
     r = pl.col("forward_return")
     in_dead = (r.abs() < dead_zone) | (r == 0)
@@ -61,3 +58,42 @@ def make_labels(
     return df.with_columns(label.cast(pl.Int32).alias("label")).with_columns(
         pl.col("label").is_not_null().alias("label_valid")
     )
+
+
+def check_label_args(horizon: int, dead_zone: float, dead_zone_mode: str) -> None:
+    """Raises `DataError` on a bad horizon, dead zone or mode."""
+    if horizon < 1:
+        raise DataError(f"horizon must be >= 1, got {horizon}")
+    if dead_zone < 0:
+        raise DataError(f"dead_zone must be >= 0, got {dead_zone}")
+    if dead_zone_mode not in DEAD_ZONE_MODES:
+        raise DataError(
+            f"unknown dead_zone_mode {dead_zone_mode!r}; known: {DEAD_ZONE_MODES}"
+        )
+
+
+def label_grids(
+    close: np.ndarray, horizon: int, dead_zone: float, dead_zone_mode: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`make_labels` on a dense float[S, T] close grid (aligned panel).
+
+    Returns:
+        ``(forward_return, label, label_valid)``, each [S, T]: float64 (NaN
+        in the last ``horizon`` bars), int32 (0 where invalid) and bool.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logc = np.log(close.astype(np.float64))
+    fwd = np.full_like(logc, np.nan)
+    if horizon < logc.shape[1]:
+        fwd[:, :-horizon] = logc[:, horizon:] - logc[:, :-horizon]
+    has = ~np.isnan(fwd)
+    with np.errstate(invalid="ignore"):
+        in_dead = (np.abs(fwd) < dead_zone) | (fwd == 0)
+        label = (fwd > 0).astype(np.int32)
+    if dead_zone_mode == "drop":
+        valid = has & ~in_dead
+    else:
+        valid = has
+        label[in_dead] = 2
+    label[~valid] = 0
+    return fwd, label, valid

@@ -41,11 +41,37 @@ def fit_norm_stats(
     Returns:
         `NormStats` with float32[K, F] arrays.
     """
+    s1, s2, n = time_sums(features, label_mask)
+    return stats_from_sums(s1, s2, n, folds)
+
+
+def time_sums(
+    features: np.ndarray, label_mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-time masked sums over symbols: ``(sum x, sum x**2, count)``.
+
+    Sums over the (few) symbols in the feature dtype, then float64. Each time
+    step's sums depend on that step only, so computing them block by block
+    (as `nasjax.data.build_dataset` does while filling the tensor) gives the
+    same numbers.
+
+    Args:
+        features: float32[T, S, F].
+        label_mask: bool[T, S].
+
+    Returns:
+        float64[T, F], float64[T, F] and float64[T].
+    """
     w = label_mask.astype(features.dtype)
-    # Sums over the (few) symbols in the feature dtype, then float64 over time.
     s1 = np.einsum("tsf,ts->tf", features, w).astype(np.float64)
     s2 = np.einsum("tsf,tsf,ts->tf", features, features, w).astype(np.float64)
-    n = w.sum(axis=1, dtype=np.float64)
+    return s1, s2, w.sum(axis=1, dtype=np.float64)
+
+
+def stats_from_sums(
+    s1: np.ndarray, s2: np.ndarray, n: np.ndarray, folds: Folds
+) -> NormStats:
+    """`NormStats` from `time_sums` output, summed over each train range."""
     means, stds = [], []
     for a, b in folds.train_range:
         cnt = max(float(n[a:b].sum()), 1.0)

@@ -223,6 +223,35 @@ def _raise_non_numeric(lf: pl.LazyFrame, spec: FileSpec, column: str) -> None:
     raise DataError(f"non-numeric column{detail}{where(spec.path, column, row)}")
 
 
+_BINANCE_TYPED: dict[str, pl.DataType] = {
+    **{c: pl.Float64() for c in BINANCE_COLUMNS},
+    "open_time": pl.Int64(),
+    "close_time": pl.String(),  # never used: projected away, never parsed
+    "ignore": pl.String(),
+}
+"""Fast-path schema: parse numbers while reading (a bad cell raises)."""
+_BINANCE_TEXT: dict[str, pl.DataType] = {c: pl.String() for c in BINANCE_COLUMNS}
+"""Slow-path schema: everything as text; bad cells become nulls located by
+`nasjax.data.validate` (file, column, row)."""
+
+
+def _binance_select(lf: pl.LazyFrame, typed: bool) -> list[pl.Expr]:
+    """Canonical columns of a Binance scan (typed or all-text schema)."""
+    values = ("open", "high", "low", "close", "volume", *_BINANCE_KEEP)
+    if typed:
+        return [
+            _epoch_to_ts(pl.col("open_time")).alias("timestamp"),
+            *[pl.col(c) for c in values],
+        ]
+    # Unparsable cells become null here and are reported by validation.
+    return [
+        _epoch_to_ts(pl.col("open_time").cast(pl.Int64, strict=False)).alias(
+            "timestamp"
+        ),
+        *[pl.col(c).cast(pl.Float64, strict=False) for c in values],
+    ]
+
+
 def _read_binance(spec: FileSpec) -> pl.LazyFrame:
     if spec.path.suffix.lower() == ".zip":
         with zipfile.ZipFile(spec.path) as zf:
@@ -247,24 +276,31 @@ def _read_binance(spec: FileSpec) -> pl.LazyFrame:
             f"Binance kline CSV needs {len(BINANCE_COLUMNS)} columns "
             f"{BINANCE_COLUMNS}, found {n_fields}{where(spec.path, row=0)}"
         )
-    schema = {c: pl.String for c in BINANCE_COLUMNS}
-    lf = pl.scan_csv(source, has_header=False, skip_rows=int(has_header), schema=schema)
-    # Unparsable cells become null here and are reported by validation.
-    numeric = lf.select(
-        _epoch_to_ts(pl.col("open_time").cast(pl.Int64, strict=False)).alias(
-            "timestamp"
-        ),
-        *[
-            pl.col(c).cast(pl.Float64, strict=False)
-            for c in ("open", "high", "low", "close", "volume", *_BINANCE_KEEP)
-        ],
-    )
+
+    def scan(typed: bool) -> pl.LazyFrame:
+        lf = pl.scan_csv(
+            source,
+            has_header=False,
+            skip_rows=int(has_header),
+            schema=_BINANCE_TYPED if typed else _BINANCE_TEXT,
+        )
+        return lf.select(_binance_select(lf, typed))
+
+    try:  # fast path: typed parse; on a bad cell, re-read as text to locate it
+        numeric = scan(typed=True).collect().lazy()
+    except pl.exceptions.PolarsError:
+        numeric = scan(typed=False)
     return _finish(numeric, spec)
 
 
 def _read_binance_csvs(specs: list[FileSpec]) -> pl.DataFrame:
-    """Reads many plain Binance CSVs with one multi-file scan per header kind."""
-    schema = {c: pl.String for c in BINANCE_COLUMNS}
+    """Reads many plain Binance CSVs with one multi-file scan per header kind.
+
+    The scan parses numbers directly (typed schema). Only if that fails (a
+    cell that is not a number) are the files re-read as text, so that the bad
+    cell becomes a null that `nasjax.data.validate` reports by file, column
+    and row.
+    """
     groups: dict[bool, list[FileSpec]] = {}
     for spec in specs:
         first = _first_line(spec.path)
@@ -280,29 +316,40 @@ def _read_binance_csvs(specs: list[FileSpec]) -> pl.DataFrame:
                 f"{where(spec.path)}"
             )
         groups.setdefault(not first[:1].isdigit(), []).append(spec)
+    # The file column is an Enum over all (sorted) paths: 4 bytes a row instead
+    # of a string, it sorts like the path strings and reads back as str.
+    paths = sorted({str(s.path) for s in specs})
+    file_dtype = pl.Enum(paths)
+    by_path = {str(s.path): s.symbol for s in specs}
+    symbol_of = pl.Series("symbol", [by_path[p] for p in paths], pl.String)
     out = []
     for has_header, group in groups.items():
-        symbols = {str(g.path): g.symbol for g in group}
-        lf = pl.scan_csv(
-            [g.path for g in group],
-            has_header=False,
-            skip_rows=int(has_header),
-            schema=schema,
-            include_file_paths="__file",
-        )
+
+        def scan(typed: bool, group=group, has_header=has_header) -> pl.LazyFrame:
+            lf = pl.scan_csv(
+                [g.path for g in group],
+                has_header=False,
+                skip_rows=int(has_header),
+                schema=_BINANCE_TYPED if typed else _BINANCE_TEXT,
+                include_file_paths="__file",
+            )
+            return lf.select(
+                *_binance_select(lf, typed), pl.col("__file").cast(file_dtype)
+            )
+
+        try:
+            frame = scan(typed=True).collect()
+        except pl.exceptions.PolarsError:
+            frame = scan(typed=False).collect()
+        code = frame["__file"].to_physical()
         out.append(
-            lf.select(
-                _epoch_to_ts(pl.col("open_time").cast(pl.Int64, strict=False)).alias(
-                    "timestamp"
-                ),
-                pl.col("__file").replace_strict(symbols).alias("symbol"),
-                *[
-                    pl.col(c).cast(pl.Float64, strict=False)
-                    for c in ("open", "high", "low", "close", "volume", *_BINANCE_KEEP)
-                ],
+            frame.select(
+                "timestamp",
+                symbol_of.gather(code).alias("symbol"),
+                pl.exclude("timestamp", "__file"),
                 "__file",
                 pl.int_range(pl.len(), dtype=pl.Int64).over("__file").alias("__row"),
-            ).collect()
+            )
         )
     return pl.concat(out)
 

@@ -7,6 +7,7 @@ columns ``__file`` and ``__row``), so messages name the file, the column, the
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from nasjax.data.errors import DataError, where
@@ -99,9 +100,13 @@ def order_and_repair(
     unknown = set(repair) - set(REPAIRS)
     if unknown:
         raise DataError(f"unknown repair(s) {sorted(unknown)}; known: {REPAIRS}")
-    first_ts = pl.col("timestamp").min().over("__file")
-    df = df.sort(["symbol", first_ts, "__file", "__row"])
-    step = pl.col("timestamp").diff().over("symbol")
+    order = _file_block_order(df)
+    if order is None:  # general case: sort the rows
+        first_ts = pl.col("timestamp").min().over("__file")
+        df = df.sort(["symbol", first_ts, "__file", "__row"])
+    elif order is not _IDENTITY:
+        df = df[order]
+    step = _diff_within_symbol(pl.col("timestamp"))
     n_unsorted = int(df.select((step < pl.duration(microseconds=0)).sum()).item())
     rows_sorted = 0
     if n_unsorted:
@@ -126,6 +131,53 @@ def order_and_repair(
     return df, rows_sorted, n_dup
 
 
+_IDENTITY = np.empty(0, np.int64)
+
+
+def _diff_within_symbol(expr: pl.Expr) -> pl.Expr:
+    """``expr.diff().over("symbol")`` for a frame sorted by symbol (cheaper)."""
+    sym = pl.col("symbol")
+    return pl.when(sym == sym.shift(1)).then(expr.diff())
+
+
+def _file_block_order(df: pl.DataFrame) -> np.ndarray | None:
+    """Row order sorting ``df`` by (symbol, first time of file, file, row).
+
+    Readers emit each file as one contiguous block in row order, so when every
+    file is one block of one symbol, the sort is a permutation of blocks
+    (usually the identity: files are read sorted by name).
+
+    Returns:
+        `_IDENTITY` if ``df`` is already in order, the row permutation, or
+        None when the fast path does not apply (then sort the rows).
+    """
+    if df.height == 0 or df["timestamp"].null_count() or df["symbol"].null_count():
+        return None
+    file_run = df["__file"].rle_id().to_numpy()
+    starts = np.flatnonzero(np.diff(file_run, prepend=-1))
+    ends = np.r_[starts[1:], df.height]
+    sym_run = df["symbol"].rle_id().to_numpy()
+    row = df["__row"].to_numpy()
+    row_step = np.diff(row, prepend=row[0] - 1)
+    row_step[starts] = 1
+    if (
+        (sym_run[starts] != sym_run[ends - 1]).any()  # a file with several symbols
+        or (row[starts] != 0).any()
+        or (row_step != 1).any()
+    ):
+        return None
+    files = df["__file"].gather(starts).cast(pl.String).to_list()
+    if len(set(files)) != len(files):  # one file in several blocks
+        return None
+    first = np.minimum.reduceat(df["timestamp"].to_physical().to_numpy(), starts)
+    syms = df["symbol"].gather(starts).to_list()
+    keys = list(zip(syms, first.tolist(), files, strict=True))
+    perm = sorted(range(len(keys)), key=keys.__getitem__)
+    if perm == list(range(len(keys))):
+        return _IDENTITY
+    return np.concatenate([np.arange(starts[i], ends[i]) for i in perm])
+
+
 def check_timeframe(
     df: pl.DataFrame, name_timeframes: dict[str, set[str]], requested_us: int | None
 ) -> int | None:
@@ -145,9 +197,10 @@ def check_timeframe(
     """
     from nasjax.data.schema import timeframe_us
 
-    step_us = pl.col("timestamp").diff().over("symbol").dt.total_microseconds()
+    step_us = _diff_within_symbol(pl.col("timestamp")).dt.total_microseconds()
+    step = df.select(step_us).to_series()
     steps = (
-        df.select("symbol", step_us.alias("__step"))
+        pl.DataFrame([df["symbol"], step.alias("__step")])
         .group_by("symbol")
         .agg(pl.col("__step").min().alias("min_step"))
     )
@@ -172,12 +225,11 @@ def check_timeframe(
             )
     if common is None:
         return None
-    off_grid = (step_us % common != 0).fill_null(False)
-    bad = _first(df, off_grid)
-    if bad:
+    off_grid = (step % common != 0).fill_null(False)
+    if off_grid.any():
         raise _fail(
             f"mixed timeframes: step is not a multiple of {timeframe_str(common)}",
-            bad,
+            df.row(int(off_grid.arg_max() or 0), named=True),
             "timestamp",
         )
     return common

@@ -99,3 +99,47 @@ def test_join_asof_publication_lag() -> None:
     ).drop_nulls("hashrate")
     assert back.height > 0 and (back["vis"] <= back["timestamp"]).all()
     assert out.height == panel.height
+
+
+def test_fill_uses_the_close_just_before_the_gap() -> None:
+    # SYN01 misses bars 5..9 (a long gap: those bars are dropped for all
+    # symbols); SYN00 misses bar 10 (short gap, filled). Bar 9 of SYN00 is
+    # off the grid, but the filled bar 10 carries its close, the last price.
+    df = make_synthetic(1, n_symbols=2, n_steps=30).frame
+    i = pl.int_range(pl.len()).over("symbol")
+    s0, s1 = pl.col("symbol") == "SYN00/USDT", pl.col("symbol") == "SYN01/USDT"
+    gappy = df.filter(~((s0 & (i == 10)) | (s1 & i.is_between(5, 9))))
+    out, rep = align_panel(gappy, "5m", max_fill=1, return_report=True)
+    assert isinstance(out, pl.DataFrame) and isinstance(rep, AlignReport)
+    assert rep.dropped_steps == 5 and rep.long_gaps_per_symbol["SYN01/USDT"] == 1
+    assert rep.filled_per_symbol == {"SYN00/USDT": 1, "SYN01/USDT": 0}
+    src = df.filter(s0)
+    cell = out.filter(pl.col("filled"))
+    assert cell["timestamp"][0] == src["timestamp"][10]
+    for c in ("open", "high", "low", "close"):
+        assert cell[c][0] == src["close"][9]
+    assert cell["volume"][0] == 0.0
+    kept = out.filter(s0)["timestamp"]
+    assert src["timestamp"][9] not in kept.to_list() and kept.len() == 25
+
+
+def test_align_is_order_free_and_rejects_repeats() -> None:
+    df = panel_with_gaps()
+    a = align_panel(df, "5m", max_fill=2)
+    b = align_panel(df.sample(fraction=1.0, shuffle=True, seed=3), "5m", max_fill=2)
+    assert isinstance(a, pl.DataFrame) and a.equals(b)
+    full = make_synthetic(2, n_symbols=2, n_steps=20).frame
+    same = align_panel(full, "5m")
+    assert isinstance(same, pl.DataFrame)
+    assert same.drop("filled").equals(full) and not same["filled"].any()
+    with pytest.raises(DataError, match=r"duplicate timestamp.*SYN01/USDT"):
+        align_panel(
+            pl.concat([full, full.filter(pl.col("symbol") == "SYN01/USDT")]), "5m"
+        )
+    off = full.with_columns(
+        pl.when(pl.int_range(pl.len()) == 7)
+        .then(pl.col("timestamp") + dt.timedelta(minutes=1))
+        .otherwise(pl.col("timestamp"))
+    )
+    with pytest.raises(DataError, match="not on the 5m grid"):
+        align_panel(off, "5m")

@@ -81,3 +81,20 @@ def test_labels_sign_deadzone_and_tail() -> None:
     assert lab["forward_return"][0] == pytest.approx(np.log(2.0))
     with pytest.raises(DataError):
         make_labels(frame, dead_zone_mode="zero")
+
+
+def test_features_and_labels_do_not_depend_on_row_order() -> None:
+    shuffled = BASE.sample(fraction=1.0, shuffle=True, seed=5)
+    a, names = compute_features(BASE, CFG)
+    b, names_b = compute_features(shuffled, CFG)
+    assert names == names_b and a.equals(b)
+    assert make_labels(a, horizon=2).equals(make_labels(b.sample(fraction=1.0), 2))
+    with pytest.raises(DataError, match="not aligned"):
+        compute_features(BASE.slice(1), CFG)
+    other = BASE.with_columns(
+        pl.when(pl.col("symbol") == "SYN01/USDT")
+        .then(pl.col("timestamp") + pl.duration(minutes=5))
+        .otherwise(pl.col("timestamp"))
+    )
+    with pytest.raises(DataError, match="different timestamps"):
+        compute_features(other, CFG)

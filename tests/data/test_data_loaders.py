@@ -280,3 +280,35 @@ def test_shared_real_files() -> None:
     ft = load_ohlcv(SHARED / "freqtrade_testdata")
     assert isinstance(ft, pl.DataFrame)
     assert ft.filter(pl.col("symbol") == "ADA/BTC").height == 5720
+
+
+def test_bad_cell_in_one_of_many_files_is_located(tmp_path: Path) -> None:
+    # The fast path parses numbers while scanning all files at once; a bad
+    # cell makes it fall back to a text scan that locates file, column, row.
+    for m in range(1, 4):
+        t0 = T0_MS + (m - 1) * 5 * STEP_MS
+        write(tmp_path / f"ETHUSDT-5m-2023-0{m}.csv", binance_lines(5, seed=m, t0=t0))
+        write(tmp_path / f"BTCUSDT-5m-2023-0{m}.csv", binance_lines(5, seed=m, t0=t0))
+    good = load_ohlcv(tmp_path)
+    assert isinstance(good, pl.DataFrame) and good.height == 30
+    bad = tmp_path / "ETHUSDT-5m-2023-02.csv"
+    lines = bad.read_text().splitlines()
+    parts = lines[3].split(",")
+    parts[5] = "12x"
+    lines[3] = ",".join(parts)
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as e:
+        load_ohlcv(tmp_path)
+    msg = str(e.value)
+    assert bad.name in msg and "'volume'" in msg and "row=3" in msg, msg
+
+
+def test_files_out_of_name_order_are_ordered_by_time(tmp_path: Path) -> None:
+    # Names sort 2023-01 before 2023-02, but the "January" file holds later
+    # bars: rows are ordered by each file's first timestamp, not by name.
+    write(tmp_path / "BTCUSDT-5m-2023-01.csv", binance_lines(4, t0=T0_MS + 4 * STEP_MS))
+    write(tmp_path / "BTCUSDT-5m-2023-02.csv", binance_lines(4, seed=3))
+    df, rep = load_ohlcv(tmp_path, return_report=True)
+    assert isinstance(df, pl.DataFrame) and isinstance(rep, LoadReport)
+    assert df["timestamp"].is_sorted() and df.height == 8 and rep.rows_sorted == 0
+    assert df["timestamp"].diff().drop_nulls().dt.total_minutes().to_list() == [5] * 7

@@ -118,3 +118,12 @@ def test_build_dataset_on_sample() -> None:
     assert np.isfinite(np.asarray(ds.features)).all()
     assert np.isfinite(stats.std).all() and (stats.std > 0).all()
     assert folds.train.shape[0] == 4
+
+
+def test_build_dataset_stats_equal_fit_norm_stats() -> None:
+    # build_dataset sums the statistics block by block while it fills the
+    # tensor; they must be exactly those of fit_norm_stats on the result.
+    _, (ds, folds, stats) = _small_dataset(seed=4)
+    again = fit_norm_stats(np.asarray(ds.features), np.asarray(ds.label_mask), folds)
+    np.testing.assert_array_equal(again.mean, stats.mean)
+    np.testing.assert_array_equal(again.std, stats.std)
