@@ -1,0 +1,256 @@
+"""The ``Searcher`` protocol, proposals and the host-side archive.
+
+Driver loop (training lives elsewhere)::
+
+    searcher = nasjax.search.SEARCHERS["bayes_morph"](spec)
+    state = searcher.init(key, None)
+    for r in range(rounds):
+        key, k_ask, k_train, k_tell = jax.random.split(key, 4)
+        proposal, state = searcher.ask(k_ask, state, 16)
+        fitness, trained = train_population(k_train, proposal.archs, proposal.params)
+        state, metrics = searcher.tell(k_tell, state, proposal.archs, fitness,
+                                       params=trained)
+
+``ask`` returns a :class:`Proposal` (the archs plus inherited params and
+lineage) rather than bare archs; ``tell`` takes the archs and fitness (NaN =
+failed) and, optionally, the trained params the next round's children
+inherit (default: the params handed out by ``ask``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nasjax import nn
+from nasjax.graph.arch import Arch
+from nasjax.graph.build import random_arch
+from nasjax.graph.spec import ArchSpec, bucket_size
+from nasjax.typing import Key, Params
+
+FIELDS = ("ops", "adj", "node_mask", "width", "kernel", "dilation", "readout")
+
+
+class Proposal(NamedTuple):
+    """What ``ask`` hands the driver.
+
+    Attributes:
+        archs: Stacked ``Arch`` population ``[n]`` of the searcher's bucket.
+        params: Initial params ``[n, ...]`` (inherited from parents, or fresh).
+        parent_fingerprints: Parent of each member (``""`` if none).
+        morph_names: Morphs applied to the parent, per member.
+        fingerprints: Fingerprint of each member.
+    """
+
+    archs: Arch
+    params: Params
+    parent_fingerprints: tuple[str, ...]
+    morph_names: tuple[tuple[str, ...], ...]
+    fingerprints: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Archive:
+    """Every evaluation so far (host-side, immutable; updated out of place).
+
+    Attributes:
+        archs: Stacked evaluated archs ``[E]`` (None when empty).
+        fitness: ``float64[E]``; NaN marks a failed evaluation.
+        fingerprints: One per evaluation.
+        params: Params (host numpy) of the archs kept for inheritance, by
+            fingerprint (the top-k and the most recent ones).
+    """
+
+    archs: Arch | None = None
+    fitness: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    fingerprints: tuple[str, ...] = ()
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+    @property
+    def best(self) -> float:
+        """Best finite fitness (NaN when none)."""
+        ok = np.isfinite(self.fitness)
+        return float(np.max(self.fitness[ok])) if ok.any() else float("nan")
+
+
+class SearchState(NamedTuple):
+    """State shared by the registry's searchers.
+
+    Attributes:
+        archive: The evaluations.
+        pending: The last ask not yet told (None when none).
+        round: Completed ``tell`` calls.
+    """
+
+    archive: Archive
+    pending: Proposal | None
+    round: int
+
+
+class Searcher(NamedTuple):
+    """Pure functions ``init``, ``ask``, ``tell`` (optax / evosax style).
+
+    Attributes:
+        init: ``(key, cfg) -> state``; ``cfg`` may be None or a
+            :class:`Seeds` whose archs are asked first.
+        ask: ``(key, state, n) -> (Proposal, state)``.
+        tell: ``(key, state, archs, fitness, params=None) -> (state, metrics)``.
+    """
+
+    init: Callable[..., SearchState]
+    ask: Callable[..., tuple[Proposal, SearchState]]
+    tell: Callable[..., tuple[SearchState, dict]]
+
+
+def host_rng(key: Key) -> np.random.Generator:
+    """A numpy generator determined by ``key``."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).tolist())
+
+
+def row(archs: Arch, i: int) -> Arch:
+    """Member ``i`` of a stacked population."""
+    return jax.tree.map(lambda v: v[i], archs)
+
+
+def take(tree: Any, idx: np.ndarray) -> Any:
+    """Leafwise ``v[idx]``."""
+    return jax.tree.map(lambda v: v[idx], tree)
+
+
+def concat(a: Any, b: Any) -> Any:
+    """Leafwise concatenation along axis 0."""
+    return jax.tree.map(lambda x, y: jnp.concatenate([x, y]), a, b)
+
+
+def fingerprints(archs: Arch) -> tuple[str, ...]:
+    """Fingerprints of a stacked population (host-side)."""
+    host = {f: np.asarray(getattr(archs, f)) for f in FIELDS}
+    n = host["ops"].shape[0]
+    return tuple(
+        Arch(spec=archs.spec, **{f: host[f][i] for f in FIELDS}).fingerprint()
+        for i in range(n)
+    )
+
+
+init_population = jax.jit(jax.vmap(nn.init))
+"""``(keys [P], archs [P]) -> params [P, ...]``: fresh params, jitted."""
+_random_pop = jax.jit(jax.vmap(random_arch, in_axes=(0, None)), static_argnums=1)
+
+
+def random_population(
+    key: Key, spec: ArchSpec, n: int, exclude: set[str], tries: int = 8
+) -> tuple[Arch, Params, tuple[str, ...]]:
+    """``n`` random archs with distinct fingerprints not in ``exclude``.
+
+    Raises:
+        RuntimeError: If the space seems exhausted after ``tries`` draws.
+    """
+    chosen_keys: list[np.ndarray] = []
+    fps: list[str] = []
+    seen = set(exclude)
+    draw = max(2 * n, 8)
+    for t in range(tries):
+        keys = jax.random.split(jax.random.fold_in(key, t), draw)
+        cand = _random_pop(keys, spec)
+        for i, fp in enumerate(fingerprints(cand)):
+            if fp not in seen and len(fps) < n:
+                seen.add(fp)
+                fps.append(fp)
+                chosen_keys.append(np.asarray(jax.random.key_data(keys[i])))
+        if len(fps) == n:
+            break
+        draw *= 2
+    if len(fps) < n:
+        raise RuntimeError(f"could only find {len(fps)} new random archs of {n}")
+    # Pad to a power of two so varying counts do not recompile.
+    padded = np.resize(np.stack(chosen_keys), (bucket_size(n, 8), 2))
+    keys = jax.random.wrap_key_data(jnp.asarray(padded))
+    archs = _random_pop(keys, spec)
+    params = init_population(keys, archs)
+    return take(archs, np.arange(n)), take(params, np.arange(n)), tuple(fps)
+
+
+def add_to_archive(
+    archive: Archive,
+    archs: Arch,
+    fitness: np.ndarray,
+    params: Params,
+    fps: tuple[str, ...],
+    keep: int,
+) -> Archive:
+    """Append evaluations; keep params of the ``keep`` fittest and most recent."""
+    fitness = np.asarray(fitness, np.float64).reshape(-1)
+    all_archs = archs if archive.archs is None else concat(archive.archs, archs)
+    all_fit = np.concatenate([archive.fitness, fitness])
+    all_fps = archive.fingerprints + tuple(fps)
+    store = dict(archive.params)
+    host = jax.tree.map(np.asarray, params)
+    for i, fp in enumerate(fps):
+        store[fp] = jax.tree.map(lambda v, i=i: v[i], host)
+    finite = np.flatnonzero(np.isfinite(all_fit))
+    top = finite[np.argsort(-all_fit[finite], kind="stable")][:keep]
+    wanted = {all_fps[i] for i in top} | set(all_fps[-keep:])
+    store = {k: v for k, v in store.items() if k in wanted}
+    return Archive(all_archs, all_fit, all_fps, store)
+
+
+def tell_archive(
+    state: SearchState,
+    archs: Arch,
+    fitness: jax.Array,
+    params: Params | None,
+    keep: int,
+) -> tuple[SearchState, dict]:
+    """The shared ``tell``: record evaluations (NaN = failed) and metrics."""
+    fit = np.asarray(fitness, np.float64).reshape(-1)
+    if len(fit) != archs.batch_shape[0]:
+        raise ValueError(f"{len(fit)} fitness values for {archs.batch_shape[0]} archs")
+    fit = np.where(np.isfinite(fit), fit, np.nan)
+    fps = fingerprints(archs)
+    pend = state.pending
+    if params is not None:
+        kept = params
+    elif pend is not None and pend.fingerprints == fps:
+        kept = pend.params
+    else:
+        kept = init_population(jax.random.split(jax.random.key(0), len(fit)), archs)
+    archive = add_to_archive(state.archive, archs, fit, kept, fps, keep)
+    metrics = {
+        "round": state.round + 1,
+        "n_evaluated": len(archive),
+        "n_failed": int(np.sum(~np.isfinite(archive.fitness))),
+        "batch_best": float(np.nanmax(fit)) if np.isfinite(fit).any() else np.nan,
+        "best_fitness": archive.best,
+    }
+    return SearchState(archive, None, state.round + 1), metrics
+
+
+def proposal_from_random(archs: Arch, params: Params, fps: tuple[str, ...]) -> Proposal:
+    """A proposal of parentless archs."""
+    n = len(fps)
+    return Proposal(archs, params, ("",) * n, ((),) * n, fps)
+
+
+def merge(a: Proposal, b: Proposal) -> Proposal:
+    """Concatenate two proposals."""
+    return Proposal(
+        concat(a.archs, b.archs),
+        concat(a.params, b.params),
+        a.parent_fingerprints + b.parent_fingerprints,
+        a.morph_names + b.morph_names,
+        a.fingerprints + b.fingerprints,
+    )
+
+
+def excluded(state: SearchState) -> set[str]:
+    """Fingerprints not to propose again: archive and pending."""
+    pend = state.pending.fingerprints if state.pending is not None else ()
+    return set(state.archive.fingerprints) | set(pend)

@@ -1,0 +1,38 @@
+"""``random``: uniformly random archs of the bucket (a baseline)."""
+
+from __future__ import annotations
+
+from nasjax.graph.spec import ArchSpec
+from nasjax.search.base import (
+    Archive,
+    Searcher,
+    SearchState,
+    excluded,
+    proposal_from_random,
+    random_population,
+    tell_archive,
+)
+
+
+def make(spec: ArchSpec, *, keep_params: int = 16) -> Searcher:
+    """Random search over ``spec``.
+
+    Args:
+        spec: The bucket.
+        keep_params: Params kept in the archive (top-k and most recent).
+    """
+
+    def init(key, cfg=None):
+        del key, cfg
+        return SearchState(Archive(), None, 0)
+
+    def ask(key, state, n):
+        archs, params, fps = random_population(key, spec, n, excluded(state))
+        prop = proposal_from_random(archs, params, fps)
+        return prop, state._replace(pending=prop)
+
+    def tell(key, state, archs, fitness, params=None):
+        del key
+        return tell_archive(state, archs, fitness, params, keep_params)
+
+    return Searcher(init, ask, tell)
