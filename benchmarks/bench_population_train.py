@@ -70,8 +70,24 @@ def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
             key, archs, params, ds, folds, norm, cfg, shard=False, data=data1
         ).fitness
 
+    def ours_switch():
+        return train_population(
+            key,
+            archs,
+            params,
+            ds,
+            folds,
+            norm,
+            cfg,
+            shard=False,
+            data=data1,
+            dispatch="switch",
+        ).fitness
+
     _, first = timed(ours)
     _, steady = timed(ours)
+    _, sw_first = timed(ours_switch)
+    _, sw_steady = timed(ours_switch)
     train = make_train(cfg)
     one = select_fold(data1, 0)
     user_first, user_steady = [], []
@@ -91,6 +107,10 @@ def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
         "ours_compile_s": first - steady,
         "ours_steady_s": steady,
         "ours_total_s": first,
+        "switch_compile_s": sw_first - sw_steady,
+        "switch_steady_s": sw_steady,
+        "switch_total_s": sw_first,
+        "ratio_steady_switch_over_ops": sw_steady / steady,
         "user_compile_s": u_total - u_steady,
         "user_steady_s": u_steady,
         "user_total_s": u_total,

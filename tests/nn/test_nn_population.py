@@ -63,7 +63,7 @@ def test_too_small_capacities_are_refused(spec):
 
 
 def test_capacities_required_under_jit(spec, x):
-    archs, params = _population(spec, 2, 4)
+    archs, params = _population(spec, 8, 4)
     with pytest.raises(ValueError, match="static capacities"):
         jax.jit(nnx.apply_population)(archs, params, x)
 

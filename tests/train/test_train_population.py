@@ -153,7 +153,7 @@ def test_one_compile_per_bucket_and_population_size():
 def test_dispatch_compiles_once_per_capacity_signature():
     ds, folds, norm = small_data()
     signatures = {}
-    for seed in (4, 5, 6, 7):
+    for seed in (4, 5):
         archs, params = population(3, seed=seed)
         caps = nasjax.nn.op_capacities(archs)
         fn = dispatch_population_fn(CFG, "vmap", caps)
