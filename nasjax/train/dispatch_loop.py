@@ -20,19 +20,16 @@ from nasjax.graph.arch import Arch
 from nasjax.nn.population import apply_population
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import TrainData, windows
-from nasjax.train.loop import TrainFn
+from nasjax.train.loop import (
+    TrainFn,
+    final_metrics,
+    initial_record,
+    update_record,
+    where_members,
+)
 from nasjax.train.loss import class_weights, correct, cross_entropy
 from nasjax.train.optim import make_optimizer
 from nasjax.typing import Key, Params
-
-
-def _bcast_where(pred: jax.Array, a, b):
-    """Per-member ``where``: ``pred`` is ``bool[P]``, leaves are ``[P, ...]``."""
-
-    def pick(x, y):
-        return jnp.where(pred.reshape(pred.shape + (1,) * (x.ndim - 1)), x, y)
-
-    return jax.tree.map(pick, a, b)
 
 
 def evaluate_population(
@@ -128,20 +125,13 @@ def make_population_train(cfg: TrainConfig, capacities: tuple[int, ...]) -> Trai
         v_loss0, v_acc0 = evaluate_population(
             archs, params, data, cfg.eval_batch_size, capacities
         )
-        score0 = score_of(v_loss0, v_acc0)
-        ok0 = jnp.isfinite(score0)
-        init = dict(
-            params=params,
-            opt_state=jax.vmap(opt.init)(params),
-            best_params=params,
-            best_score=jnp.where(ok0, score0, -jnp.inf),
-            best_val_loss=jnp.where(ok0, v_loss0, jnp.inf),
-            best_val_accuracy=jnp.where(ok0, v_acc0, 0.0),
-            best_step=jnp.zeros((p_size,), jnp.int32),
-            since=jnp.zeros((p_size,), jnp.int32),
-            stopped=jnp.zeros((p_size,), bool),
-            stopped_step=jnp.full((p_size,), cfg.n_steps, jnp.int32),
-            failed=~ok0,
+        init = initial_record(
+            params,
+            jax.vmap(opt.init)(params),
+            v_loss0,
+            v_acc0,
+            score_of(v_loss0, v_acc0),
+            cfg.n_steps,
         )
 
         def outer(c, xs):
@@ -151,51 +141,22 @@ def make_population_train(cfg: TrainConfig, capacities: tuple[int, ...]) -> Trai
             (p, s), losses = jax.lax.scan(
                 sgd_step, (c["params"], c["opt_state"]), jnp.swapaxes(step_keys, 0, 1)
             )  # losses: [every, P]
-            p = _bcast_where(frozen, c["params"], p)
-            s = _bcast_where(frozen, c["opt_state"], s)
+            p = where_members(frozen, c["params"], p)
+            s = where_members(frozen, c["opt_state"], s)
             v_loss, v_acc = evaluate_population(
                 archs, p, data, cfg.eval_batch_size, capacities
             )
             score = score_of(v_loss, v_acc)
             bad = ~jnp.all(jnp.isfinite(losses), axis=0) | ~jnp.isfinite(score)
-            failed = c["failed"] | (bad & ~frozen)
             step = ((e + 1) * every).astype(jnp.int32)
-            improved = (score > c["best_score"]) & ~frozen & ~failed
-            since = jnp.where(improved, 0, c["since"] + 1).astype(jnp.int32)
-            stop_now = (cfg.patience > 0) & (since >= cfg.patience) & ~frozen
-            new = dict(
-                params=p,
-                opt_state=s,
-                best_params=_bcast_where(improved, p, c["best_params"]),
-                best_score=jnp.where(improved, score, c["best_score"]),
-                best_val_loss=jnp.where(improved, v_loss, c["best_val_loss"]),
-                best_val_accuracy=jnp.where(improved, v_acc, c["best_val_accuracy"]),
-                best_step=jnp.where(improved, step, c["best_step"]),
-                since=since,
-                stopped=c["stopped"] | stop_now,
-                stopped_step=jnp.where(stop_now, step, c["stopped_step"]),
-                failed=failed,
-            )
+            new = update_record(c, p, s, v_loss, v_acc, score, bad, step, cfg.patience)
             curve = (jnp.mean(losses, axis=0), v_loss, v_acc)
             return new, curve
 
         eval_keys = jax.vmap(lambda k: jax.random.split(k, n_evals))(keys)
         xs = (jnp.swapaxes(eval_keys, 0, 1), jnp.arange(n_evals))
         c, (tr_loss, va_loss, va_acc) = jax.lax.scan(outer, init, xs)
-        failed = c["failed"]
-        metrics = {
-            "best_score": jnp.where(failed, jnp.nan, c["best_score"]),
-            "best_val_accuracy": jnp.where(failed, jnp.nan, c["best_val_accuracy"]),
-            "best_val_loss": jnp.where(failed, jnp.nan, c["best_val_loss"]),
-            "best_step": c["best_step"],
-            "final_val_accuracy": va_acc[-1],
-            "final_val_loss": va_loss[-1],
-            "stopped_step": c["stopped_step"],
-            "failed": failed,
-            "train_loss": tr_loss.T,
-            "val_loss": va_loss.T,
-            "val_accuracy": va_acc.T,
-        }
+        metrics = final_metrics(c, tr_loss.T, va_loss.T, va_acc.T)
         return c["best_params"], metrics
 
     return train

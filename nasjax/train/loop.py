@@ -27,8 +27,99 @@ from nasjax.typing import Key, Params
 TrainFn = Callable[..., tuple[Params, dict[str, jax.Array]]]
 
 
-def _where(pred: jax.Array, a, b):
-    return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
+def where_members(pred: jax.Array, a, b):
+    """Leafwise ``where`` with ``pred`` broadcast from the leading axes.
+
+    ``pred`` is ``bool[]`` for one member or ``bool[P]`` for a population whose
+    leaves are ``[P, ...]``.
+    """
+
+    def pick(x, y):
+        return jnp.where(pred.reshape(pred.shape + (1,) * (x.ndim - pred.ndim)), x, y)
+
+    return jax.tree.map(pick, a, b)
+
+
+def initial_record(
+    params: Params,
+    opt_state,
+    val_loss: jax.Array,
+    val_acc: jax.Array,
+    score: jax.Array,
+    n_steps: int,
+) -> dict:
+    """Bookkeeping carry before the first step (per member; any leading shape)."""
+    ok = jnp.isfinite(score)
+    zeros = jnp.zeros(score.shape, jnp.int32)
+    return dict(
+        params=params,
+        opt_state=opt_state,
+        best_params=params,
+        best_score=jnp.where(ok, score, -jnp.inf),
+        best_val_loss=jnp.where(ok, val_loss, jnp.inf),
+        best_val_accuracy=jnp.where(ok, val_acc, 0.0),
+        best_step=zeros,
+        since=zeros,
+        stopped=jnp.zeros(score.shape, bool),
+        stopped_step=zeros + n_steps,
+        failed=~ok,
+    )
+
+
+def update_record(
+    c: dict,
+    params: Params,
+    opt_state,
+    val_loss: jax.Array,
+    val_acc: jax.Array,
+    score: jax.Array,
+    bad: jax.Array,
+    step: jax.Array,
+    patience: int,
+) -> dict:
+    """Bookkeeping after an evaluation: best params, early stopping, failures.
+
+    ``params``/``opt_state`` must already be frozen for stopped or failed
+    members; ``bad`` flags a non-finite loss or score in this stretch.
+    """
+    frozen = c["stopped"] | c["failed"]
+    failed = c["failed"] | (bad & ~frozen)
+    improved = (score > c["best_score"]) & ~frozen & ~failed
+    since = jnp.where(improved, 0, c["since"] + 1).astype(jnp.int32)
+    stop_now = (patience > 0) & (since >= patience) & ~frozen
+    return dict(
+        params=params,
+        opt_state=opt_state,
+        best_params=where_members(improved, params, c["best_params"]),
+        best_score=jnp.where(improved, score, c["best_score"]),
+        best_val_loss=jnp.where(improved, val_loss, c["best_val_loss"]),
+        best_val_accuracy=jnp.where(improved, val_acc, c["best_val_accuracy"]),
+        best_step=jnp.where(improved, step, c["best_step"]),
+        since=since,
+        stopped=c["stopped"] | stop_now,
+        stopped_step=jnp.where(stop_now, step, c["stopped_step"]),
+        failed=failed,
+    )
+
+
+def final_metrics(
+    c: dict, train_loss: jax.Array, val_loss: jax.Array, val_acc: jax.Array
+) -> dict[str, jax.Array]:
+    """The metrics dict of a finished run from its carry and curves."""
+    failed = c["failed"]
+    return {
+        "best_score": jnp.where(failed, jnp.nan, c["best_score"]),
+        "best_val_accuracy": jnp.where(failed, jnp.nan, c["best_val_accuracy"]),
+        "best_val_loss": jnp.where(failed, jnp.nan, c["best_val_loss"]),
+        "best_step": c["best_step"],
+        "final_val_accuracy": val_acc[..., -1],
+        "final_val_loss": val_loss[..., -1],
+        "stopped_step": c["stopped_step"],
+        "failed": failed,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+    }
 
 
 def evaluate(
@@ -122,20 +213,13 @@ def make_train(cfg: TrainConfig) -> TrainFn:
             return val_acc if use_acc else -val_loss
 
         v_loss0, v_acc0 = evaluate(arch, params, data, cfg.eval_batch_size)
-        score0 = score_of(v_loss0, v_acc0)
-        ok0 = jnp.isfinite(score0)
-        init = dict(
-            params=params,
-            opt_state=opt.init(params),
-            best_params=params,
-            best_score=jnp.where(ok0, score0, -jnp.inf),
-            best_val_loss=jnp.where(ok0, v_loss0, jnp.inf),
-            best_val_accuracy=jnp.where(ok0, v_acc0, 0.0),
-            best_step=jnp.int32(0),
-            since=jnp.int32(0),
-            stopped=jnp.bool_(False),
-            stopped_step=jnp.int32(cfg.n_steps),
-            failed=~ok0,
+        init = initial_record(
+            params,
+            opt.init(params),
+            v_loss0,
+            v_acc0,
+            score_of(v_loss0, v_acc0),
+            cfg.n_steps,
         )
 
         def outer(c, xs):
@@ -144,48 +228,19 @@ def make_train(cfg: TrainConfig) -> TrainFn:
             (p, s), losses = jax.lax.scan(
                 sgd_step, (c["params"], c["opt_state"]), jax.random.split(k, every)
             )
-            p = _where(frozen, c["params"], p)
-            s = _where(frozen, c["opt_state"], s)
+            p = where_members(frozen, c["params"], p)
+            s = where_members(frozen, c["opt_state"], s)
             v_loss, v_acc = evaluate(arch, p, data, cfg.eval_batch_size)
             score = score_of(v_loss, v_acc)
             bad = ~jnp.all(jnp.isfinite(losses)) | ~jnp.isfinite(score)
-            failed = c["failed"] | (bad & ~frozen)
             step = ((e + 1) * every).astype(jnp.int32)
-            improved = (score > c["best_score"]) & ~frozen & ~failed
-            since = jnp.where(improved, 0, c["since"] + 1).astype(jnp.int32)
-            stop_now = (cfg.patience > 0) & (since >= cfg.patience) & ~frozen
-            new = dict(
-                params=p,
-                opt_state=s,
-                best_params=_where(improved, p, c["best_params"]),
-                best_score=jnp.where(improved, score, c["best_score"]),
-                best_val_loss=jnp.where(improved, v_loss, c["best_val_loss"]),
-                best_val_accuracy=jnp.where(improved, v_acc, c["best_val_accuracy"]),
-                best_step=jnp.where(improved, step, c["best_step"]),
-                since=since,
-                stopped=c["stopped"] | stop_now,
-                stopped_step=jnp.where(stop_now, step, c["stopped_step"]),
-                failed=failed,
-            )
+            new = update_record(c, p, s, v_loss, v_acc, score, bad, step, cfg.patience)
             curve = (jnp.mean(losses), v_loss, v_acc)
             return new, curve
 
         xs = (jax.random.split(key, n_evals), jnp.arange(n_evals))
         c, (tr_loss, va_loss, va_acc) = jax.lax.scan(outer, init, xs)
-        failed = c["failed"]
-        metrics = {
-            "best_score": jnp.where(failed, jnp.nan, c["best_score"]),
-            "best_val_accuracy": jnp.where(failed, jnp.nan, c["best_val_accuracy"]),
-            "best_val_loss": jnp.where(failed, jnp.nan, c["best_val_loss"]),
-            "best_step": c["best_step"],
-            "final_val_accuracy": va_acc[-1],
-            "final_val_loss": va_loss[-1],
-            "stopped_step": c["stopped_step"],
-            "failed": failed,
-            "train_loss": tr_loss,
-            "val_loss": va_loss,
-            "val_accuracy": va_acc,
-        }
+        metrics = final_metrics(c, tr_loss, va_loss, va_acc)
         return c["best_params"], metrics
 
     return train
