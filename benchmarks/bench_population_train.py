@@ -130,7 +130,9 @@ def bench_inherit(spec, ds, folds, norm, cfg, p=8):
         jax.random.key(1), archs, None, ds, folds, norm, cfg, shard=False
     )
     parent_params = jax.tree.map(lambda x: x[:, 0], parents.params)
-    morph = jax.jit(jax.vmap(lambda k, a, pp: random_morph(k, a, pp, PRESERVING)[0]))
+    morph = jax.jit(
+        jax.vmap(lambda k, a, pp: random_morph(k, a, pp, tuple(sorted(PRESERVING)))[0])
+    )
     out = morph(jax.random.split(jax.random.key(2), p), archs, parent_params)
     res = {}
     for mode in ("inherit", "scratch"):

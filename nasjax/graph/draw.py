@@ -73,7 +73,8 @@ def draw_arch(arch: Arch, path: str | Path | None = None, title: str | None = No
         if i == n - 1:
             label += f"\n-> {READOUTS[int(a['readout'])]} readout"
         ax.text(
-            *pos[i],
+            pos[i][0],
+            pos[i][1],
             label,
             ha="center",
             va="center",

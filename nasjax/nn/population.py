@@ -20,9 +20,17 @@ import numpy as np
 
 from nasjax.graph.arch import Arch
 from nasjax.graph.spec import bucket_size
-from nasjax.ops.base import NodeConfig, channel_mask
+from nasjax.ops.base import NodeConfig, channel_mask, run
 from nasjax.ops.registry import ops_for
 from nasjax.typing import Params
+
+
+def _is_concrete(x: jax.Array) -> bool:
+    try:
+        np.asarray(x)
+    except jax.errors.TracerArrayConversionError:
+        return False
+    return True
 
 
 def op_capacities(archs: Arch) -> tuple[int, ...]:
@@ -104,9 +112,9 @@ def embed_population(
     out_idx = archs.n_active - 1
     wmask = jax.vmap(lambda width: channel_mask(w, width))
 
-    stem = jax.vmap(lambda prm, xb: nn.Dense(w).apply({"params": prm}, xb))
+    stem = jax.vmap(lambda prm, xb: run(nn.Dense(w), prm, xb))
     h0 = stem(params["stem"], x) * wmask(archs.width[:, 0])[:, None, None, :]
-    acc = coeff[:, 0][:, :, None, None, None] * h0[:, None]
+    acc = coeff[:, 0].reshape(p, n, 1, 1, 1) * h0[:, None]
 
     def body(carry, node):
         acc, final = carry
@@ -163,16 +171,14 @@ def apply_population(
         ``float32[P, batch, n_classes]``.
     """
     if capacities is None:
-        if isinstance(archs.ops, jax.core.Tracer):
+        if isinstance(archs.ops, jax.Array) and not _is_concrete(archs.ops):
             raise ValueError(
                 "apply_population under jit needs static capacities: compute "
                 "nasjax.nn.op_capacities(archs) outside jit and pass them"
             )
         capacities = op_capacities(archs)
     h = embed_population(archs, params, x, tuple(capacities))
-    head = jax.vmap(
-        lambda prm, hb: nn.Dense(archs.spec.n_classes).apply({"params": prm}, hb)
-    )
+    head = jax.vmap(lambda prm, hb: run(nn.Dense(archs.spec.n_classes), prm, hb))
     return head(params["head"], h)
 
 
