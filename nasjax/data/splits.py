@@ -52,8 +52,15 @@ class Folds(NamedTuple):
     test_range: np.ndarray
 
 
-def _pad(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def pad_rows(
+    blocks: list[np.ndarray], multiple: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stack ragged id blocks into ``(int32[K, n], bool[K, n])`` with a mask.
+
+    ``n`` is the longest block (at least 1) rounded up to ``multiple``.
+    """
     width = max(1, max(len(b) for b in blocks))
+    width = -(-width // multiple) * multiple
     idx = np.zeros((len(blocks), width), np.int32)
     mask = np.zeros((len(blocks), width), bool)
     for k, b in enumerate(blocks):
@@ -144,8 +151,8 @@ def walk_forward(
         vals.append(np.arange(vs, vs + val_size))
         tr_rng.append((ts, te))
         va_rng.append((vs, vs + val_size))
-    train, train_mask = _pad(trains)
-    val, val_mask = _pad(vals)
+    train, train_mask = pad_rows(trains)
+    val, val_mask = pad_rows(vals)
     return Folds(
         train=train,
         train_mask=train_mask,
@@ -178,7 +185,7 @@ def fold_samples(folds: Folds, label_mask: np.ndarray) -> Folds:
         return cand[flat[cand]]
 
     def blocks(idx: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return _pad([ids(i[m]) for i, m in zip(idx, mask, strict=True)])
+        return pad_rows([ids(i[m]) for i, m in zip(idx, mask, strict=True)])
 
     train, train_mask = blocks(folds.train, folds.train_mask)
     val, val_mask = blocks(folds.val, folds.val_mask)

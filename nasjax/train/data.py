@@ -10,7 +10,7 @@ import numpy as np
 
 from nasjax.data.dataset import Dataset, gather_windows
 from nasjax.data.normalize import NormStats, normalize
-from nasjax.data.splits import Folds
+from nasjax.data.splits import Folds, pad_rows
 
 SPLITS: tuple[str, ...] = ("val", "test")
 
@@ -53,17 +53,6 @@ def _subsample(ids: np.ndarray, cap: int | None) -> np.ndarray:
         return ids
     pick = np.linspace(0, len(ids) - 1, cap).round().astype(np.int64)
     return ids[pick]
-
-
-def _pad_rows(rows: list[np.ndarray], multiple: int) -> tuple[np.ndarray, np.ndarray]:
-    n = max(1, max(len(r) for r in rows))
-    n = -(-n // multiple) * multiple
-    out = np.zeros((len(rows), n), np.int32)
-    mask = np.zeros((len(rows), n), bool)
-    for k, r in enumerate(rows):
-        out[k, : len(r)] = r
-        mask[k, : len(r)] = True
-    return out, mask
 
 
 def split_ids(
@@ -117,8 +106,8 @@ def make_train_data(
         _subsample(_compact(folds.val[k], folds.val_mask[k]), max_eval_samples)
         for k in ks
     ]
-    train, _ = _pad_rows(trains, 1)
-    val, val_mask = _pad_rows(vals, eval_batch_size)
+    train, _ = pad_rows(trains)
+    val, val_mask = pad_rows(vals, eval_batch_size)
     idx = np.asarray(ks)
     return TrainData(
         features=jnp.asarray(dataset.features, jnp.float32),
