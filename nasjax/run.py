@@ -33,6 +33,7 @@ from nasjax.data import (
     Folds,
     NormStats,
     build_dataset,
+    load_ohlcv,
     load_sample,
     synthetic,
 )
@@ -45,7 +46,25 @@ from nasjax.train.config import TrainConfig
 from nasjax.train.data import split_ids
 from nasjax.train.population import train_population
 
-DATA_SOURCES: tuple[str, ...] = ("sample", "synthetic")
+DATA_SOURCES: tuple[str, ...] = (
+    "sample",
+    "synthetic",
+    "binance",
+    "freqtrade",
+    "csv",
+    "parquet",
+    "auto",
+)
+"""``RunConfig.data`` values: the bundled sample, the synthetic panel, or a
+file format read from ``RunConfig.data_path`` by :func:`nasjax.data.load_ohlcv`."""
+
+_LOAD_FORMATS = {
+    "binance": "binance",
+    "csv": "csv",
+    "parquet": "parquet",
+    "auto": "auto",
+    "freqtrade": "auto",  # freqtrade json or feather, decided per file
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +83,11 @@ class RunConfig:
         ops: Op vocabulary (None: every known op).
         window: Lookback window in bars.
         horizon: Label horizon in bars.
-        data: ``"sample"`` (bundled real data) or ``"synthetic"``.
+        data: ``"sample"`` (bundled real data), ``"synthetic"``, or a file
+            format (``"binance"``, ``"freqtrade"``, ``"csv"``, ``"parquet"``,
+            ``"auto"``) read from ``data_path``.
+        data_path: File or folder of candles for the file formats.
+        timeframe: Bar size of the files (e.g. ``"5m"``); None: inferred.
         symbols: Optional subset of symbols.
         synthetic_signal: Signal of the synthetic panel (Bayes acc 0.5 + s).
         synthetic_symbols: Coins of the synthetic panel.
@@ -87,6 +110,8 @@ class RunConfig:
     window: int = 32
     horizon: int = 1
     data: str = "sample"
+    data_path: str | None = None
+    timeframe: str | None = "5m"
     symbols: tuple[str, ...] | None = None
     synthetic_signal: float = 0.1
     synthetic_symbols: int = 4
@@ -105,6 +130,8 @@ class RunConfig:
             problems.append(f"searcher must be one of {tuple(SEARCHERS)}")
         if self.data not in DATA_SOURCES:
             problems.append(f"data must be one of {DATA_SOURCES}")
+        if self.data in _LOAD_FORMATS and not self.data_path:
+            problems.append(f"data={self.data} needs data_path (a file or folder)")
         if self.population < 1 or self.rounds < 1:
             problems.append("population and rounds must be >= 1")
         unknown = [b for b in self.baselines if b not in BASELINES]
@@ -119,6 +146,16 @@ def load_data(cfg: RunConfig) -> tuple[Dataset, Folds, NormStats]:
     if cfg.data == "sample":
         frame = load_sample(cfg.symbols)
         symbols = None
+    elif cfg.data in _LOAD_FORMATS:
+        assert cfg.data_path is not None
+        loaded = load_ohlcv(
+            cfg.data_path,
+            format=_LOAD_FORMATS[cfg.data],
+            timeframe=cfg.timeframe,
+            symbols=cfg.symbols,
+        )
+        assert isinstance(loaded, pl.DataFrame)
+        frame, symbols = loaded, None
     else:
         frame = synthetic(
             cfg.seed,
@@ -294,7 +331,7 @@ def run_search(
         reference="best",
         n_boot=cfg.n_boot,
         seed=cfg.seed,
-        real_data=cfg.data == "sample",
+        real_data=cfg.data != "synthetic",
         plot_dir=plot_dir,
     )
     fig = draw_arch(best_arch, out / "best_arch.png", title=rows[b]["fingerprint"])
