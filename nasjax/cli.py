@@ -1,79 +1,44 @@
-"""Command-line entry point (``python -m nasjax`` / ``nasjax``).
+"""The Hydra application: ``python -m nasjax`` (and the ``nasjax`` script).
 
-Until the Hydra application lands, options are ``key=value`` pairs mapped onto
-:class:`nasjax.run.RunConfig` fields (and ``train.<field>`` onto its
-:class:`nasjax.train.TrainConfig`)::
+Configuration lives in ``conf/`` (groups ``data``, ``features``,
+``search_space``, ``search``, ``surrogate``, ``acquisition``, ``train``,
+``evaluation``, ``checkpoint``, ``logger``, ``hydra``, ``experiment``,
+``debug``), validated by the schemas of :mod:`nasjax.config`::
 
     python -m nasjax                                  # default search, bundled data
-    python -m nasjax searcher=random rounds=2 population=4 train.n_steps=50
-    python -m nasjax data=synthetic out=outputs/synthetic
+    python -m nasjax debug=smoke                      # a tiny run (a minute or two)
+    python -m nasjax search=random search.rounds=2 train.n_steps=50
+    python -m nasjax data=freqtrade data.path=FOLDER data.timeframe=5m
+    python -m nasjax --multirun search=bayes_morph,random,evolution seed=0,1,2
+    python -m nasjax --cfg job                        # print the composed config
     python -m nasjax demo                             # the foundation demo
+
+This module is the only place (with :func:`nasjax.config.register_configs`)
+that imports Hydra; the library takes frozen dataclasses.
 """
 
 from __future__ import annotations
 
-import ast
-import dataclasses
+import logging
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-
-def _value(text: str):
-    """Parse a command-line value: Python literals, ``[a,b]`` lists of bare
-    words, else the string itself."""
-    text = text.strip()
-    if text.startswith("[") and text.endswith("]"):
-        items = [t for t in text[1:-1].split(",") if t.strip()]
-        return [_value(t) for t in items]
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+log = logging.getLogger("nasjax")
 
 
-def parse_overrides(args: Sequence[str]):
-    """``key=value`` arguments -> ``(RunConfig, out_dir)``.
-
-    Raises:
-        SystemExit: With a clear message for a malformed or unknown key.
-    """
-    from nasjax.run import RunConfig
-
-    run_fields = {f.name for f in dataclasses.fields(RunConfig)}
-    base = RunConfig()
-    train_fields = {f.name for f in dataclasses.fields(base.train)}
-    top, train, out = {}, {}, None
-    for arg in args:
-        if "=" not in arg:
-            raise SystemExit(f"nasjax: expected key=value, got {arg!r}")
-        key, raw = arg.split("=", 1)
-        value = _value(raw)
-        if key == "out":
-            out = Path(raw)
-        elif key.startswith("train."):
-            name = key.removeprefix("train.")
-            if name not in train_fields:
-                raise SystemExit(f"nasjax: unknown train option {name!r}")
-            train[name] = value
-        elif key in run_fields:
-            top[key] = tuple(value) if isinstance(value, list) else value
-        else:
-            raise SystemExit(
-                f"nasjax: unknown option {key!r}; options: {sorted(run_fields)}"
-            )
-    try:
-        cfg = dataclasses.replace(
-            base, **top, train=dataclasses.replace(base.train, **train)
-        )
-    except (TypeError, ValueError) as err:
-        raise SystemExit(f"nasjax: bad configuration: {err}") from None
-    out = out or Path("outputs") / time.strftime("%Y-%m-%d_%H-%M-%S")
-    return cfg, out
+def conf_dir() -> Path:
+    """The ``conf/`` folder: next to the package in a source checkout, inside
+    it (``nasjax/conf``) in an installed wheel."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "conf", here / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"no conf/config.yaml next to or inside {here}")
 
 
 def _fmt(metric: dict | None) -> str:
@@ -110,21 +75,63 @@ def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Run the default search on the bundled sample (or the demo)."""
+def lookup(summary: dict[str, Any], dotted: str) -> float:
+    """``summary["a"]["b"]`` for ``"a.b"``, as a float (NaN when missing)."""
+    node: Any = summary
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return float("nan")
+        node = node[part]
+    if isinstance(node, dict):
+        node = node.get("value")
+    return float(node) if isinstance(node, int | float) else float("nan")
+
+
+def run_app(cfg: Any) -> float:
+    """The Hydra task: compose -> validate -> search -> report.
+
+    Args:
+        cfg: The composed ``DictConfig``.
+
+    Returns:
+        The ``optimized_metric`` entry of the summary (a validation score), for
+        Hydra sweepers.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from nasjax.config import to_app_config, to_run_config
+    from nasjax.run import run_search
+
+    app = to_app_config(cfg)
+    run_cfg = to_run_config(app)
+    out = Path(HydraConfig.get().runtime.output_dir)
+    logging.getLogger("nasjax").setLevel(app.logger.level)
+    console = Console()
+    console.print(f"[bold]nasjax[/] {run_cfg.searcher} search -> {out}")
+    summary = run_search(run_cfg, out, progress=app.logger.progress)
+    print_summary(summary, out, console)
+    return lookup(summary, app.optimized_metric)
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """Entry point of ``python -m nasjax`` (Hydra command line) and ``demo``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["demo"]:
         from nasjax.demo import run_demo
 
         run_demo()
-        return
-    if args[:1] in (["-h"], ["--help"]):
-        print(__doc__)
-        return
-    from nasjax.run import run_search
+        return None
+    import hydra
 
-    cfg, out = parse_overrides(args)
-    console = Console()
-    console.print(f"[bold]nasjax[/] {cfg.searcher} search -> {out}")
-    summary = run_search(cfg, out)
-    print_summary(summary, out, console)
+    from nasjax.config import register_configs
+
+    register_configs()
+    saved = sys.argv
+    sys.argv = [saved[0] if saved else "nasjax", *args]
+    try:
+        task = hydra.main(
+            version_base="1.3", config_path=str(conf_dir()), config_name="config"
+        )(run_app)
+        return task()
+    finally:
+        sys.argv = saved

@@ -1,35 +1,120 @@
+"""The Hydra command line end to end (subprocesses, as users run it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from nasjax.cli import main, parse_overrides
+from nasjax.cli import lookup
+
+# A tiny synthetic run: the pipeline, not the result, is under test.
+TINY = [
+    "debug=smoke",
+    "data=synthetic",
+    "data.synthetic_steps=1500",
+    "search.population=2",
+    "train.n_steps=10",
+    "train.eval_every=10",
+    "evaluation.baselines=[majority,logistic]",
+]
 
 
-def test_overrides_map_onto_run_config():
-    cfg, out = parse_overrides(
-        ["searcher=random", "rounds=2", "train.n_steps=50", "ops=[conv,lstm]", "out=o"]
+def nasjax_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HYDRA_FULL_ERROR="0", COLUMNS="120")
+    return subprocess.run(
+        [sys.executable, "-m", "nasjax", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
-    assert cfg.searcher == "random"
-    assert cfg.rounds == 2
-    assert cfg.train.n_steps == 50
-    assert cfg.ops == ("conv", "lstm")
-    assert out == Path("o")
+
+
+def test_smoke_run_writes_well_formed_outputs(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = nasjax_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "nasjax best" in proc.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in ("best", "baselines", "n_evaluations", "searcher", "data"):
+        assert key in summary
+    assert summary["searcher"] == "bayes_morph"
+    assert summary["n_evaluations"] == 4
+    assert set(summary["baselines"]) == {"majority", "logistic"}
+    assert {"fingerprint", "arch", "test", "fitness"} <= set(summary["best"])
+    acc = summary["best"]["test"]["accuracy"]
+    assert acc["low"] <= acc["value"] <= acc["high"]
+    assert set(summary["data"]) >= {"symbols", "test_start", "test_end", "n_bars"}
+    results = pl.read_parquet(run_dir / "results.parquet")
+    assert results.height == 4
+    assert results["fitness"].is_not_nan().all()
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert (run_dir / "best_arch.png").is_file()
+    assert any((run_dir / "plots").glob("*.png"))
 
 
 @pytest.mark.parametrize(
-    ("arg", "match"),
+    ("override", "message"),
     [
-        ("rounds", "expected key=value"),
-        ("colour=blue", "unknown option 'colour'"),
-        ("train.speed=3", "unknown train option 'speed'"),
-        ("searcher=nope", "bad configuration"),
+        ("search.colour=1", "colour"),
+        ("seed=abc", "seed"),
+        ("search=nope", "nope"),
+        ("data=freqtrade", "needs data_path"),
     ],
 )
-def test_bad_overrides_exit_with_a_clear_message(arg, match):
-    with pytest.raises(SystemExit, match=match):
-        parse_overrides([arg])
+def test_bad_override_exits_non_zero_with_a_clear_message(tmp_path, override, message):
+    proc = nasjax_cli(override, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not (tmp_path / "run" / "results.parquet").exists()
 
 
-def test_help(capsys):
-    main(["--help"])
-    assert "python -m nasjax" in capsys.readouterr().out
+def test_help_and_cfg_job(tmp_path):
+    proc = nasjax_cli("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "nasjax" in proc.stdout
+    assert "search: bayes_morph, evolution, random" in proc.stdout
+    proc = nasjax_cli("--cfg", "job", "search=random", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "name: random" in proc.stdout
+
+
+def test_multirun_with_the_joblib_launcher_and_report(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = nasjax_cli(
+        "--multirun",
+        *TINY,
+        "search.rounds=1",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "search=random,evolution",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summaries = sorted(sweep.glob("*/summary.json"))
+    assert len(summaries) == 2
+    searchers = {json.loads(p.read_text())["searcher"] for p in summaries}
+    assert searchers == {"random", "evolution"}
+
+    from nasjax.report import report
+
+    out = report(sweep)
+    assert out["groups"].height == 2
+    assert set(out["groups"]["n_runs"].to_list()) == {1}
+    assert (sweep / "report.png").is_file()
+    assert (sweep / "report.parquet").is_file()
+
+
+def test_lookup_reads_dotted_summary_entries():
+    summary = {"best": {"fitness": 0.53, "test": {"accuracy": {"value": 0.51}}}}
+    assert lookup(summary, "best.fitness") == 0.53
+    assert lookup(summary, "best.test.accuracy") == 0.51
+    assert lookup(summary, "best.nothing") != lookup(summary, "best.nothing")  # NaN

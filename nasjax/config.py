@@ -1,0 +1,378 @@
+"""Frozen dataclass schemas of the Hydra application (one per ``conf/`` group).
+
+The YAML files under ``conf/`` are validated against these schemas when Hydra
+composes them: a misspelt key or a value of the wrong type fails at start-up
+with Hydra's own error message. Library code never imports Hydra; only
+:func:`register_configs` (called by the command line) does, lazily.
+
+After composition, :func:`to_app_config` turns the ``DictConfig`` into an
+:class:`AppConfig` instance and :func:`to_run_config` into the
+:class:`nasjax.run.RunConfig` that :func:`nasjax.run.run_search` takes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasjax.data.features import FeatureConfig
+from nasjax.train.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the candles come from and how they become samples.
+
+    Attributes:
+        source: ``sample`` (bundled real data), ``synthetic`` (planted signal),
+            or a file format read from ``path``: ``binance``, ``freqtrade``,
+            ``csv``, ``parquet``, ``auto``.
+        path: File or folder for the file formats.
+        timeframe: Bar size of the files (``"5m"``); None infers it.
+        symbols: Subset of symbols (``BASE/QUOTE``); None keeps all.
+        window: Lookback window in bars.
+        horizon: Label horizon in bars.
+        n_folds: Walk-forward validation folds.
+        synthetic_signal: Planted signal strength (Bayes accuracy 0.5 + it).
+        synthetic_symbols: Coins of the synthetic panel.
+        synthetic_steps: Bars of the synthetic panel.
+    """
+
+    source: str = "sample"
+    path: str | None = None
+    timeframe: str | None = "5m"
+    symbols: tuple[str, ...] | None = None
+    window: int = 32
+    horizon: int = 1
+    n_folds: int = 3
+    synthetic_signal: float = 0.1
+    synthetic_symbols: int = 4
+    synthetic_steps: int = 4000
+
+
+@dataclass(frozen=True)
+class SearchSpaceConfig:
+    """The capacity bucket architectures live in.
+
+    Attributes:
+        max_nodes: Node capacity (input projection included).
+        max_width: Width capacity of a node.
+        ops: Op vocabulary; None allows every known op.
+    """
+
+    max_nodes: int = 8
+    max_width: int = 32
+    ops: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The searcher and its budget.
+
+    Attributes:
+        name: A key of :data:`nasjax.search.SEARCHERS`.
+        population: Architectures asked and trained per round.
+        rounds: Search rounds.
+        max_evaluations: Stop after this many evaluations (None: no limit).
+        time_budget_s: Stop after this many seconds (None: no limit).
+        morphs: Morphs children are made with (None: all).
+        aging_window: Evolution: most recent evaluations kept alive.
+        tournament_size: Evolution: tournament size.
+        objectives: Objectives of a multi-objective search (empty: accuracy
+            only), e.g. ``[accuracy, params]``.
+    """
+
+    name: str = "bayes_morph"
+    population: int = 8
+    rounds: int = 3
+    max_evaluations: int | None = None
+    time_budget_s: float | None = None
+    morphs: tuple[str, ...] | None = None
+    aging_window: int = 32
+    tournament_size: int = 8
+    objectives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SurrogateConfig:
+    """The Gaussian-process surrogate of ``bayes_morph``.
+
+    Attributes:
+        method: ``map`` (multi-restart MAP) or ``nuts`` (posterior samples).
+        restarts: MAP restarts (vmapped).
+        steps: Adam steps per MAP restart.
+        n_init: Successful evaluations before the GP is used.
+    """
+
+    method: str = "map"
+    restarts: int = 8
+    steps: int = 200
+    n_init: int = 8
+
+
+@dataclass(frozen=True)
+class AcquisitionConfig:
+    """How ``bayes_morph`` picks the next architectures.
+
+    Attributes:
+        name: ``ei``, ``log_ei``, ``pi`` or ``ucb``.
+        n_candidates: Candidates scored per round.
+        top_k: Parents come from the ``top_k`` fittest architectures.
+        chain_length: Morphs per candidate chain.
+        random_fraction: Share of random-restart candidates.
+    """
+
+    name: str = "ei"
+    n_candidates: int = 1024
+    top_k: int = 8
+    chain_length: int = 2
+    random_fraction: float = 0.125
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """Crash-safe resume of a search.
+
+    Attributes:
+        enabled: Save the whole search state every round.
+        max_to_keep: Checkpoints kept.
+        force_new: Start afresh even if the run folder holds a checkpoint of
+            another configuration.
+    """
+
+    enabled: bool = True
+    max_to_keep: int = 2
+    force_new: bool = False
+
+
+@dataclass(frozen=True)
+class LoggerConfig:
+    """What a run prints.
+
+    Attributes:
+        progress: Show the rich progress bar.
+        level: Log level of the ``nasjax`` logger.
+    """
+
+    progress: bool = True
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """The one-touch test evaluation at the end of a search.
+
+    Attributes:
+        baselines: Keys of :data:`nasjax.baselines.BASELINES` to compare with.
+        n_boot: Block-bootstrap resamples of the confidence intervals.
+    """
+
+    baselines: tuple[str, ...] = ("majority", "persistence", "logistic", "lstm")
+    n_boot: int = 200
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The whole application configuration (``conf/config.yaml``).
+
+    Attributes:
+        task_name: Name of the run family (part of the output folder).
+        seed: Root seed of every PRNG key of the run.
+        optimized_metric: Summary entry a sweeper optimises (a validation
+            score: sweeping on test scores would leak the test period).
+        data: See :class:`DataConfig`.
+        features: See :class:`nasjax.data.FeatureConfig`.
+        search_space: See :class:`SearchSpaceConfig`.
+        search: See :class:`SearchConfig`.
+        surrogate: See :class:`SurrogateConfig`.
+        acquisition: See :class:`AcquisitionConfig`.
+        train: See :class:`nasjax.train.TrainConfig`.
+        evaluation: See :class:`EvaluationConfig`.
+        checkpoint: See :class:`CheckpointConfig`.
+        logger: See :class:`LoggerConfig`.
+    """
+
+    task_name: str = "search"
+    seed: int = 0
+    optimized_metric: str = "best.fitness"
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
+    acquisition: AcquisitionConfig = field(default_factory=AcquisitionConfig)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(n_steps=100, eval_every=50, batch_size=64)
+    )
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+
+GROUP_SCHEMAS: dict[str, type] = {
+    "data": DataConfig,
+    "features": FeatureConfig,
+    "search_space": SearchSpaceConfig,
+    "search": SearchConfig,
+    "surrogate": SurrogateConfig,
+    "acquisition": AcquisitionConfig,
+    "train": TrainConfig,
+    "evaluation": EvaluationConfig,
+    "checkpoint": CheckpointConfig,
+    "logger": LoggerConfig,
+}
+"""Config group -> schema; ``conf/<group>/*.yaml`` extend ``<group>_schema``."""
+
+
+def _writable(schema: type) -> Any:
+    """A structured config of a frozen dataclass that Hydra may merge into.
+
+    OmegaConf marks the nodes of a frozen dataclass read-only, which would make
+    every YAML value and command-line override fail. The schema (keys and
+    types) is what we want Hydra to enforce, so the read-only flag is cleared
+    on every node; the dataclass instance built after composition is frozen.
+    """
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.structured(schema)
+
+    def clear(n: Any) -> None:
+        OmegaConf.set_readonly(n, None)  # pyright: ignore[reportArgumentType]
+        if OmegaConf.is_dict(n):
+            for key in n:
+                child = n._get_node(key)
+                if OmegaConf.is_config(child):
+                    clear(child)
+
+    clear(node)
+    return node
+
+
+def register_configs() -> None:
+    """Registers ``app_schema`` and ``<group>_schema`` with Hydra's ConfigStore."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    store.store(name="app_schema", node=_writable(AppConfig))
+    for group, schema in GROUP_SCHEMAS.items():
+        store.store(group=group, name=f"{group}_schema", node=_writable(schema))
+
+
+def _tuples(value: Any) -> Any:
+    """Lists (as OmegaConf returns them) -> tuples, recursively, so the frozen
+    configs stay hashable."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _tuples(getattr(value, f.name)) for f in dataclasses.fields(value)
+        }
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def to_app_config(cfg: Any) -> AppConfig:
+    """A composed ``DictConfig`` (or an :class:`AppConfig`) -> :class:`AppConfig`.
+
+    Keys outside the schema (``hydra``, ``debug``, ``experiment``) are ignored.
+    """
+    if isinstance(cfg, AppConfig):
+        return _tuples(cfg)
+    from omegaconf import OmegaConf
+
+    names = {f.name for f in dataclasses.fields(AppConfig)}
+    merged = OmegaConf.merge(
+        _writable(AppConfig),
+        {k: v for k, v in cfg.items() if k in names},
+    )
+    app = OmegaConf.to_object(merged)
+    assert isinstance(app, AppConfig)
+    return _tuples(app)
+
+
+def searcher_options(app: AppConfig) -> dict[str, Any]:
+    """Keyword options of the chosen searcher's factory."""
+    s = app.search
+    if s.name == "bayes_morph":
+        opts: dict[str, Any] = {
+            "n_init": app.surrogate.n_init,
+            "gp_method": app.surrogate.method,
+            "gp_restarts": app.surrogate.restarts,
+            "gp_steps": app.surrogate.steps,
+            "acquisition": app.acquisition.name,
+            "n_candidates": app.acquisition.n_candidates,
+            "top_k": app.acquisition.top_k,
+            "chain_length": app.acquisition.chain_length,
+            "random_fraction": app.acquisition.random_fraction,
+        }
+        if s.objectives:
+            opts["objectives"] = tuple(s.objectives)
+    elif s.name == "evolution":
+        opts = {"population_size": s.aging_window, "sample_size": s.tournament_size}
+    else:
+        opts = {}
+    if s.morphs is not None and s.name in ("bayes_morph", "evolution"):
+        opts["morphs"] = tuple(s.morphs)
+    return opts
+
+
+def to_run_config(cfg: Any) -> Any:
+    """The :class:`nasjax.run.RunConfig` of an application config.
+
+    Args:
+        cfg: A composed ``DictConfig`` or an :class:`AppConfig`.
+
+    Returns:
+        The driver's configuration (validated by its constructor).
+    """
+    from nasjax.run import RunConfig
+
+    app = to_app_config(cfg)
+    d, s = app.data, app.search
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    kwargs: dict[str, Any] = {
+        "searcher": s.name,
+        "searcher_options": tuple(sorted(searcher_options(app).items())),
+        "population": s.population,
+        "rounds": s.rounds,
+        "seed": app.seed,
+        "max_nodes": app.search_space.max_nodes,
+        "max_width": app.search_space.max_width,
+        "ops": app.search_space.ops,
+        "window": d.window,
+        "horizon": d.horizon,
+        "data": d.source,
+        "data_path": d.path,
+        "timeframe": d.timeframe,
+        "symbols": d.symbols,
+        "synthetic_signal": d.synthetic_signal,
+        "synthetic_symbols": d.synthetic_symbols,
+        "synthetic_steps": d.synthetic_steps,
+        "n_folds": d.n_folds,
+        "features": app.features,
+        "train": app.train,
+        "baselines": app.evaluation.baselines,
+        "n_boot": app.evaluation.n_boot,
+    }
+    optional = {
+        "max_evaluations": s.max_evaluations,
+        "time_budget_s": s.time_budget_s,
+    }
+    kwargs.update({k: v for k, v in optional.items() if k in fields})
+    if "checkpoint" in fields:
+        kwargs["checkpoint"] = _driver_checkpoint(app.checkpoint)
+    return RunConfig(**kwargs)
+
+
+def _driver_checkpoint(ck: CheckpointConfig) -> Any:
+    """The driver's checkpoint options (same field names)."""
+    from nasjax import run
+
+    driver_cls = getattr(run, "CheckpointConfig", None)
+    if driver_cls is None:
+        return ck
+    names = {f.name for f in dataclasses.fields(driver_cls)}
+    return driver_cls(**{k: v for k, v in dataclasses.asdict(ck).items() if k in names})

@@ -1,0 +1,163 @@
+"""Every config composes and validates against the schemas (nasjax.config)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import ConfigCompositionException
+
+from nasjax.cli import conf_dir
+from nasjax.config import (
+    GROUP_SCHEMAS,
+    AppConfig,
+    register_configs,
+    searcher_options,
+    to_app_config,
+    to_run_config,
+)
+from nasjax.graph import ArchSpec
+from nasjax.search import SEARCHERS
+
+CONF = conf_dir()
+NEEDS_PATH = {"binance", "freqtrade", "csv", "parquet"}
+
+
+@pytest.fixture
+def composer():
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        yield lambda overrides=(), **kw: compose("config", list(overrides), **kw)
+    GlobalHydra.instance().clear()
+
+
+def _options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+GROUP_OPTIONS = [(g, o) for g in GROUP_SCHEMAS for o in _options(g)]
+
+
+def test_every_schema_group_has_options():
+    for group in GROUP_SCHEMAS:
+        assert _options(group), f"conf/{group}/ has no yaml"
+
+
+@pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
+def test_every_group_option_composes_to_a_run_config(composer, group, option):
+    overrides = [f"{group}={option}"]
+    if group == "data" and option in NEEDS_PATH:
+        overrides.append("data.path=/some/folder")
+    cfg = composer(overrides)
+    app = to_app_config(cfg)
+    assert isinstance(app, AppConfig)
+    run = to_run_config(cfg)
+    assert run.seed == app.seed
+    hash(run)  # frozen configs stay hashable (lists became tuples)
+
+
+@pytest.mark.parametrize("experiment", _options("experiment"))
+def test_every_experiment_composes(composer, experiment):
+    cfg = composer([f"experiment={experiment}", "data.path=/some/folder"])
+    run = to_run_config(cfg)
+    assert run.population >= 1
+
+
+@pytest.mark.parametrize("debug", _options("debug"))
+def test_debug_overlays_shrink_the_budget(composer, debug):
+    default = to_run_config(composer())
+    small = to_run_config(composer([f"debug={debug}"]))
+    assert small.train.n_steps < default.train.n_steps
+    assert small.population * small.rounds < default.population * default.rounds
+
+
+@pytest.mark.parametrize("searcher", _options("search"))
+def test_searcher_options_are_accepted_by_the_factory(composer, searcher):
+    app = to_app_config(composer([f"search={searcher}"]))
+    spec = ArchSpec(n_features=3, window=8, max_nodes=8, max_width=16)
+    searcher_obj = SEARCHERS[app.search.name](spec, **searcher_options(app))
+    assert callable(searcher_obj.ask)
+
+
+def test_missing_mandatory_path_is_reported(composer):
+    cfg = composer(["data=freqtrade"])
+    with pytest.raises(ValueError, match="needs data_path"):
+        to_run_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["search.colour=1", "seed=abc", "train.n_steps=many", "features.return_lags=[1,x]"],
+)
+def test_misspelt_key_or_wrong_type_fails_at_composition(composer, override):
+    with pytest.raises(ConfigCompositionException):
+        composer([override])
+
+
+def test_invalid_value_fails_before_any_work(composer):
+    with pytest.raises(ValueError, match="searcher must be one of"):
+        to_run_config(composer(["search.name=nope"]))
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        to_run_config(composer(["train.n_steps=75"]))
+
+
+def test_overrides_reach_the_run_config(composer):
+    run = to_run_config(
+        composer(
+            [
+                "search=evolution",
+                "search.rounds=5",
+                "train.learning_rate=0.01",
+                "data.symbols=[BTC/USDT,ETH/USDT]",
+                "search_space.ops=[conv,lstm]",
+                "seed=7",
+            ]
+        )
+    )
+    assert run.searcher == "evolution"
+    assert run.rounds == 5
+    assert run.train.learning_rate == 0.01
+    assert run.symbols == ("BTC/USDT", "ETH/USDT")
+    assert run.ops == ("conv", "lstm")
+    assert run.seed == 7
+    assert dict(run.searcher_options)["population_size"] == 32
+
+
+def test_slurm_launcher_composes(composer):
+    cfg = composer(["hydra/launcher=slurm"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.tasks_per_node == 1
+
+
+def test_joblib_launcher_composes(composer):
+    cfg = composer(["hydra/launcher=joblib"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
+
+
+_KEY = re.compile(r"^\s*(-\s+)?[\w/@.]+\s*:\s*(.*)$")
+
+
+@pytest.mark.parametrize("path", sorted(CONF.rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_yaml_key_has_a_comment(path: Path):
+    block_indent = None
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if block_indent is not None and (not stripped or indent > block_indent):
+            continue  # inside a block scalar
+        block_indent = None
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _KEY.match(line)
+        if match is None:
+            continue
+        value = match.group(2).split("#")[0].strip()
+        if value in ("|", "|-", ">", ">-"):
+            block_indent = indent
+        if value in ("", "|", "|-", ">", ">-") or stripped.startswith("- "):
+            continue  # a section header, block scalar or defaults entry
+        assert "#" in line, f"{path.name}:{number} has no comment: {line!r}"
