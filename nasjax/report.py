@@ -199,7 +199,8 @@ def _cell(row: dict[str, Any], metric: str) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     """``python -m nasjax.report SWEEP_DIR [--by COLUMN]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m nasjax.report", description="Aggregate the runs of a sweep into one table and one plot."
+        prog="python -m nasjax.report",
+        description="Aggregate the runs of a sweep into one table and one plot.",
     )
     parser.add_argument("sweep_dir", type=Path, help="folder of a --multirun sweep")
     parser.add_argument("--by", default="searcher", help="group runs by this column")
