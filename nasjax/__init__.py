@@ -19,21 +19,27 @@ from nasjax import (  # noqa: E402
     surrogate,
     train,
 )
+from nasjax.export import Model, load_model  # noqa: E402
 from nasjax.graph import Arch, ArchSpec  # noqa: E402
+from nasjax.run import RunConfig, run_search  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Arch",
     "ArchSpec",
+    "Model",
+    "RunConfig",
     "__version__",
     "baselines",
     "data",
     "evaluate",
     "graph",
+    "load_model",
     "morph",
     "nn",
     "ops",
+    "run_search",
     "search",
     "surrogate",
     "train",

@@ -1,5 +1,7 @@
 """End-to-end search driver on tiny synthetic data."""
 
+import dataclasses
+import itertools
 import json
 import math
 
@@ -7,10 +9,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-import nasjax  # noqa: F401  (must precede jax initialisation)
-from nasjax.data import FeatureConfig
-from nasjax.run import RunConfig, run_search
-from nasjax.train import TrainConfig
+import nasjax  # (must precede jax initialisation)
+from nasjax.checkpoint import committed_steps
+from nasjax.data import FeatureConfig, synthetic
+from nasjax.evaluate.metrics import accuracy, brier
+from nasjax.run import LoopState, RunConfig, _next_population, load_data, run_search
+from nasjax.train import TrainConfig, split_ids
 
 FEATURES = FeatureConfig(
     return_lags=(1,),
@@ -113,6 +117,109 @@ def test_summary(runs):
     assert len(data["symbols"]) == 3
     assert data["test_start"] < data["test_end"]
     assert (a / "best_arch.png").stat().st_size > 0
+    assert summary["budget"]["stopped_by"] == "rounds"
+    assert summary["budget"]["rounds_done"] == CFG.rounds
+
+
+def test_summary_validation_metrics(runs):
+    a, _, summary = runs
+    val = summary["best"]["validation"]
+    row = pl.read_parquet(a / "results.parquet").filter(
+        pl.col("fingerprint") == summary["best"]["fingerprint"]
+    )
+    assert val["search_fold_accuracy"] == [
+        row[f"val_accuracy_fold{k}"].item() for k in range(CFG.n_folds)
+    ]
+    assert len(val["fold_accuracy"]) == len(val["fold_n"]) == CFG.n_folds
+    assert all(0.0 <= x <= 1.0 for x in val["fold_accuracy"])
+    acc = val["accuracy"]
+    assert acc["value"] == pytest.approx(np.mean(val["fold_accuracy"]))
+    assert 0.0 <= acc["low"] <= acc["value"] <= acc["high"] <= 1.0
+    assert acc["low"] < acc["high"]
+    assert "bootstrap" in val["ci"]
+
+
+def test_plots(runs):
+    a, _, summary = runs
+    names = {"search_progress.png", "accuracy_vs_params.png"}
+    names |= {"equity.png", "calibration.png"}
+    for name in names:
+        assert (a / "plots" / name).stat().st_size > 0
+    assert {p.split("/")[-1] for p in summary["plots"]} == names | {"best_arch.png"}
+
+
+def test_checkpoints_every_round(runs):
+    a, _, _ = runs
+    assert committed_steps(a / "checkpoints") == [1, 2]
+
+
+def test_export_lineage(runs):
+    a, _, summary = runs
+    model = nasjax.load_model(a / "best")
+    fp = summary["best"]["fingerprint"]
+    assert model.arch.fingerprint() == fp
+    chain = model.lineage
+    assert [s["fingerprint"] for s in chain] == summary["best"]["lineage"]
+    assert chain[-1]["fingerprint"] == fp
+    assert chain[0]["parent_fingerprint"] == "" and chain[0]["origin"] == "seed"
+    for parent, child in itertools.pairwise(chain):
+        assert child["parent_fingerprint"] == parent["fingerprint"]
+        assert child["morphs"] and child["round"] > parent["round"]
+    assert model.metrics["test"] == summary["best"]["test"]
+    assert model.metrics["validation"] == summary["best"]["validation"]
+
+
+def test_exported_model_reproduces_the_test_report(runs):
+    """The loaded model, fed raw candles, scores exactly what the run scored."""
+    a, _, summary = runs
+    model = nasjax.load_model(a / "best")
+    frame = synthetic(
+        CFG.seed,
+        n_symbols=CFG.synthetic_symbols,
+        n_steps=CFG.synthetic_steps,
+        signal=CFG.synthetic_signal,
+    ).frame
+    ds, folds, _ = load_data(CFG)
+    _, _, test_ids = split_ids(folds, "test")
+    n_sym = len(ds.meta.symbols)
+    keys = pl.DataFrame(
+        {
+            "timestamp": pl.Series(ds.meta.timestamps[test_ids // n_sym]),
+            "symbol": [ds.meta.symbols[s] for s in test_ids % n_sym],
+            "label": np.asarray(ds.labels).reshape(-1)[test_ids],
+        }
+    ).with_columns(pl.col("timestamp").dt.replace_time_zone("UTC"))
+    for use_export in (True, False):
+        pred = model.predict(frame, use_export=use_export)
+        joined = keys.join(pred, on=["timestamp", "symbol"], how="left")
+        assert joined["p_up"].null_count() == 0
+        y, p = joined["label"].to_numpy(), joined["p_up"].to_numpy()
+        test = summary["best"]["test"]
+        assert accuracy(y, p) == test["accuracy"]["value"]
+        assert brier(y, p) == pytest.approx(test["brier"]["value"], abs=1e-6)
+
+
+def test_budgets():
+    """rounds, max_evaluations (cuts the last round) and time_budget_s."""
+    empty = LoopState(None, (), (), -1, None, 0.0)  # type: ignore[arg-type]
+
+    def after(n_rows, n_rounds, elapsed=0.0):
+        rows = tuple({} for _ in range(n_rows))
+        return empty._replace(rows=rows, progress=(0.5,) * n_rounds, elapsed_s=elapsed)
+
+    cfg = dataclasses.replace(CFG, population=4, rounds=3)
+    assert _next_population(cfg, empty) == (4, None)
+    assert _next_population(cfg, after(12, 3)) == (0, "rounds")
+    cfg = dataclasses.replace(cfg, max_evaluations=10)
+    assert _next_population(cfg, after(8, 2)) == (2, None)
+    assert _next_population(cfg, after(10, 2)) == (0, "max_evaluations")
+    cfg = dataclasses.replace(cfg, max_evaluations=None, time_budget_s=5.0)
+    assert _next_population(cfg, after(4, 1, elapsed=4.9)) == (4, None)
+    assert _next_population(cfg, after(4, 1, elapsed=5.0)) == (0, "time_budget_s")
+    with pytest.raises(ValueError, match="max_evaluations"):
+        dataclasses.replace(CFG, max_evaluations=0)
+    with pytest.raises(ValueError, match="time_budget_s"):
+        dataclasses.replace(CFG, time_budget_s=0.0)
 
 
 def test_deterministic(runs):

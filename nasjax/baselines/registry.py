@@ -19,7 +19,7 @@ from nasjax.train.config import TrainConfig
 from nasjax.train.data import make_train_data, split_ids
 from nasjax.train.population import train_population
 from nasjax.train.predict import predict_proba
-from nasjax.typing import Key
+from nasjax.typing import Key, Params
 
 FitPredict = Callable[..., np.ndarray]
 
@@ -52,18 +52,33 @@ def default_spec(dataset: Dataset, max_width: int = 64) -> ArchSpec:
     )
 
 
-def fit_predict_arch(
+def fit_arch(
     key: Key,
     arch: Arch,
     dataset: Dataset,
     folds: Folds,
     norm: NormStats,
     *,
-    split: str = "test",
     fold: int = -1,
     cfg: TrainConfig | None = None,
-) -> np.ndarray:
-    """Train one fixed arch with the population engine and predict P(up)."""
+) -> Params:
+    """Train one fixed arch on fold ``fold``'s training ids.
+
+    Uses the population engine with a population of one; the params are the
+    best ones on the fold's validation ids (early-stopping selection).
+
+    Args:
+        key: PRNG key (member 0 of :func:`~nasjax.train.train_population`).
+        arch: A single arch (no batch axes).
+        dataset: The pooled dataset.
+        folds: Sample-id walk-forward folds.
+        norm: Per-fold normalisation statistics.
+        fold: Fold index (default the last, nearest the test block).
+        cfg: Training configuration (default ``TrainConfig()``).
+
+    Returns:
+        The trained params of ``arch`` (bucket-sized, no batch axes).
+    """
     cfg = TrainConfig() if cfg is None else cfg
     k = fold % folds.train.shape[0]
     data = make_train_data(
@@ -78,7 +93,29 @@ def fit_predict_arch(
     res = train_population(
         key, pop, None, dataset, folds, norm, cfg, shard=False, data=data
     )
-    params = jax.tree.map(lambda x: x[0, 0], res.params)
+    return jax.tree.map(lambda x: x[0, 0], res.params)
+
+
+def predict_arch(
+    arch: Arch,
+    params: Params,
+    dataset: Dataset,
+    folds: Folds,
+    norm: NormStats,
+    *,
+    split: str = "test",
+    fold: int = -1,
+    batch_size: int = 512,
+) -> np.ndarray:
+    """P(up) of a trained arch for a split's evaluation ids.
+
+    Normalises with fold ``fold``'s statistics (those it was trained with).
+
+    Returns:
+        ``float32[n]`` for ``nasjax.train.split_ids(folds, split, fold)[2]``,
+        in order.
+    """
+    k = fold % folds.train.shape[0]
     _, _, ev = split_ids(folds, split, fold)
     proba = predict_proba(
         arch,
@@ -87,9 +124,38 @@ def fit_predict_arch(
         ev,
         np.asarray(norm.mean)[k],
         np.asarray(norm.std)[k],
-        cfg.eval_batch_size,
+        batch_size,
     )
     return proba[:, 1].astype(np.float32)
+
+
+def fit_predict_arch(
+    key: Key,
+    arch: Arch,
+    dataset: Dataset,
+    folds: Folds,
+    norm: NormStats,
+    *,
+    split: str = "test",
+    fold: int = -1,
+    cfg: TrainConfig | None = None,
+) -> np.ndarray:
+    """Train one fixed arch with the population engine and predict P(up).
+
+    :func:`fit_arch` followed by :func:`predict_arch`.
+    """
+    cfg = TrainConfig() if cfg is None else cfg
+    params = fit_arch(key, arch, dataset, folds, norm, fold=fold, cfg=cfg)
+    return predict_arch(
+        arch,
+        params,
+        dataset,
+        folds,
+        norm,
+        split=split,
+        fold=fold,
+        batch_size=cfg.eval_batch_size,
+    )
 
 
 def _deep(name: str) -> FitPredict:

@@ -6,9 +6,10 @@ import pytest
 
 import nasjax  # noqa: F401
 from nasjax.baselines import BASELINES, DEEP_ARCHS, default_spec
+from nasjax.baselines.registry import fit_arch, fit_predict_arch, predict_arch
 from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
-from nasjax.graph import ArchSpec, validate
-from nasjax.nn import active_param_count
+from nasjax.graph import ArchSpec, chain, validate
+from nasjax.nn import active_param_count, init
 from nasjax.train import TrainConfig, split_ids
 
 
@@ -88,3 +89,34 @@ def test_deep_baseline_trains_with_the_population_engine(data):
     )
     assert p.shape == (len(split_ids(folds, "test")[2]),)
     assert np.all(np.isfinite(p))
+
+
+def test_fit_arch_then_predict_equals_fit_predict_arch(data):
+    """``fit_predict_arch`` is ``fit_arch`` followed by ``predict_arch``."""
+    ds, folds, norm = data
+    spec = ArchSpec(
+        n_features=int(ds.features.shape[-1]),
+        window=8,
+        max_nodes=2,
+        max_width=8,
+        ops=("dense_gelu",),
+    )
+    arch = chain(spec, ["dense_gelu"], [8])
+    cfg = TrainConfig(
+        n_steps=4,
+        eval_every=2,
+        batch_size=16,
+        eval_batch_size=64,
+        max_eval_samples=64,
+        warmup_steps=0,
+    )
+    key = jax.random.key(3)
+    params = fit_arch(key, arch, ds, folds, norm, cfg=cfg)
+    assert jax.tree.structure(params) == jax.tree.structure(
+        init(jax.random.key(0), arch)
+    )
+    for split in ("val", "test"):
+        p = predict_arch(arch, params, ds, folds, norm, split=split, batch_size=64)
+        q = fit_predict_arch(key, arch, ds, folds, norm, split=split, cfg=cfg)
+        assert p.dtype == np.float32 and p.shape == (len(split_ids(folds, split)[2]),)
+        np.testing.assert_array_equal(p, q)

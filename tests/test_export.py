@@ -1,0 +1,207 @@
+"""Export of a trained arch and ``load_model(...).predict`` on new candles."""
+
+import json
+
+import jax
+import numpy as np
+import polars as pl
+import pytest
+
+import nasjax
+from nasjax.data import DataError, FeatureConfig, FoldConfig, build_dataset, synthetic
+from nasjax.export import (
+    EXPORT_FILE,
+    Preprocess,
+    export_model,
+    lineage,
+    load_model,
+)
+from nasjax.graph import ArchSpec, chain
+from nasjax.nn import init
+from nasjax.train.predict import predict_proba
+
+FEATURES = FeatureConfig(
+    return_lags=(1, 3),
+    vol_windows=(6,),
+    volume_window=12,
+    market_return=True,
+    calendar=True,
+    reference_symbol=None,
+)
+FOLD = 1
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A dataset, an arch with (random) params, and its export folder."""
+    frame = synthetic(2, n_symbols=3, n_steps=1200, signal=0.2).frame
+    ds, folds, norm = build_dataset(
+        frame, FEATURES, window=8, folds=FoldConfig(n_folds=2)
+    )
+    spec = ArchSpec(
+        n_features=int(ds.features.shape[-1]),
+        window=8,
+        max_nodes=4,
+        max_width=16,
+        ops=("dense_gelu", "conv"),
+    )
+    arch = chain(spec, ["conv", "dense_gelu"], [16, 8], skips=((0, 2),))
+    params = init(jax.random.key(0), arch)
+    pre = Preprocess(
+        features=FEATURES,
+        feature_names=ds.meta.feature_names,
+        symbols=ds.meta.symbols,
+        window=8,
+        horizon=1,
+        timeframe="5m",
+        mean=np.asarray(norm.mean)[FOLD],
+        std=np.asarray(norm.std)[FOLD],
+    )
+    rows = [{"fingerprint": arch.fingerprint(), "parent_fingerprint": "", "round": 0}]
+    path = export_model(
+        tmp_path_factory.mktemp("export") / "best",
+        arch,
+        params,
+        pre,
+        lineage=lineage(rows, arch.fingerprint()),
+        metrics={"test": {"accuracy": 0.5}},
+    )
+    return frame, (ds, folds, norm), arch, params, pre, path
+
+
+def _reference(ds, norm, arch, params) -> pl.DataFrame:
+    """In-process P(up) for every labelled sample (the training pipeline)."""
+    ids = np.flatnonzero(np.asarray(ds.label_mask).reshape(-1))
+    p = predict_proba(
+        arch,
+        params,
+        ds.features,
+        ids,
+        np.asarray(norm.mean)[FOLD],
+        np.asarray(norm.std)[FOLD],
+    )[:, 1]
+    n_sym = len(ds.meta.symbols)
+    ts = pl.Series(ds.meta.timestamps[ids // n_sym]).dt.replace_time_zone("UTC")
+    symbols = [ds.meta.symbols[s] for s in ids % n_sym]
+    return pl.DataFrame({"timestamp": ts, "symbol": symbols, "ref": p})
+
+
+def test_export_folder_contents(trained):
+    *_, pre, path = trained
+    names = {p.name for p in path.iterdir()}
+    assert names == {
+        "arch.json",
+        "params",
+        "preprocess.json",
+        "lineage.json",
+        "metrics.json",
+        EXPORT_FILE,
+    }
+    assert not path.with_name("best.partial").exists()
+    stored = Preprocess.from_dict(json.loads((path / "preprocess.json").read_text()))
+    assert stored.features == pre.features
+    assert stored.feature_names == pre.feature_names
+    assert stored.symbols == pre.symbols
+    for a, b in ((stored.mean, pre.mean), (stored.std, pre.std)):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+
+
+def test_loaded_model_restores_arch_params_and_metadata(trained):
+    _, _, arch, params, _, path = trained
+    model = nasjax.load_model(path)
+    assert model.arch.to_json() == arch.to_json()
+    jax.tree.map(np.testing.assert_array_equal, model.params, params)
+    assert model.metrics == {"test": {"accuracy": 0.5}}
+    assert model.lineage[0]["origin"] == "seed"
+    assert model.exported is not None
+    assert set(model.exported.platforms) >= {"cpu", "cuda"}
+    # The run folder (parent of best/) works too.
+    assert nasjax.load_model(path.parent).arch.to_json() == arch.to_json()
+    with pytest.raises(FileNotFoundError, match="no exported nasjax model"):
+        load_model(path / "params")
+
+
+def test_predict_matches_the_in_process_model(trained):
+    frame, (ds, _, norm), arch, params, _, path = trained
+    model = load_model(path)
+    out = model.predict(frame)
+    assert out.columns == ["timestamp", "symbol", "p_up"]
+    assert out["p_up"].dtype == pl.Float32
+    assert out.sort(["timestamp", "symbol"]).equals(out)
+    ref = _reference(ds, norm, arch, params)
+    joined = ref.join(out, on=["timestamp", "symbol"], how="left")
+    # Every labelled bar of the training pipeline is predicted, identically.
+    assert joined["p_up"].null_count() == 0
+    np.testing.assert_allclose(joined["p_up"], joined["ref"], atol=1e-5)
+    # The exported function and arch + params agree.
+    direct = model.predict(frame, use_export=False)
+    assert direct.select("timestamp", "symbol").equals(
+        out.select("timestamp", "symbol")
+    )
+    np.testing.assert_allclose(direct["p_up"], out["p_up"], atol=1e-6)
+
+
+def test_new_candles_use_the_stored_statistics(trained):
+    """A short recent frame gives the same P(up) as the full history for the
+    bars it can predict: nothing is re-fitted on the new candles."""
+    frame, *_, path = trained
+    model = load_model(path)
+    full = model.predict(frame)
+    times = frame["timestamp"].unique().sort()
+    recent = frame.filter(pl.col("timestamp") >= times[-60])
+    part = model.predict(recent)
+    lookback = FEATURES.lookback() + model.preprocess.window - 1
+    assert part.height == 3 * (60 - lookback)
+    joined = part.join(full, on=["timestamp", "symbol"], suffix="_full")
+    assert joined.height == part.height
+    np.testing.assert_allclose(joined["p_up"], joined["p_up_full"], atol=1e-5)
+
+
+def test_predict_windows_any_batch_size(trained):
+    *_, path = trained
+    model = load_model(path)
+    w, f = model.preprocess.window, len(model.preprocess.feature_names)
+    x = np.random.default_rng(0).normal(size=(7, w, f)).astype(np.float32)
+    full = model.predict_windows(x)
+    assert full.shape == (7,) and full.dtype == np.float32
+    np.testing.assert_allclose(model.predict_windows(x[:1]), full[:1], atol=1e-6)
+    np.testing.assert_allclose(model.predict_windows(x, batch_size=3), full, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict_windows(x, use_export=False), full, atol=1e-6
+    )
+
+
+def test_missing_symbols_are_an_error(trained):
+    frame, *_, path = trained
+    model = load_model(path)
+    drop = model.preprocess.symbols[0]
+    with pytest.raises(DataError, match=f"lacks symbols.*{drop}"):
+        model.predict(frame.filter(pl.col("symbol") != drop))
+
+
+def test_lineage_follows_parents_from_the_seed():
+    rows = [
+        {"fingerprint": "a", "parent_fingerprint": "", "morphs": "", "round": 0},
+        {"fingerprint": "b", "parent_fingerprint": "", "morphs": "", "round": 0},
+        {"fingerprint": "c", "parent_fingerprint": "a", "morphs": "widen", "round": 1},
+        {
+            "fingerprint": "d",
+            "parent_fingerprint": "c",
+            "morphs": "deepen,add_skip",
+            "round": 2,
+            "fitness": 0.6,
+            "params_count": 10,
+        },
+    ]
+    chain_ = lineage(rows, "d")
+    assert [s["fingerprint"] for s in chain_] == ["a", "c", "d"]
+    assert [s["morphs"] for s in chain_] == [[], ["widen"], ["deepen", "add_skip"]]
+    assert chain_[0]["origin"] == "seed"
+    assert chain_[-1]["fitness"] == 0.6 and chain_[-1]["params_count"] == 10
+    orphan = lineage(
+        [{"fingerprint": "x", "parent_fingerprint": "gone", "round": 3}], "x"
+    )
+    assert "gone" in orphan[0]["origin"]
+    with pytest.raises(KeyError):
+        lineage(rows, "zzz")
