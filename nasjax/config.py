@@ -16,6 +16,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from nasjax.checkpoint import CheckpointConfig
 from nasjax.data.features import FeatureConfig
 from nasjax.train.config import TrainConfig
 
@@ -131,22 +132,6 @@ class AcquisitionConfig:
 
 
 @dataclass(frozen=True)
-class CheckpointConfig:
-    """Crash-safe resume of a search.
-
-    Attributes:
-        enabled: Save the whole search state every round.
-        max_to_keep: Checkpoints kept.
-        force_new: Start afresh even if the run folder holds a checkpoint of
-            another configuration.
-    """
-
-    enabled: bool = True
-    max_to_keep: int = 2
-    force_new: bool = False
-
-
-@dataclass(frozen=True)
 class LoggerConfig:
     """What a run prints.
 
@@ -189,7 +174,7 @@ class AppConfig:
         acquisition: See :class:`AcquisitionConfig`.
         train: See :class:`nasjax.train.TrainConfig`.
         evaluation: See :class:`EvaluationConfig`.
-        checkpoint: See :class:`CheckpointConfig`.
+        checkpoint: See :class:`nasjax.checkpoint.CheckpointConfig`.
         logger: See :class:`LoggerConfig`.
     """
 
@@ -332,7 +317,6 @@ def to_run_config(cfg: Any) -> Any:
 
     app = to_app_config(cfg)
     d, s = app.data, app.search
-    fields = {f.name for f in dataclasses.fields(RunConfig)}
     kwargs: dict[str, Any] = {
         "searcher": s.name,
         "searcher_options": tuple(sorted(searcher_options(app).items())),
@@ -357,22 +341,7 @@ def to_run_config(cfg: Any) -> Any:
         "baselines": app.evaluation.baselines,
         "n_boot": app.evaluation.n_boot,
     }
-    optional = {
-        "max_evaluations": s.max_evaluations,
-        "time_budget_s": s.time_budget_s,
-    }
-    kwargs.update({k: v for k, v in optional.items() if k in fields})
-    if "checkpoint" in fields:
-        kwargs["checkpoint"] = _driver_checkpoint(app.checkpoint)
+    kwargs["max_evaluations"] = s.max_evaluations
+    kwargs["time_budget_s"] = s.time_budget_s
+    kwargs["checkpoint"] = app.checkpoint
     return RunConfig(**kwargs)
-
-
-def _driver_checkpoint(ck: CheckpointConfig) -> Any:
-    """The driver's checkpoint options (same field names)."""
-    from nasjax import run
-
-    driver_cls = getattr(run, "CheckpointConfig", None)
-    if driver_cls is None:
-        return ck
-    names = {f.name for f in dataclasses.fields(driver_cls)}
-    return driver_cls(**{k: v for k, v in dataclasses.asdict(ck).items() if k in names})

@@ -58,6 +58,19 @@ def test_smoke_run_writes_well_formed_outputs(tmp_path):
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "best_arch.png").is_file()
     assert any((run_dir / "plots").glob("*.png"))
+    assert (run_dir / "best" / "arch.json").is_file()
+    assert (run_dir / "best" / "predict.jax_export").is_file()
+    assert (run_dir / "checkpoints").is_dir()
+
+    # The same command on the same folder resumes: nothing is trained again.
+    again = nasjax_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert pl.read_parquet(run_dir / "results.parquet").equals(results)
+    changed = nasjax_cli(
+        *TINY, "train.learning_rate=0.01", f"hydra.run.dir={run_dir}", cwd=tmp_path
+    )
+    assert changed.returncode != 0
+    assert "train.learning_rate" in changed.stderr
 
 
 @pytest.mark.parametrize(
