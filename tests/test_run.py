@@ -13,7 +13,8 @@ import nasjax  # (must precede jax initialisation)
 from nasjax.checkpoint import committed_steps
 from nasjax.data import FeatureConfig, synthetic
 from nasjax.evaluate.metrics import accuracy, brier
-from nasjax.run import LoopState, RunConfig, _next_population, load_data, run_search
+from nasjax.run import RunConfig, load_data, run_search
+from nasjax.run_loop import LoopState, next_population
 from nasjax.train import TrainConfig, split_ids
 
 FEATURES = FeatureConfig(
@@ -208,14 +209,14 @@ def test_budgets():
         return empty._replace(rows=rows, progress=(0.5,) * n_rounds, elapsed_s=elapsed)
 
     cfg = dataclasses.replace(CFG, population=4, rounds=3)
-    assert _next_population(cfg, empty) == (4, None)
-    assert _next_population(cfg, after(12, 3)) == (0, "rounds")
+    assert next_population(cfg, empty) == (4, None)
+    assert next_population(cfg, after(12, 3)) == (0, "rounds")
     cfg = dataclasses.replace(cfg, max_evaluations=10)
-    assert _next_population(cfg, after(8, 2)) == (2, None)
-    assert _next_population(cfg, after(10, 2)) == (0, "max_evaluations")
+    assert next_population(cfg, after(8, 2)) == (2, None)
+    assert next_population(cfg, after(10, 2)) == (0, "max_evaluations")
     cfg = dataclasses.replace(cfg, max_evaluations=None, time_budget_s=5.0)
-    assert _next_population(cfg, after(4, 1, elapsed=4.9)) == (4, None)
-    assert _next_population(cfg, after(4, 1, elapsed=5.0)) == (0, "time_budget_s")
+    assert next_population(cfg, after(4, 1, elapsed=4.9)) == (4, None)
+    assert next_population(cfg, after(4, 1, elapsed=5.0)) == (0, "time_budget_s")
     with pytest.raises(ValueError, match="max_evaluations"):
         dataclasses.replace(CFG, max_evaluations=0)
     with pytest.raises(ValueError, match="time_budget_s"):
