@@ -103,14 +103,44 @@ def run_app(cfg: Any) -> float:
     from nasjax.run import run_search
 
     app = to_app_config(cfg)
-    run_cfg = to_run_config(app)
     out = Path(HydraConfig.get().runtime.output_dir)
     logging.getLogger("nasjax").setLevel(app.logger.level)
     console = Console()
+    if app.mode == "protocol":
+        return run_protocol_app(app, out, console)
+    run_cfg = to_run_config(app)
     console.print(f"[bold]nasjax[/] {run_cfg.searcher} search -> {out}")
     summary = run_search(run_cfg, out, progress=app.logger.progress)
     print_summary(summary, out, console)
     return lookup(summary, app.optimized_metric)
+
+
+def run_protocol_app(app: Any, out: Path, console: Console) -> float:
+    """``mode=protocol``: simulate the protocol of ``app.protocol``.
+
+    Returns:
+        The certified best score at the end (for sweepers).
+    """
+    from nasjax.protocol import run_protocol
+
+    console.print(
+        f"[bold]nasjax protocol[/] {app.protocol.n_nodes} nodes x "
+        f"{app.protocol.n_blocks} blocks ({app.protocol.evaluator}) -> {out}"
+    )
+    summary = run_protocol(app.protocol, out, progress=app.logger.progress)
+    table = Table(title="ROI by agent type")
+    table.add_column("agent")
+    table.add_column("ROI")
+    for name, roi in summary["roi"].items():
+        table.add_row(name, "-" if roi is None else f"{roi:+.2%}")
+    console.print(table)
+    console.print(
+        f"false accepts {summary['false_accept_rate']:.3f}, false rejects "
+        f"{summary['false_reject_rate']:.3f}; best score "
+        f"{summary['best_score']['start']:.4f} -> {summary['best_score']['end']:.4f}; "
+        f"ledger {summary['ledger']}"
+    )
+    return lookup(summary, "best_score.end")
 
 
 def main(argv: Sequence[str] | None = None) -> Any:

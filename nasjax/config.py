@@ -18,6 +18,7 @@ from typing import Any
 
 from nasjax.checkpoint import CheckpointConfig
 from nasjax.data.features import FeatureConfig
+from nasjax.protocol.config import ProtocolConfig
 from nasjax.train.config import TrainConfig
 
 
@@ -176,6 +177,9 @@ class AppConfig:
         evaluation: See :class:`EvaluationConfig`.
         checkpoint: See :class:`nasjax.checkpoint.CheckpointConfig`.
         logger: See :class:`LoggerConfig`.
+        mode: ``search`` (NAS run) or ``protocol`` (the proof-of-stake
+            protocol simulation of ``protocol``).
+        protocol: See :class:`nasjax.protocol.ProtocolConfig`.
     """
 
     task_name: str = "search"
@@ -193,7 +197,12 @@ class AppConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    mode: str = "search"
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
 
+
+MODES: tuple[str, ...] = ("search", "protocol")
+"""``AppConfig.mode`` values."""
 
 GROUP_SCHEMAS: dict[str, type] = {
     "data": DataConfig,
@@ -206,11 +215,12 @@ GROUP_SCHEMAS: dict[str, type] = {
     "evaluation": EvaluationConfig,
     "checkpoint": CheckpointConfig,
     "logger": LoggerConfig,
+    "protocol": ProtocolConfig,
 }
 """Config group -> schema; ``conf/<group>/*.yaml`` extend ``<group>_schema``."""
 
 
-def _writable(schema: type) -> Any:
+def writable_schema(schema: type) -> Any:
     """A structured config of a frozen dataclass that Hydra may merge into.
 
     OmegaConf marks the nodes of a frozen dataclass read-only, which would make
@@ -239,9 +249,9 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    store.store(name="app_schema", node=_writable(AppConfig))
+    store.store(name="app_schema", node=writable_schema(AppConfig))
     for group, schema in GROUP_SCHEMAS.items():
-        store.store(group=group, name=f"{group}_schema", node=_writable(schema))
+        store.store(group=group, name=f"{group}_schema", node=writable_schema(schema))
 
 
 def _tuples(value: Any) -> Any:
@@ -265,17 +275,23 @@ def to_app_config(cfg: Any) -> AppConfig:
     Keys outside the schema (``hydra``, ``debug``, ``experiment``) are ignored.
     """
     if isinstance(cfg, AppConfig):
-        return _tuples(cfg)
+        return _checked(_tuples(cfg))
     from omegaconf import OmegaConf
 
     names = {f.name for f in dataclasses.fields(AppConfig)}
     merged = OmegaConf.merge(
-        _writable(AppConfig),
+        writable_schema(AppConfig),
         {k: v for k, v in cfg.items() if k in names},
     )
     app = OmegaConf.to_object(merged)
     assert isinstance(app, AppConfig)
-    return _tuples(app)
+    return _checked(_tuples(app))
+
+
+def _checked(app: AppConfig) -> AppConfig:
+    if app.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {app.mode!r}")
+    return app
 
 
 def searcher_options(app: AppConfig) -> dict[str, Any]:

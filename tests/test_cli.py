@@ -131,3 +131,19 @@ def test_lookup_reads_dotted_summary_entries():
     assert lookup(summary, "best.fitness") == 0.53
     assert lookup(summary, "best.test.accuracy") == 0.51
     assert lookup(summary, "best.nothing") != lookup(summary, "best.nothing")  # NaN
+
+
+def test_protocol_mode_runs_the_protocol_simulation(tmp_path):
+    run_dir = tmp_path / "proto"
+    proc = nasjax_cli(
+        "mode=protocol", "debug=smoke", f"hydra.run.dir={run_dir}", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    supply = summary["supply"]
+    assert supply["final"] == supply["initial"] + supply["emitted"] - supply["burned"]
+    assert "honest" in summary["roi"]
+    assert (run_dir / "metrics.parquet").is_file()
+    from nasjax.protocol import verify_ledger
+
+    verify_ledger(summary["ledger"])

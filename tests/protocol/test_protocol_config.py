@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
+from nasjax.config import writable_schema
 from nasjax.protocol import PRESETS, ProtocolConfig, from_dict, to_dict, with_overrides
 from nasjax.protocol.cli import parse_args, parse_value
 
@@ -13,19 +14,16 @@ CONF = Path(__file__).resolve().parents[2] / "conf" / "protocol"
 YAMLS = sorted(CONF.glob("*.yaml"))
 
 
-def writable(node):
-    """Frozen dataclasses give read-only OmegaConf nodes; open them for merging."""
-    OmegaConf.set_readonly(node, False)
-    if isinstance(node, DictConfig):
-        for key in node:
-            child = node._get_node(key)
-            if isinstance(child, DictConfig):
-                writable(child)
-    return node
-
-
 def schema():
-    return writable(OmegaConf.structured(ProtocolConfig))
+    return writable_schema(ProtocolConfig)
+
+
+def load(path):
+    """A preset yaml without its Hydra defaults list."""
+    node = OmegaConf.load(path)
+    assert isinstance(node, DictConfig)
+    node.pop("defaults", None)
+    return node
 
 
 def test_every_preset_has_a_yaml():
@@ -34,7 +32,7 @@ def test_every_preset_has_a_yaml():
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.stem)
 def test_yaml_builds_its_preset(path):
-    merged = OmegaConf.merge(schema(), OmegaConf.load(path))
+    merged = OmegaConf.merge(schema(), load(path))
     cfg = OmegaConf.to_object(merged)
     assert isinstance(cfg, ProtocolConfig)
     assert cfg == PRESETS[path.stem]
@@ -43,7 +41,7 @@ def test_yaml_builds_its_preset(path):
 
 @pytest.mark.parametrize("path", YAMLS, ids=lambda p: p.stem)
 def test_yaml_keys_match_fields_and_are_commented(path):
-    loaded = OmegaConf.to_container(OmegaConf.load(path))
+    loaded = OmegaConf.to_container(load(path))
     assert isinstance(loaded, dict)
 
     def same_keys(data, obj, where):
