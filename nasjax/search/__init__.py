@@ -6,14 +6,27 @@
 
 from collections.abc import Callable
 
-from nasjax.search import bayes_morph, evolution, random_search
-from nasjax.search.base import Archive, Proposal, Searcher, SearchState
+from nasjax.search import bayes_morph, evolution, random_search, tpe
+from nasjax.search.base import Archive, Proposal, Searcher, SearchState, init_state
+from nasjax.search.objectives import OBJECTIVES, ParetoFront, pareto_front_of
 
 SEARCHERS: dict[str, Callable[..., Searcher]] = {
     "bayes_morph": bayes_morph.make,
     "random": random_search.make,
     "evolution": evolution.make,
+    "tpe": tpe.make,
 }
-"""Every searcher factory by name."""
+"""Every searcher factory by name (``tpe`` needs the optional ``optuna``:
+calling it without optuna raises an ImportError naming the install command)."""
 
-__all__ = ["SEARCHERS", "Archive", "Proposal", "SearchState", "Searcher"]
+__all__ = [
+    "OBJECTIVES",
+    "SEARCHERS",
+    "Archive",
+    "ParetoFront",
+    "Proposal",
+    "SearchState",
+    "Searcher",
+    "init_state",
+    "pareto_front_of",
+]

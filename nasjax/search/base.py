@@ -110,6 +110,17 @@ class Searcher(NamedTuple):
     tell: Callable[..., tuple[SearchState, dict]]
 
 
+def init_state(key: Key, cfg: Any = None) -> SearchState:
+    """The shared ``init``: an empty archive, nothing pending, round 0.
+
+    Args:
+        key: PRNG key (unused: the registry's searchers start empty).
+        cfg: Unused; accepted for the ``Searcher.init`` signature.
+    """
+    del key, cfg
+    return SearchState(Archive(), None, 0)
+
+
 def host_rng(key: Key) -> np.random.Generator:
     """A numpy generator determined by ``key``."""
     return np.random.default_rng(np.asarray(jax.random.key_data(key)).tolist())
@@ -185,8 +196,13 @@ def add_to_archive(
     params: Params,
     fps: tuple[str, ...],
     keep: int,
+    protect: Callable[[Arch, np.ndarray], np.ndarray] | None = None,
 ) -> Archive:
-    """Append evaluations; keep params of the ``keep`` fittest and most recent."""
+    """Append evaluations; keep params of the ``keep`` fittest and most recent.
+
+    ``protect(all_archs, all_fitness) -> int[...]`` names further rows whose
+    params are kept (e.g. the Pareto front of a multi-objective search).
+    """
     fitness = np.asarray(fitness, np.float64).reshape(-1)
     all_archs = archs if archive.archs is None else concat(archive.archs, archs)
     all_fit = np.concatenate([archive.fitness, fitness])
@@ -198,6 +214,8 @@ def add_to_archive(
     finite = np.flatnonzero(np.isfinite(all_fit))
     top = finite[np.argsort(-all_fit[finite], kind="stable")][:keep]
     wanted = {all_fps[i] for i in top} | set(all_fps[-keep:])
+    if protect is not None:
+        wanted |= {all_fps[int(i)] for i in protect(all_archs, all_fit)}
     store = {k: v for k, v in store.items() if k in wanted}
     return Archive(all_archs, all_fit, all_fps, store)
 
@@ -208,8 +226,12 @@ def tell_archive(
     fitness: jax.Array,
     params: Params | None,
     keep: int,
+    protect: Callable[[Arch, np.ndarray], np.ndarray] | None = None,
 ) -> tuple[SearchState, dict]:
-    """The shared ``tell``: record evaluations (NaN = failed) and metrics."""
+    """The shared ``tell``: record evaluations (NaN = failed) and metrics.
+
+    ``keep`` and ``protect`` choose the params kept (:func:`add_to_archive`).
+    """
     fit = np.asarray(fitness, np.float64).reshape(-1)
     if len(fit) != archs.batch_shape[0]:
         raise ValueError(f"{len(fit)} fitness values for {archs.batch_shape[0]} archs")
@@ -222,7 +244,7 @@ def tell_archive(
         kept = pend.params
     else:
         kept = init_population(jax.random.split(jax.random.key(0), len(fit)), archs)
-    archive = add_to_archive(state.archive, archs, fit, kept, fps, keep)
+    archive = add_to_archive(state.archive, archs, fit, kept, fps, keep, protect)
     metrics = {
         "round": state.round + 1,
         "n_evaluated": len(archive),

@@ -5,6 +5,17 @@ Until ``n_init`` evaluations succeed, random archs are asked. Afterwards each
 on pending archs (kriging believer), and picks ``n`` distinct children of the
 top-k archs by :func:`nasjax.surrogate.propose`; the children inherit their
 parents' (trained) weights. If the candidates run out, random archs fill in.
+
+Multi-objective option (``objectives=("accuracy", "params")`` or
+``("accuracy", "macs")``, or all three): qParEGO-style random scalarisation.
+The GP still models accuracy alone; the costs are known exactly for every
+candidate (``-log10`` of :func:`nasjax.nn.active_param_count` /
+:func:`nasjax.nn.active_macs`). Each member of a batch draws its own simplex
+weight and maximises the exact expected improvement of the augmented
+Chebyshev scalarisation (:func:`nasjax.surrogate.scalarised_expected_improvement`),
+so one batch spreads along the front; parents are drawn from the lowest
+Pareto ranks instead of the highest accuracy. The front itself is
+:func:`nasjax.search.pareto_front_of` of the state.
 """
 
 from __future__ import annotations
@@ -17,20 +28,26 @@ import numpy as np
 from nasjax.graph.spec import ArchSpec
 from nasjax.morph.registry import MORPHS
 from nasjax.search.base import (
-    Archive,
     Proposal,
     Searcher,
-    SearchState,
     excluded,
+    init_state,
     merge,
     proposal_from_random,
     random_population,
     take,
     tell_archive,
 )
+from nasjax.search.objectives import (
+    check_objectives,
+    known_objectives,
+    objective_matrix,
+    pareto_front_of,
+    pareto_ranks,
+)
 from nasjax.surrogate.encode import encode_population, layout
 from nasjax.surrogate.gp import fit_gp
-from nasjax.surrogate.propose import propose
+from nasjax.surrogate.propose import Scalarisation, propose
 
 
 def make(
@@ -46,6 +63,8 @@ def make(
     gp_method: str = "map",
     gp_restarts: int = 8,
     gp_steps: int = 200,
+    objectives: Sequence[str] = ("accuracy",),
+    rho: float = 0.05,
 ) -> Searcher:
     """GP-BO over morphs in bucket ``spec``.
 
@@ -61,13 +80,31 @@ def make(
         gp_method: ``"map"`` or ``"nuts"``.
         gp_restarts: MAP restarts.
         gp_steps: Adam steps per restart.
+        objectives: ``("accuracy",)`` (default, single objective) or
+            ``"accuracy"`` followed by costs to minimise, from
+            :data:`nasjax.search.objectives.COSTS` (``"params"``,
+            ``"macs"``).
+        rho: Augmentation weight of the Chebyshev scalarisation (multi-
+            objective only).
+
+    Raises:
+        ValueError: On unknown objectives, or a multi-objective run with an
+            acquisition other than ``"ei"``.
     """
     names = tuple(MORPHS) if morphs is None else tuple(morphs)
     lay = layout(spec)
+    objs = check_objectives(objectives)
+    costs = objs[1:]
+    if costs and acquisition != "ei":
+        raise ValueError(
+            "multi-objective bayes_morph uses the scalarised expected "
+            f"improvement; acquisition must be 'ei', got {acquisition!r}"
+        )
+    if costs and rho <= 0:
+        raise ValueError(f"rho must be > 0, got {rho}")
 
-    def init(key, cfg=None):
-        del key, cfg
-        return SearchState(Archive(), None, 0)
+    def known(archs):
+        return known_objectives(archs, costs)
 
     def ask(key, state, n):
         arch = state.archive
@@ -96,11 +133,19 @@ def make(
             if state.pending is not None
             else None
         )
+        rank_by = arch.fitness[idx]
+        scal = None
+        if costs:
+            rank_by, scal = _scalarisation(
+                jax.random.fold_in(key, 1), gp, arch.archs, arch.fitness, idx,
+                state.pending, pending, objs, n, rho, known,
+            )  # fmt: skip
         mp = propose(
-            k_prop, gp, parents, params, arch.fitness[idx], n,
+            k_prop, gp, parents, params, rank_by, n,
             n_candidates=n_candidates, top_k=top_k, chain_length=chain_length,
             random_fraction=random_fraction, morphs=names,
             acquisition=acquisition, exclude=seen, pending=pending,
+            scalarisation=scal,
         )  # fmt: skip
         k = len(mp.fingerprints)
         morph_names = tuple(
@@ -124,6 +169,35 @@ def make(
 
     def tell(key, state, archs, fitness, params=None):
         del key
-        return tell_archive(state, archs, fitness, params, max(top_k, 2 * n_init))
+        keep = max(top_k, 2 * n_init)
+        if not costs:
+            return tell_archive(state, archs, fitness, params, keep)
 
-    return Searcher(init, ask, tell)
+        def front_rows(all_archs, all_fit):
+            y = objective_matrix(all_archs, all_fit, objs)
+            return np.flatnonzero(pareto_ranks(y) <= 1)
+
+        state, metrics = tell_archive(state, archs, fitness, params, keep, front_rows)
+        front = pareto_front_of(state, objs)
+        return state, {**metrics, "pareto_size": len(front.fingerprints)}
+
+    return Searcher(init_state, ask, tell)
+
+
+def _scalarisation(
+    key, gp, archs, fitness, idx, pending_prop, pending_enc, objs, n, rho, known
+) -> tuple[np.ndarray, Scalarisation]:
+    """Parent ranking scores ``float[len(idx)]`` and the per-pick weights."""
+    y = objective_matrix(archs, fitness, objs)
+    ok = np.all(np.isfinite(y), axis=1)
+    lo, hi = y[ok].min(axis=0), y[ok].max(axis=0)
+    observed = y[ok]
+    if pending_prop is not None and pending_enc is not None:
+        believed, _ = gp.predict(pending_enc)
+        p_rows = objective_matrix(pending_prop.archs, np.asarray(believed), objs)
+        observed = np.concatenate([observed, p_rows])
+    weights = np.asarray(jax.random.dirichlet(key, np.ones(len(objs)), (n,)))
+    rank = pareto_ranks(y[idx]).astype(np.float64)
+    z_acc = (y[idx, 0] - lo[0]) / max(hi[0] - lo[0], 1e-12)
+    score = -rank + 0.5 * z_acc  # lower ranks first; accuracy breaks ties
+    return score, Scalarisation(weights, lo, hi, observed, known, rho)

@@ -18,14 +18,13 @@ import numpy as np
 from nasjax.graph.spec import ArchSpec
 from nasjax.morph.registry import MORPHS, random_morph
 from nasjax.search.base import (
-    Archive,
     Proposal,
     Searcher,
-    SearchState,
     excluded,
     fingerprints,
     host_rng,
     init_population,
+    init_state,
     merge,
     proposal_from_random,
     random_population,
@@ -58,10 +57,6 @@ def make(
         morphs: Mutation morph names (default: all).
     """
     names = tuple(MORPHS) if morphs is None else tuple(morphs)
-
-    def init(key, cfg=None):
-        del key, cfg
-        return SearchState(Archive(), None, 0)
 
     def ask(key, state, n):
         arch = state.archive
@@ -115,4 +110,4 @@ def make(
         del key
         return tell_archive(state, archs, fitness, params, population_size)
 
-    return Searcher(init, ask, tell)
+    return Searcher(init_state, ask, tell)

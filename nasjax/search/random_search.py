@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from nasjax.graph.spec import ArchSpec
 from nasjax.search.base import (
-    Archive,
     Searcher,
-    SearchState,
     excluded,
+    init_state,
     proposal_from_random,
     random_population,
     tell_archive,
@@ -22,10 +21,6 @@ def make(spec: ArchSpec, *, keep_params: int = 16) -> Searcher:
         keep_params: Params kept in the archive (top-k and most recent).
     """
 
-    def init(key, cfg=None):
-        del key, cfg
-        return SearchState(Archive(), None, 0)
-
     def ask(key, state, n):
         archs, params, fps = random_population(key, spec, n, excluded(state))
         prop = proposal_from_random(archs, params, fps)
@@ -35,4 +30,4 @@ def make(spec: ArchSpec, *, keep_params: int = 16) -> Searcher:
         del key
         return tell_archive(state, archs, fitness, params, keep_params)
 
-    return Searcher(init, ask, tell)
+    return Searcher(init_state, ask, tell)

@@ -12,8 +12,15 @@ from nasjax.surrogate.encode import GROUPS, Layout, encode, encode_population, l
 from nasjax.surrogate.gp import GPState, Hyper, fit_compiles, fit_gp
 from nasjax.surrogate.kernels import KernelParams, arch_kernel, matern52
 from nasjax.surrogate.model import GPPriors, gp_model
-from nasjax.surrogate.pareto import pareto_front, random_scalarisation
-from nasjax.surrogate.propose import MorphProposal, propose, score
+from nasjax.surrogate.pareto import (
+    chebyshev,
+    normalise,
+    pareto_front,
+    pareto_rank,
+    random_scalarisation,
+    scalarised_expected_improvement,
+)
+from nasjax.surrogate.propose import MorphProposal, Scalarisation, propose, score
 
 __all__ = [
     "GROUPS",
@@ -23,7 +30,9 @@ __all__ = [
     "KernelParams",
     "Layout",
     "MorphProposal",
+    "Scalarisation",
     "arch_kernel",
+    "chebyshev",
     "encode",
     "encode_population",
     "expected_improvement",
@@ -35,11 +44,14 @@ __all__ = [
     "log_expected_improvement",
     "log_probability_of_improvement",
     "matern52",
+    "normalise",
     "pareto_front",
+    "pareto_rank",
     "probability_of_improvement",
     "propose",
     "random_scalarisation",
     "repad",
+    "scalarised_expected_improvement",
     "score",
     "upper_confidence_bound",
 ]

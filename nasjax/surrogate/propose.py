@@ -9,22 +9,30 @@ parents' real parameters, so they inherit weights. Batch selection is greedy
 with the kriging believer: after each pick the GP is conditioned on it.
 Duplicates (by fingerprint, within the batch and against ``exclude``) are
 skipped.
+
+Multi-objective (optional :class:`Scalarisation`): the GP models objective 0
+(accuracy) and the other objectives (e.g. ``-log10`` parameter count) are
+computed exactly for every candidate; pick ``t`` of the batch maximises the
+exact expected improvement of an augmented Chebyshev scalarisation with its
+own weight vector (qParEGO-style), so one batch spreads along the front.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from nasjax import nn
 from nasjax.graph.arch import Arch
 from nasjax.graph.build import random_arch
 from nasjax.graph.fingerprint import fingerprint
+from nasjax.graph.spec import bucket_size
 from nasjax.morph.registry import MORPHS, morph_chain
 from nasjax.surrogate.acquisition import (
     expected_improvement,
@@ -35,6 +43,11 @@ from nasjax.surrogate.acquisition import (
 from nasjax.surrogate.batch import kriging_believer
 from nasjax.surrogate.encode import encode
 from nasjax.surrogate.gp import GPState
+from nasjax.surrogate.pareto import (
+    chebyshev,
+    normalise,
+    scalarised_expected_improvement,
+)
 from nasjax.typing import Key, Params
 
 _FIELDS = ("ops", "adj", "node_mask", "width", "kernel", "dilation", "readout")
@@ -65,6 +78,32 @@ class MorphProposal(NamedTuple):
     acquisition: np.ndarray
     mean: np.ndarray
     std: np.ndarray
+
+
+class Scalarisation(NamedTuple):
+    """Per-pick random scalarisations of ``K`` maximised objectives.
+
+    Objective 0 is the GP's target (accuracy); objectives ``1..K-1`` are known
+    functions of the architecture (``known``).
+
+    Attributes:
+        weights: ``float[n, K]`` one simplex weight per pick of the batch.
+        lo: ``float[K]`` normalisation lower bounds (usually the archive's).
+        hi: ``float[K]`` normalisation upper bounds.
+        observed: ``float[E, K]`` objective rows of the evaluations (and the
+            believed pending ones), for each weight's incumbent; NaN rows are
+            ignored.
+        known: ``(stacked Arch [C]) -> float[C, K-1]`` the known objectives
+            of candidates (maximised, e.g. ``-log10(params)``).
+        rho: Augmentation weight of the Chebyshev scalarisation (``> 0``).
+    """
+
+    weights: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    observed: np.ndarray
+    known: Callable[[Arch], jax.Array]
+    rho: float = 0.05
 
 
 @functools.partial(jax.jit, static_argnames=("n_morph", "n_random", "length", "names"))
@@ -128,6 +167,40 @@ def score(
         return np.asarray(acq), np.asarray(m), np.asarray(s)
 
 
+@functools.partial(jax.jit, static_argnames="rho")
+def _scalarised_acq(mean, std, known, observed, w, lo, hi, *, rho):
+    """Scalarised EI; ``observed`` rows with NaN (padding) are ignored."""
+    inc = chebyshev(normalise(observed, lo, hi), w, rho)
+    best = jnp.nanmax(inc)
+    return scalarised_expected_improvement(mean, std, known, w, lo, hi, best, rho)
+
+
+def _score_scalarised(
+    gp: GPState,
+    encoded: jax.Array,
+    known: np.ndarray,
+    observed: np.ndarray,
+    sc: Scalarisation,
+    t: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(scalarised EI, mean, std)`` of every candidate for weight ``t``."""
+    mean, std = gp.predict(encoded)
+    w = np.asarray(sc.weights, np.float64)[t % len(sc.weights)]
+    ok = np.all(np.isfinite(observed), axis=1)
+    if not ok.any():
+        raise ValueError("scalarisation.observed needs a finite row")
+    # Pad the incumbents to a power of two: one compile per size bucket.
+    rows = np.full((bucket_size(int(ok.sum()), 8), observed.shape[1]), np.nan)
+    rows[: ok.sum()] = observed[ok]
+    with jax.enable_x64(True):
+        f64 = functools.partial(jnp.asarray, dtype=jnp.float64)
+        m, s = f64(mean), f64(std)
+        acq = _scalarised_acq(
+            m, s, f64(known), f64(rows), f64(w), f64(sc.lo), f64(sc.hi), rho=sc.rho
+        )
+        return np.asarray(acq), np.asarray(m), np.asarray(s)
+
+
 def _row(host: dict, i: int, spec) -> Arch:
     return Arch(spec=spec, **{f: host[f][i] for f in _FIELDS})
 
@@ -137,7 +210,7 @@ def propose(
     gp: GPState,
     archive_archs: Arch,
     archive_params: Params,
-    archive_fitness: jax.Array,
+    archive_fitness: ArrayLike,
     n: int,
     *,
     n_candidates: int = 2048,
@@ -149,6 +222,7 @@ def propose(
     beta: float = 2.0,
     exclude: Collection[str] = (),
     pending: jax.Array | None = None,
+    scalarisation: Scalarisation | None = None,
 ) -> MorphProposal:
     """Choose ``n`` new archs by maximising the acquisition over morph children.
 
@@ -168,6 +242,10 @@ def propose(
         beta: UCB multiplier.
         exclude: Fingerprints never to propose (the archive, pending archs).
         pending: ``float[R, D]`` encodings of pending evaluations (believed).
+        scalarisation: Multi-objective mode (see :class:`Scalarisation`):
+            pick ``t`` maximises the exact scalarised EI with
+            ``scalarisation.weights[t]`` (``acquisition`` is then unused), and
+            ``archive_fitness`` only ranks the parents.
 
     Returns:
         A :class:`MorphProposal` with up to ``n`` distinct children (fewer only
@@ -204,8 +282,15 @@ def propose(
     fps: dict[int, str] = {}
     chosen: list[int] = []
     acq_out, mean_out, std_out = [], [], []
-    for _ in range(n):
-        acq, mean, std = score(gp, enc, acquisition, beta)
+    if scalarisation is not None:
+        sc = scalarisation
+        known = np.asarray(sc.known(archs), np.float64).reshape(len(flat), -1)
+        observed = np.asarray(sc.observed, np.float64).reshape(-1, known.shape[1] + 1)
+    for t in range(n):
+        if scalarisation is None:
+            acq, mean, std = score(gp, enc, acquisition, beta)
+        else:
+            acq, mean, std = _score_scalarised(gp, enc, known, observed, sc, t)
         acq = np.where(alive & np.isfinite(acq), acq, -np.inf)
         pick = -1
         for i in np.argsort(-acq, kind="stable"):
@@ -225,6 +310,9 @@ def propose(
         mean_out.append(mean[pick])
         std_out.append(std[pick])
         gp = kriging_believer(gp, enc[pick][None])
+        if scalarisation is not None:
+            believed = np.concatenate([[mean[pick]], known[pick]])
+            observed = np.concatenate([observed, believed[None]])
     sel = np.asarray(chosen, np.int64)
     is_random = sel >= n_morph
     slots = np.resize(sel, n) if len(sel) else np.zeros(n, np.int64)

@@ -25,6 +25,7 @@ OPTIONS = {
     },
     "evolution": {"morphs": MORPHS, "population_size": 16, "sample_size": 4},
     "random": {},
+    "tpe": {"n_startup_trials": 8},
 }  # fmt: skip
 N = 8
 ROUNDS = 3
@@ -60,7 +61,8 @@ def runs(request):
 
 
 def test_registry_names():
-    assert {"bayes_morph", "random", "evolution"} <= set(SEARCHERS)
+    assert {"bayes_morph", "random", "evolution", "tpe"} <= set(SEARCHERS)
+    assert set(OPTIONS) == set(SEARCHERS)
 
 
 def test_ask_shapes_validity_and_no_duplicates(runs):
@@ -104,8 +106,8 @@ def test_best_never_decreases(runs):
 
 def test_children_inherit_parent_params(runs):
     name, (_state, log), _ = runs
-    if name == "random":
-        pytest.skip("random search has no parents")
+    if name in ("random", "tpe"):
+        pytest.skip(f"{name} proposes parentless archs")
     prop = log[-1][0]
     kids = [i for i, p in enumerate(prop.parent_fingerprints) if p]
     assert kids, "no morph children in the last round"

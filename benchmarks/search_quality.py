@@ -1,0 +1,414 @@
+"""Search quality: best-so-far validation vs evaluations, per searcher and seed.
+
+For each task (``synthetic``: the planted-signal panel with a known Bayes
+accuracy of ``0.5 + signal``; ``sample``: the bundled real 5-minute candles)
+every searcher runs ``--seeds`` times at an equal budget (same population x
+rounds, same training steps, same bucket, same data) through
+:func:`nasjax.run.run_search`; the dataset is built once per task and passed
+in. Per run it records the best-so-far validation fitness after every
+evaluation, the test accuracy of the best arch (the one-touch test evaluation
+of ``summary.json``) and the wall time. The hand-designed LSTM and
+Transformer baselines are trained once per task and seed with the same
+training configuration and evaluated on the same test period.
+
+Outputs under ``--out``:
+
+* ``curves.parquet``: one row per (task, searcher, seed, evaluation),
+* ``runs.parquet``: one row per run (final best, test accuracy, wall time),
+* ``baselines.parquet``: test accuracy of the baselines per task and seed,
+* ``search_quality.png``: mean +- 95% CI (t) of best-so-far vs evaluations,
+* ``summary.json`` and ``report.md``: the tables below.
+
+Tables: the evaluations each searcher needs to reach random search's final
+best (paired by seed; the goal for ``bayes_morph`` is at most half the
+budget), and final test accuracy vs the baselines.
+
+Usage (the full benchmark; slow on a 2-core CPU)::
+
+    .venv/bin/python benchmarks/search_quality.py --task both --seeds 5
+
+A tiny check that it runs end to end::
+
+    .venv/bin/python benchmarks/search_quality.py --task synthetic --seeds 2 \\
+        --population 4 --rounds 2 --steps 20 --out /tmp/sq_tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import polars as pl
+
+import nasjax  # noqa: F401  (must precede JAX initialisation)
+from nasjax.baselines.registry import BASELINES
+from nasjax.evaluate.metrics import accuracy
+from nasjax.evaluate.report import split_arrays
+from nasjax.run import RunConfig, load_data, run_search
+from nasjax.search import SEARCHERS
+from nasjax.train.data import split_ids
+
+TASKS = ("synthetic", "sample")
+DEFAULT_SEARCHERS = ("bayes_morph", "random", "evolution", "tpe")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--task", choices=(*TASKS, "both"), default="both")
+    p.add_argument("--seeds", type=int, default=5, help="seeds 0 .. n-1")
+    p.add_argument("--population", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=8)
+    p.add_argument("--steps", type=int, default=100, help="training steps per arch")
+    p.add_argument("--searchers", nargs="+", default=list(DEFAULT_SEARCHERS))
+    p.add_argument("--baselines", nargs="*", default=["lstm", "transformer"])
+    p.add_argument("--out", default="/tmp/nasjax_search_quality")
+    p.add_argument("--json", action="store_true", help="print summary JSON")
+    p.add_argument("--max-nodes", type=int, default=8)
+    p.add_argument("--max-width", type=int, default=32)
+    p.add_argument("--window", type=int, default=32)
+    p.add_argument("--signal", type=float, default=0.1, help="synthetic signal")
+    p.add_argument("--synthetic-steps", type=int, default=4000, help="bars")
+    args = p.parse_args(argv)
+    unknown = [s for s in args.searchers if s not in SEARCHERS]
+    if unknown:
+        p.error(f"unknown searchers {unknown}; known: {sorted(SEARCHERS)}")
+    if args.seeds < 1 or args.population < 1 or args.rounds < 1 or args.steps < 1:
+        p.error("--seeds, --population, --rounds and --steps must be >= 1")
+    return args
+
+
+def base_config(args: argparse.Namespace, task: str) -> RunConfig:
+    """The run configuration shared by every searcher and seed of a task."""
+    default = RunConfig()
+    eval_every = args.steps // 2 if args.steps % 2 == 0 else args.steps
+    train = dataclasses.replace(
+        default.train,
+        n_steps=args.steps,
+        eval_every=eval_every,
+        warmup_steps=min(default.train.warmup_steps, args.steps // 4),
+    )
+    return RunConfig(
+        population=args.population,
+        rounds=args.rounds,
+        max_nodes=args.max_nodes,
+        max_width=args.max_width,
+        window=args.window,
+        data=task,
+        synthetic_signal=args.signal,
+        synthetic_steps=args.synthetic_steps,
+        train=train,
+        baselines=(),  # trained once per task and seed below, not per run
+    )
+
+
+def searcher_options(name: str, population: int) -> dict[str, Any]:
+    """Equal warm-up: model-based searchers start modelling after one round."""
+    if name == "bayes_morph":
+        return {"n_init": population}
+    if name == "tpe":
+        return {"n_startup_trials": population}
+    return {}
+
+
+def run_one(cfg: RunConfig, dataset, out_dir: Path) -> tuple[dict, list[dict]]:
+    """One search run: the per-run row and the per-evaluation rows."""
+    t0 = time.perf_counter()
+    summary = run_search(cfg, out_dir, dataset=dataset, progress=False)
+    wall = time.perf_counter() - t0
+    df = pl.read_parquet(out_dir / "results.parquet")
+    fitness = df["fitness"].to_numpy().astype(np.float64)
+    best = np.fmax.accumulate(np.where(np.isfinite(fitness), fitness, -np.inf))
+    best = np.where(np.isfinite(best), best, np.nan)
+    key = {"task": cfg.data, "searcher": cfg.searcher, "seed": cfg.seed}
+    curve = [
+        key
+        | {
+            "evaluation": i + 1,
+            "round": int(r),
+            "fitness": float(f),
+            "best_so_far": float(b),
+            "params_count": int(pc),
+        }
+        for i, (r, f, b, pc) in enumerate(
+            zip(df["round"], fitness, best, df["params_count"], strict=True)
+        )
+    ]
+    test = summary["best"]["test"]["accuracy"]
+    run = key | {
+        "n_evaluations": len(fitness),
+        "n_failed": int(summary["n_failed"]),
+        "final_best_val": float(np.nanmax(fitness)),
+        "test_accuracy": float(test["value"]),
+        "test_accuracy_low": float(test["low"]),
+        "test_accuracy_high": float(test["high"]),
+        "best_params_count": int(summary["best"]["params_count"]),
+        "best_fingerprint": summary["best"]["fingerprint"],
+        "train_s": float(df["train_seconds"].sum()),
+        "wall_s": wall,
+    }
+    return run, curve
+
+
+def baseline_rows(cfg: RunConfig, dataset, names: list[str]) -> list[dict]:
+    """Test accuracy of the baselines, keyed like ``run_search``'s."""
+    ds, folds, norm = dataset
+    _, _, _, k_base = jax.random.split(jax.random.key(cfg.seed), 4)
+    _, _, test_ids = split_ids(folds, "test")
+    labels = split_arrays(ds, test_ids)["labels"]
+    rows = []
+    for j, name in enumerate(names):
+        t0 = time.perf_counter()
+        p = BASELINES[name].fit_predict(
+            jax.random.fold_in(k_base, j), ds, folds, norm, split="test", cfg=cfg.train
+        )
+        rows.append(
+            {
+                "task": cfg.data,
+                "baseline": name,
+                "seed": cfg.seed,
+                "test_accuracy": accuracy(labels, np.asarray(p)),
+                "wall_s": time.perf_counter() - t0,
+            }
+        )
+    return rows
+
+
+def mean_ci(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and half-width of the 95% t interval (NaN with one sample)."""
+    from scipy import stats
+
+    x = np.asarray(x, np.float64)
+    n = x.shape[axis]
+    m = np.nanmean(x, axis=axis)
+    if n < 2:
+        return m, np.full_like(m, np.nan)
+    se = np.nanstd(x, axis=axis, ddof=1) / math.sqrt(n)
+    return m, se * stats.t.ppf(0.975, n - 1)
+
+
+def first_reaching(curve: np.ndarray, target: float) -> int | None:
+    """1-based evaluation where ``curve >= target`` first (None: never)."""
+    hit = np.flatnonzero(np.nan_to_num(curve, nan=-np.inf) >= target - 1e-12)
+    return int(hit[0]) + 1 if hit.size else None
+
+
+def analyse(curves: pl.DataFrame, runs: pl.DataFrame, base: pl.DataFrame) -> dict:
+    """Per task: evaluations to reach random's final best, test vs baselines."""
+    out: dict[str, Any] = {}
+    for task in runs["task"].unique(maintain_order=True).to_list():
+        c = curves.filter(pl.col("task") == task)
+        r = runs.filter(pl.col("task") == task)
+        searchers = r["searcher"].unique(maintain_order=True).to_list()
+        budget = int(r["n_evaluations"].to_numpy().max())
+        res: dict[str, Any] = {"budget": budget, "searchers": {}}
+        curve_of = {
+            (s, seed): c.filter((pl.col("searcher") == s) & (pl.col("seed") == seed))
+            .sort("evaluation")["best_so_far"]
+            .to_numpy()
+            for s in searchers
+            for seed in r.filter(pl.col("searcher") == s)["seed"].to_list()
+        }
+        for s in searchers:
+            rs = r.filter(pl.col("searcher") == s).sort("seed")
+            seeds = rs["seed"].to_list()
+            entry: dict[str, Any] = {"seeds": seeds}
+            for col in ("final_best_val", "test_accuracy", "wall_s"):
+                m, h = mean_ci(rs[col].to_numpy())
+                entry[col] = {"mean": float(m), "ci95": _num(h)}
+            if "random" in searchers and s != "random":
+                need = []
+                for seed in seeds:
+                    if ("random", seed) not in curve_of:
+                        continue
+                    target = float(np.nanmax(curve_of[("random", seed)]))
+                    need.append(first_reaching(curve_of[(s, seed)], target))
+                reached = [n for n in need if n is not None]
+                entry["evals_to_random_final_best"] = {
+                    "per_seed": need,
+                    "median_if_reached": _num(np.median(reached)) if reached else None,
+                    "n_reached": len(reached),
+                    "n_within_half_budget": sum(n <= budget / 2 for n in reached),
+                    "n_seeds": len(need),
+                }
+                mean_curve = np.nanmean(
+                    np.stack([curve_of[(s, q)] for q in seeds]), axis=0
+                )
+                rnd_final = np.nanmean(
+                    [np.nanmax(curve_of[("random", q)]) for q in seeds]
+                )
+                entry["mean_curve_evals_to_random_mean_final"] = first_reaching(
+                    mean_curve, float(rnd_final)
+                )
+            res["searchers"][s] = entry
+        b = base.filter(pl.col("task") == task) if base.height else base
+        res["baselines"] = {}
+        for name in (
+            b["baseline"].unique(maintain_order=True).to_list() if b.height else []
+        ):
+            m, h = mean_ci(
+                b.filter(pl.col("baseline") == name)["test_accuracy"].to_numpy()
+            )
+            res["baselines"][name] = {"mean": float(m), "ci95": _num(h)}
+        out[task] = res
+    return out
+
+
+def _num(x: Any) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def plot(curves: pl.DataFrame, path: Path, bayes: dict[str, float]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = curves["task"].unique(maintain_order=True).to_list()
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        c = curves.filter(pl.col("task") == task)
+        for s in c["searcher"].unique(maintain_order=True).to_list():
+            cs = c.filter(pl.col("searcher") == s)
+            seeds = cs["seed"].unique().sort().to_list()
+            mat = np.stack(
+                [
+                    cs.filter(pl.col("seed") == q)
+                    .sort("evaluation")["best_so_far"]
+                    .to_numpy()
+                    for q in seeds
+                ]
+            )
+            x = np.arange(1, mat.shape[1] + 1)
+            m, h = mean_ci(mat)
+            (line,) = ax.plot(x, m, label=f"{s} (n={len(seeds)})")
+            if np.isfinite(h).any():
+                ax.fill_between(x, m - h, m + h, alpha=0.2, color=line.get_color())
+        if task in bayes:
+            ax.axhline(bayes[task], ls="--", c="k", lw=1, label="Bayes accuracy")
+        ax.set_title(task)
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel("best-so-far validation accuracy")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def report_markdown(summary: dict) -> str:
+    lines = []
+    for task, res in summary["tasks"].items():
+        lines.append(f"### {task} (budget {res['budget']} evaluations)\n")
+        lines.append(
+            "| searcher | final best val | test accuracy | wall s | evals to "
+            "random's final best (per seed) | within half budget |"
+        )
+        lines.append("|---|---|---|---|---|---|")
+        for s, e in res["searchers"].items():
+            ev = e.get("evals_to_random_final_best")
+            per = (
+                ", ".join("-" if n is None else str(n) for n in ev["per_seed"])
+                if ev
+                else ""
+            )
+            half = f"{ev['n_within_half_budget']}/{ev['n_seeds']}" if ev else ""
+            lines.append(
+                f"| {s} | {_fmt(e['final_best_val'])} | {_fmt(e['test_accuracy'])} "
+                f"| {_fmt(e['wall_s'], 0)} | {per} | {half} |"
+            )
+        for name, b in res["baselines"].items():
+            lines.append(f"| baseline {name} | | {_fmt(b)} | | | |")
+        if "bayes_accuracy" in res:
+            lines.append(f"\nBayes accuracy: {res['bayes_accuracy']:.3f}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(e: dict, digits: int = 3) -> str:
+    ci = e.get("ci95")
+    m = f"{e['mean']:.{digits}f}"
+    return m if ci is None else f"{m} ± {ci:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tasks = TASKS if args.task == "both" else (args.task,)
+    runs, curves, base = [], [], []
+    t_all = time.perf_counter()
+    for task in tasks:
+        cfg0 = base_config(args, task)
+        dataset = load_data(cfg0)  # built once: every run of a task sees it
+        for seed in range(args.seeds):
+            for name in args.searchers:
+                cfg = dataclasses.replace(
+                    cfg0,
+                    searcher=name,
+                    seed=seed,
+                    searcher_options=tuple(
+                        searcher_options(name, args.population).items()
+                    ),
+                )
+                run_dir = out / "runs" / task / name / f"seed{seed}"
+                run, curve = run_one(cfg, dataset, run_dir)
+                runs.append(run)
+                curves.extend(curve)
+                print(
+                    f"[{task}] {name} seed {seed}: best val "
+                    f"{run['final_best_val']:.4f} test {run['test_accuracy']:.4f} "
+                    f"({run['wall_s']:.0f} s)",
+                    file=sys.stderr,
+                )
+            base.extend(
+                baseline_rows(
+                    dataclasses.replace(cfg0, seed=seed), dataset, args.baselines
+                )
+            )
+        pl.DataFrame(runs).write_parquet(out / "runs.parquet")
+        pl.DataFrame(curves).write_parquet(out / "curves.parquet")
+    runs_df, curves_df = pl.DataFrame(runs), pl.DataFrame(curves)
+    base_df = pl.DataFrame(base)
+    base_df.write_parquet(out / "baselines.parquet")
+    tasks_summary = analyse(curves_df, runs_df, base_df)
+    bayes = {}
+    if "synthetic" in tasks_summary:
+        bayes["synthetic"] = 0.5 + args.signal
+        tasks_summary["synthetic"]["bayes_accuracy"] = 0.5 + args.signal
+    fig = plot(curves_df, out / "search_quality.png", bayes)
+    summary = {
+        "config": vars(args),
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "devices": [str(d) for d in jax.devices()],
+        },
+        "total_wall_s": time.perf_counter() - t_all,
+        "tasks": tasks_summary,
+        "files": {
+            "curves": str(out / "curves.parquet"),
+            "runs": str(out / "runs.parquet"),
+            "baselines": str(out / "baselines.parquet"),
+            "plot": str(fig),
+        },
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    md = report_markdown(summary)
+    (out / "report.md").write_text(md)
+    print(json.dumps(summary, indent=2) if args.json else md)
+    return summary
+
+
+if __name__ == "__main__":
+    main()
