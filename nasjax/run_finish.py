@@ -27,6 +27,7 @@ from nasjax.export import Preprocess, export_model, lineage
 from nasjax.graph import draw_arch
 from nasjax.graph.arch import Arch
 from nasjax.run_loop import LoopState
+from nasjax.search import pareto_front_of
 from nasjax.train.data import split_ids
 from nasjax.train.predict import predict_proba
 from nasjax.typing import Key, Params
@@ -240,12 +241,27 @@ def finish(
             "search_seconds": loop.elapsed_s,
         },
         "n_test": report["n"],
+        "pareto_front": _pareto_summary(cfg, loop),
         "export": str(export_dir),
         "plots": plots,
     }
     summary = json.loads(json.dumps(summary, default=_json_default))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _pareto_summary(cfg: RunConfig, loop: LoopState) -> dict[str, Any]:
+    """The searcher's Pareto front over its objectives (accuracy vs parameters
+    for a single-objective search)."""
+    objectives = tuple(dict(cfg.searcher_options).get("objectives", ()))
+    if len(objectives) < 2:
+        objectives = ("accuracy", "params")
+    front = pareto_front_of(loop.searcher, objectives)
+    return {
+        "objectives": list(front.objectives),
+        "fingerprints": list(front.fingerprints),
+        "values": np.asarray(front.values).tolist(),
+    }
 
 
 def _json_default(x: Any) -> Any:

@@ -25,7 +25,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from nasjax.checkpoint import RECORD_TYPES
 from nasjax.data import Dataset, Folds, NormStats
 from nasjax.graph import unstack
-from nasjax.nn import active_param_count
+from nasjax.nn import active_macs, active_param_count
 from nasjax.search import Searcher, SearchState
 from nasjax.train.config import TrainConfig
 from nasjax.train.population import train_population
@@ -122,6 +122,7 @@ def search_round(
             "parent_fingerprint": proposal.parent_fingerprints[i],
             "morphs": ",".join(proposal.morph_names[i]),
             "params_count": int(active_param_count(arch)),
+            "macs": int(active_macs(arch)),
             "fitness": float(fitness[i]),
         }
         for k in range(acc.shape[1]):

@@ -75,6 +75,7 @@ def test_results_parquet(runs):
         "parent_fingerprint",
         "morphs",
         "params_count",
+        "macs",
         "fitness",
         "train_seconds",
         "failed",
@@ -120,6 +121,18 @@ def test_summary(runs):
     assert (a / "best_arch.png").stat().st_size > 0
     assert summary["budget"]["stopped_by"] == "rounds"
     assert summary["budget"]["rounds_done"] == CFG.rounds
+    front = summary["pareto_front"]
+    assert front["objectives"] == ["accuracy", "params"]
+    assert best["fingerprint"] in front["fingerprints"]  # the most accurate is on it
+    counts = dict(zip(df["fingerprint"], df["params_count"], strict=True))
+    for fp, (acc_value, n_params) in zip(
+        front["fingerprints"], front["values"], strict=True
+    ):
+        assert counts[fp] == n_params
+        dominated = df.filter(
+            (pl.col("fitness") > acc_value) & (pl.col("params_count") < n_params)
+        )
+        assert dominated.height == 0
 
 
 def test_summary_validation_metrics(runs):
