@@ -83,6 +83,8 @@ class SearchConfig:
         tournament_size: Evolution: tournament size.
         objectives: Objectives of a multi-objective search (empty: accuracy
             only), e.g. ``[accuracy, params]``.
+        startup_trials: TPE: random trials before TPE models the archive.
+        ei_candidates: TPE: candidates scored per parameter.
     """
 
     name: str = "bayes_morph"
@@ -94,6 +96,8 @@ class SearchConfig:
     aging_window: int = 32
     tournament_size: int = 8
     objectives: tuple[str, ...] = ()
+    startup_trials: int = 8
+    ei_candidates: int = 24
 
 
 @dataclass(frozen=True)
@@ -311,6 +315,11 @@ def searcher_options(app: AppConfig) -> dict[str, Any]:
         }
         if s.objectives:
             opts["objectives"] = tuple(s.objectives)
+    elif s.name == "tpe":
+        opts = {
+            "n_startup_trials": s.startup_trials,
+            "n_ei_candidates": s.ei_candidates,
+        }
     elif s.name == "evolution":
         opts = {"population_size": s.aging_window, "sample_size": s.tournament_size}
     else:

@@ -93,7 +93,7 @@ def test_help_and_cfg_job(tmp_path):
     proc = nasjax_cli("--help", cwd=tmp_path)
     assert proc.returncode == 0
     assert "nasjax" in proc.stdout
-    assert "search: bayes_morph, evolution, random" in proc.stdout
+    assert "search: bayes_morph, evolution, random, tpe" in proc.stdout
     proc = nasjax_cli("--cfg", "job", "search=random", cwd=tmp_path)
     assert proc.returncode == 0
     assert "name: random" in proc.stdout
