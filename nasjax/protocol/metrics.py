@@ -29,6 +29,22 @@ from nasjax.protocol.x64 import x64
 NAKAMOTO_THRESHOLD: float = 1 / 3
 
 
+PROPOSAL_COUNTS: tuple[str, ...] = (
+    "proposed",
+    "accepted",
+    "rejected",
+    "expired",
+    "overclaims",
+    "bad",
+    "bad_accepted",
+    "good",
+    "good_rejected",
+    "deviations",
+    "equivocations",
+)
+"""Per-block counters of proposals and validator faults (summed in summaries)."""
+
+
 def gini(x: jax.Array) -> jax.Array:
     """``f64[]`` Gini coefficient of non-negative amounts ``x[N]``."""
     s = jnp.sort(jnp.asarray(x, jnp.float64))
@@ -134,22 +150,7 @@ def summarize(
     evals = int(np.sum(metrics["validator_evals"]))
     trainings = int(np.sum(metrics["proposer_trainings"]))
     slashed = np.asarray(state.slashed)
-    counts = {
-        k: int(np.sum(metrics[k]))
-        for k in (
-            "proposed",
-            "accepted",
-            "rejected",
-            "expired",
-            "overclaims",
-            "bad",
-            "bad_accepted",
-            "good",
-            "good_rejected",
-            "deviations",
-            "equivocations",
-        )
-    }
+    counts = {k: int(np.sum(metrics[k])) for k in PROPOSAL_COUNTS}
     return {
         "roi": roi,
         "false_accept_rate": r["false_accept_rate"],

@@ -33,7 +33,7 @@ from nasjax.protocol.chain import ChainRecorder
 from nasjax.protocol.config import ProtocolConfig, to_dict
 from nasjax.protocol.crypto import sha256_hex
 from nasjax.protocol.ledger import verify_ledger
-from nasjax.protocol.metrics import summarize
+from nasjax.protocol.metrics import PROPOSAL_COUNTS, summarize
 from nasjax.protocol.state import init_state, make_params
 from nasjax.protocol.step import compile_simulation
 from nasjax.protocol.tokens import UNITS_PER_TOKEN
@@ -59,19 +59,9 @@ def metrics_frame(metrics: Mapping[str, np.ndarray]) -> pl.DataFrame:
                 cols[f"{name}_task{t}"] = x[:, t]
     for name in (
         "producer",
-        "proposed",
-        "accepted",
-        "rejected",
-        "expired",
-        "overclaims",
-        "bad",
-        "bad_accepted",
-        "good",
-        "good_rejected",
+        *PROPOSAL_COUNTS,
         "validator_evals",
         "proposer_trainings",
-        "deviations",
-        "equivocations",
     ):
         cols[name] = m[name].astype(np.int64)
     for name in ("emitted", "burned", "fees"):
