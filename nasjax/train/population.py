@@ -4,9 +4,13 @@ A population of architectures of one bucket (axis 0) is trained at once,
 walk-forward folds being a second vmapped (or scanned) axis. The jitted
 function is cached per ``(cfg, fold_axis)`` and JAX caches its executables
 per input shapes and shardings, so a bucket and population size compile once.
-The population axis is sharded over all local devices; padding members (up to
-a multiple of the device count or of the memory-guard chunk) are dropped from
-the results.
+The population axis is sharded over every device of every process
+(:mod:`nasjax.distributed`): each device trains its own block of members
+inside a ``shard_map`` (no communication between devices while training);
+with ``jax.distributed`` initialised, each process feeds its own devices and
+all processes get the whole result back. Padding members (up to a multiple
+of the device count or of the memory-guard chunk) are dropped from the
+results.
 """
 
 from __future__ import annotations
@@ -17,12 +21,21 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from nasjax.data.dataset import Dataset
 from nasjax.data.normalize import NormStats
 from nasjax.data.splits import Folds
+from nasjax.distributed.mesh import (
+    blockwise,
+    gather_population,
+    padded_size,
+    padding_order,
+    population_devices,
+    population_mesh,
+    process_budget,
+    replicate,
+    shard_population,
+)
 from nasjax.graph.arch import Arch
 from nasjax.nn.model import init
 from nasjax.nn.population import op_capacities
@@ -30,7 +43,7 @@ from nasjax.train.config import TrainConfig
 from nasjax.train.data import FOLD_AXES, TrainData, make_train_data
 from nasjax.train.dispatch_loop import make_population_train
 from nasjax.train.loop import make_train
-from nasjax.train.memory import plan_chunk
+from nasjax.train.memory import default_budget, plan_chunk
 from nasjax.typing import Key, Params, PyTree
 
 FOLD_AXIS_MODES: tuple[str, ...] = ("vmap", "scan")
@@ -89,8 +102,9 @@ def population_fn(cfg: TrainConfig, fold_axis: str = "vmap"):
     Signature of the returned function: ``(keys[P], archs[P], params[P],
     data, lr_scale f32[P]) -> (params[P, K], metrics[P, K])`` with ``data`` a
     fold-stacked :class:`~nasjax.train.TrainData`. Its ``_cache_size()``
-    counts the executables compiled so far (one per bucket, population size
-    and sharding).
+    counts the executables compiled so far for one device (one per bucket
+    and population size); on several devices :func:`train_population` runs
+    it per device block inside a cached ``shard_map`` wrapper.
     """
     if fold_axis not in FOLD_AXIS_MODES:
         raise ValueError(f"fold_axis must be one of {FOLD_AXIS_MODES}")
@@ -150,8 +164,28 @@ def _take(tree: PyTree, idx: np.ndarray) -> PyTree:
     return jax.tree.map(lambda x: x[idx], tree)
 
 
-def _put(tree: PyTree, sharding) -> PyTree:
-    return jax.tree.map(lambda x: jax.device_put(x, sharding), tree)
+def _block_capacities(archs: Arch, block: int, n_devices: int) -> tuple[int, ...]:
+    """Op capacities enough for the real members of every device block.
+
+    Chunks are split into device blocks of ``block`` consecutive members
+    (padding, copies of member 0, only at the end, behind the real members,
+    so a block's real members always get the op slots first). With one
+    device this is ``min(op_capacities(archs), block)``.
+    """
+    if n_devices == 1:
+        return tuple(min(c, block) for c in op_capacities(archs))
+    n = archs.batch_shape[0]
+    per_block = [
+        op_capacities(_take(archs, np.arange(i, min(i + block, n))))
+        for i in range(0, n, block)
+    ]
+    return tuple(max(c) for c in zip(*per_block, strict=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _per_device(fn, mesh):
+    """``fn`` on each device's block of the population (no communication)."""
+    return jax.jit(blockwise(fn, mesh, (True, True, True, False, True)))
 
 
 def train_population(
@@ -185,7 +219,9 @@ def train_population(
         cfg: Training configuration.
         fold_axis: ``"vmap"`` (folds in parallel) or ``"scan"`` (sequential,
             K times less activation memory).
-        shard: Shard the population axis over all local devices.
+        shard: Shard the population axis over every device of every
+            process (with one process: all local devices). False: each
+            process trains the whole population on its first device.
         init_from: ``"inherit"`` (start from ``params``) or ``"scratch"``
             (fresh ``nasjax.nn.init`` from ``fold_in(key, -1)``-derived keys).
         lr_scale: Optional ``float32[P]`` per-member learning-rate factors.
@@ -201,7 +237,14 @@ def train_population(
             rounding); ``benchmarks/bench_population_train.py`` compares them.
 
     Returns:
-        :class:`PopulationResult` with leading axis P (padding removed).
+        :class:`PopulationResult` with leading axis P (padding removed). With
+        several processes, every process gets the whole result (arrays on
+        its first local device, identical everywhere).
+
+    Multi-process runs (``jax.process_count() > 1``): every process must call
+    this with the same arguments (host-identical, as the searchers produce);
+    the memory budget is per process (``cfg.memory_budget_bytes``, or half of
+    each process's memory; the smallest over the processes is used).
 
     Raises:
         MemoryError: If not even one member per device fits the budget.
@@ -227,35 +270,38 @@ def train_population(
         )
     lr = jnp.ones((n_pop,), jnp.float32) if lr_scale is None else lr_scale
     lr = jnp.asarray(lr, jnp.float32).reshape(n_pop)
-    devices = jax.local_devices() if shard else jax.local_devices()[:1]
+    devices = population_devices(shard)
     n_dev = len(devices)
+    spans_processes = shard and jax.process_count() > 1
+    budget = cfg.memory_budget_bytes
+    if spans_processes:
+        budget = process_budget(default_budget() if budget is None else budget)
     n_parallel_folds = data.train.shape[0] if fold_axis == "vmap" else 1
     chunk = chunk_size or plan_chunk(
-        archs.spec, cfg, n_pop, n_parallel_folds, n_dev, cfg.memory_budget_bytes
+        archs.spec, cfg, n_pop, n_parallel_folds, n_dev, budget
     )
-    chunk = max(n_dev, -(-chunk // n_dev) * n_dev)
+    chunk = padded_size(chunk, n_dev)
     n_chunks = -(-n_pop // chunk)
-    order = np.arange(n_chunks * chunk)
-    order = np.where(order < n_pop, order, 0)  # padding repeats member 0
+    order = padding_order(n_pop, n_chunks * chunk)  # padding repeats member 0
     keys = member_keys(key, n_pop)
+    block = chunk // n_dev  # members per device per chunk
     if dispatch == "ops":
-        caps = tuple(min(c, chunk) for c in op_capacities(archs))
+        caps = _block_capacities(archs, block, n_dev)
         fn = dispatch_population_fn(cfg, fold_axis, caps)
     else:
         fn = population_fn(cfg, fold_axis)
-    if n_dev > 1:
-        mesh = Mesh(np.asarray(devices), ("pop",))
-        pop_sharding = NamedSharding(mesh, P("pop"))
-        data = _put(data, NamedSharding(mesh, P()))
-    else:
-        pop_sharding = None
+    mesh = population_mesh(devices) if n_dev > 1 else None
+    if mesh is not None:
+        data = replicate(data, mesh)
+        fn = _per_device(fn, mesh)
     outs = []
     for c in range(n_chunks):
         idx = order[c * chunk : (c + 1) * chunk]
         args = _take((keys, archs, params, lr), idx)
-        if pop_sharding is not None:
-            args = _put(args, pop_sharding)
-        outs.append(fn(args[0], args[1], args[2], data, args[3]))
+        if mesh is not None:
+            args = shard_population(args, mesh)
+        out = fn(args[0], args[1], args[2], data, args[3])
+        outs.append(gather_population(out) if spans_processes else out)
     out_params, metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs)[:n_pop], *outs)
     failed = jnp.any(metrics["failed"], axis=1)
     fitness = jnp.mean(metrics["best_score"], axis=1)

@@ -40,6 +40,12 @@ SCRIPT = textwrap.dedent(
                                rtol=1e-5, atol=1e-5)
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
+    # Two chunks of 4 (one member per device and chunk; each device runs the
+    # op dispatch on its own block with its own capacities).
+    c = train_population(key, archs, params, ds, folds, norm, cfg, chunk_size=4)
+    np.testing.assert_allclose(c.fitness, b.fitness, atol=1e-5)
+    np.testing.assert_allclose(c.metrics["val_loss"], b.metrics["val_loss"],
+                               rtol=1e-5, atol=1e-5)
     print("SHARDED_OK", len(a.metrics["val_loss"].sharding.device_set)
           if hasattr(a.metrics["val_loss"], "sharding") else 0)
     """
