@@ -28,6 +28,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from nasjax.report import lookup
+
 log = logging.getLogger("nasjax")
 
 
@@ -73,18 +75,6 @@ def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
         f"validation fitness {best['fitness']:.4f}; {summary['n_evaluations']} "
         f"evaluations by {summary['searcher']}. Outputs in {out_dir}/"
     )
-
-
-def lookup(summary: dict[str, Any], dotted: str) -> float:
-    """``summary["a"]["b"]`` for ``"a.b"``, as a float (NaN when missing)."""
-    node: Any = summary
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return float("nan")
-        node = node[part]
-    if isinstance(node, dict):
-        node = node.get("value")
-    return float(node) if isinstance(node, int | float) else float("nan")
 
 
 def run_app(cfg: Any) -> float:

@@ -27,10 +27,21 @@ from scipy import stats
 RUN_METRICS: tuple[str, ...] = ("val_fitness", "test_accuracy", "test_mcc")
 
 
+def lookup(summary: dict[str, Any], dotted: str) -> float:
+    """``summary["a"]["b"]`` for ``"a.b"``, as a float (NaN when missing); a
+    metric entry ``{"value": v, "low": ..., "high": ...}`` gives ``v``."""
+    node: Any = summary
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return float("nan")
+        node = node[part]
+    if isinstance(node, dict):
+        node = node.get("value")
+    return float(node) if isinstance(node, int | float) else float("nan")
+
+
 def _metric(entry: dict[str, Any] | None, name: str) -> float:
-    value = (entry or {}).get(name) or {}
-    v = value.get("value") if isinstance(value, dict) else value
-    return float("nan") if v is None else float(v)
+    return lookup(entry or {}, name)
 
 
 def _overrides(run_dir: Path) -> list[str]:

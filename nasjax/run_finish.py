@@ -29,7 +29,6 @@ from nasjax.graph.arch import Arch
 from nasjax.run_loop import LoopState
 from nasjax.search import pareto_front_of
 from nasjax.train.data import split_ids
-from nasjax.train.predict import predict_proba
 from nasjax.typing import Key, Params
 
 if TYPE_CHECKING:
@@ -91,15 +90,16 @@ def _validation_metrics(
     for k in range(n_folds):
         _, val_ids, _ = split_ids(folds, "val", k)
         params = jax.tree.map(lambda x, k=k: x[k], fold_params)
-        p = predict_proba(
+        p = predict_arch(
             arch,
             params,
-            ds.features,
-            val_ids,
-            np.asarray(norm.mean)[k],
-            np.asarray(norm.std)[k],
-            cfg.train.eval_batch_size,
-        )[:, 1]
+            ds,
+            folds,
+            norm,
+            split="val",
+            fold=k,
+            batch_size=cfg.train.eval_batch_size,
+        )
         ys.append(labels[val_ids])
         ps.append(p)
     fold_acc = [accuracy(y, p) for y, p in zip(ys, ps, strict=True)]
