@@ -77,6 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window", type=int, default=32)
     p.add_argument("--signal", type=float, default=0.1, help="synthetic signal")
     p.add_argument("--synthetic-steps", type=int, default=4000, help="bars")
+    p.add_argument("--folds", type=int, default=3, help="walk-forward folds")
+    p.add_argument(
+        "--ops", nargs="+", default=None, help="op vocabulary (default: every op)"
+    )
     args = p.parse_args(argv)
     unknown = [s for s in args.searchers if s not in SEARCHERS]
     if unknown:
@@ -105,6 +109,8 @@ def base_config(args: argparse.Namespace, task: str) -> RunConfig:
         data=task,
         synthetic_signal=args.signal,
         synthetic_steps=args.synthetic_steps,
+        n_folds=args.folds,
+        ops=None if args.ops is None else tuple(args.ops),
         train=train,
         baselines=(),  # trained once per task and seed below, not per run
     )
@@ -364,6 +370,9 @@ def main(argv: list[str] | None = None) -> dict:
                 run, curve = run_one(cfg, dataset, run_dir)
                 runs.append(run)
                 curves.extend(curve)
+                # After every run, so an interrupted benchmark keeps its runs.
+                pl.DataFrame(runs).write_parquet(out / "runs.parquet")
+                pl.DataFrame(curves).write_parquet(out / "curves.parquet")
                 print(
                     f"[{task}] {name} seed {seed}: best val "
                     f"{run['final_best_val']:.4f} test {run['test_accuracy']:.4f} "
@@ -375,6 +384,7 @@ def main(argv: list[str] | None = None) -> dict:
                     dataclasses.replace(cfg0, seed=seed), dataset, args.baselines
                 )
             )
+            pl.DataFrame(base).write_parquet(out / "baselines.parquet")
         pl.DataFrame(runs).write_parquet(out / "runs.parquet")
         pl.DataFrame(curves).write_parquet(out / "curves.parquet")
     runs_df, curves_df = pl.DataFrame(runs), pl.DataFrame(curves)

@@ -358,8 +358,8 @@ class SearchCheckpointer:
         cfg = CheckpointConfig() if cfg is None else cfg
         self.directory = Path(directory).absolute()
         self.records = records
-        if cfg.force_new and self.directory.exists():
-            shutil.rmtree(self.directory)
+        if cfg.force_new:
+            _remove_once(self.directory)
         _quiet_absl()
         options = ocp.CheckpointManagerOptions(
             max_to_keep=cfg.max_to_keep,
@@ -454,3 +454,13 @@ class SearchCheckpointer:
         """Wait for pending saves and release the manager."""
         self._manager.wait_until_finished()
         self._manager.close()
+
+
+def _remove_once(directory: Path) -> None:
+    """Delete ``directory`` (process 0 only), then wait for every process."""
+    if jax.process_index() == 0 and directory.exists():
+        shutil.rmtree(directory)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(f"nasjax: removed {directory}")

@@ -19,7 +19,9 @@ that imports Hydra; the library takes frozen dataclasses.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,10 +99,88 @@ def run_app(cfg: Any) -> float:
     logging.getLogger("nasjax").setLevel(app.logger.level)
     console = Console()
     if app.mode == "protocol":
+        if app.distributed.local_processes > 1:
+            raise ValueError("mode=protocol runs in one process: use distributed=none")
         return run_protocol_app(app, out, console)
+    if app.distributed.local_processes > 1 and not is_local_worker():
+        return launch_local_workers(app, out, console)
+    from nasjax.distributed import initialize
+
+    info = initialize(app.distributed)  # before any JAX computation
+    main_process = info.process_index == 0
+    if not main_process:  # process 0 reports; the others only warn
+        logging.getLogger("nasjax").setLevel(logging.WARNING)
+        console = Console(quiet=True)
     run_cfg = to_run_config(app)
-    console.print(f"[bold]nasjax[/] {run_cfg.searcher} search -> {out}")
-    summary = run_search(run_cfg, out, progress=app.logger.progress)
+    console.print(
+        f"[bold]nasjax[/] {run_cfg.searcher} search -> {out}"
+        + (
+            f" ({info.process_count} processes, {info.device_count} devices)"
+            if info.multi_process
+            else ""
+        )
+    )
+    summary = run_search(run_cfg, out, progress=app.logger.progress and main_process)
+    print_summary(summary, out, console)
+    return lookup(summary, app.optimized_metric)
+
+
+def is_local_worker(environ: dict[str, str] | None = None) -> bool:
+    """Whether this process was started by :func:`launch_local_workers`."""
+    from nasjax.distributed.launch import ENV_PROCESS_ID
+
+    return ENV_PROCESS_ID in (os.environ if environ is None else environ)
+
+
+def worker_argv(overrides: Sequence[str], out: Path) -> list[str]:
+    """The command each local worker runs: this job's overrides, same folder.
+
+    Every worker writes into the launcher's output folder (only process 0
+    writes results); each keeps its own resolved config under
+    ``.hydra/process<rank>``.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "nasjax",
+        *overrides,
+        f"hydra.run.dir={out}",
+        "hydra.output_subdir=.hydra/process${oc.env:NASJAX_PROCESS_ID}",
+    ]
+
+
+def launch_local_workers(app: Any, out: Path, console: Console) -> float:
+    """``distributed.local_processes > 1``: start the workers here and wait.
+
+    The workers form one ``jax.distributed`` run on 127.0.0.1
+    (:func:`nasjax.distributed.run_local`); this process computes nothing.
+
+    Returns:
+        ``optimized_metric`` of process 0's summary.
+
+    Raises:
+        RuntimeError: If a worker fails (the others are stopped).
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from nasjax.distributed import run_local
+
+    n, per = app.distributed.local_processes, app.distributed.devices_per_process
+    console.print(
+        f"[bold]nasjax[/] starting {n} local processes"
+        + ("" if per is None else f" x {per} CPU devices")
+        + f" -> {out}"
+    )
+    argv = worker_argv(list(HydraConfig.get().overrides.task), out)
+    procs = run_local(argv, n, per, capture=False)
+    failed = [(rank, p.returncode) for rank, p in enumerate(procs) if p.returncode]
+    if failed:
+        raise RuntimeError(
+            "local worker(s) failed (rank, exit code): "
+            + ", ".join(f"({r}, {c})" for r, c in failed)
+            + f"; their logs are in {out}"
+        )
+    summary = json.loads((out / "summary.json").read_text())
     print_summary(summary, out, console)
     return lookup(summary, app.optimized_metric)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from nasjax.checkpoint import CheckpointConfig
 from nasjax.data.features import FeatureConfig
+from nasjax.distributed.launch import DistributedConfig
 from nasjax.protocol.config import ProtocolConfig
 from nasjax.train.config import TrainConfig
 
@@ -163,6 +164,40 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class DistributedAppConfig(DistributedConfig):
+    """How the application joins (or starts) a multi-process run.
+
+    The fields of :class:`nasjax.distributed.DistributedConfig` go to
+    :func:`nasjax.distributed.initialize` (``auto``: from SLURM, the
+    ``NASJAX_*`` variables or JAX's cluster detection; nothing set: one
+    process), plus a local launcher for people without a cluster.
+
+    Attributes:
+        local_processes: More than 1: ``python -m nasjax`` starts this many
+            copies of itself on this machine (coordinator on 127.0.0.1), each
+            joining one ``jax.distributed`` run that shares the population
+            over every process's devices; the launching process waits and
+            prints process 0's summary. 0 or 1: run in this process only.
+        devices_per_process: Fake CPU devices per local process (sets
+            ``--xla_force_host_platform_device_count``; None: XLA's default).
+    """
+
+    local_processes: int = 0
+    devices_per_process: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.local_processes < 0:
+            raise ValueError(
+                f"local_processes must be >= 0, got {self.local_processes}"
+            )
+        if self.devices_per_process is not None and self.devices_per_process < 1:
+            raise ValueError(
+                f"devices_per_process must be >= 1, got {self.devices_per_process}"
+            )
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """The whole application configuration (``conf/config.yaml``).
 
@@ -184,6 +219,7 @@ class AppConfig:
         mode: ``search`` (NAS run) or ``protocol`` (the proof-of-stake
             protocol simulation of ``protocol``).
         protocol: See :class:`nasjax.protocol.ProtocolConfig`.
+        distributed: See :class:`DistributedAppConfig`.
     """
 
     task_name: str = "search"
@@ -203,6 +239,7 @@ class AppConfig:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     mode: str = "search"
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    distributed: DistributedAppConfig = field(default_factory=DistributedAppConfig)
 
 
 MODES: tuple[str, ...] = ("search", "protocol")
@@ -220,6 +257,7 @@ GROUP_SCHEMAS: dict[str, type] = {
     "checkpoint": CheckpointConfig,
     "logger": LoggerConfig,
     "protocol": ProtocolConfig,
+    "distributed": DistributedAppConfig,
 }
 """Config group -> schema; ``conf/<group>/*.yaml`` extend ``<group>_schema``."""
 

@@ -201,6 +201,16 @@ def _finite(x: Any) -> float | None:
     return x if np.isfinite(x) else None
 
 
+def _local_checkpointer() -> ocp.StandardCheckpointer:
+    """An orbax checkpointer this process drives alone (no barriers with the
+    other processes of a multi-process run, where only process 0 exports)."""
+    if jax.process_count() == 1:
+        return ocp.StandardCheckpointer()
+    me = jax.process_index()
+    only_me = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+    return ocp.StandardCheckpointer(multiprocessing_options=only_me)
+
+
 def export_model(
     directory: str | Path,
     arch: Arch,
@@ -236,7 +246,7 @@ def export_model(
     tmp.mkdir(parents=True)
     host = jax.tree.map(np.asarray, params)
     (tmp / ARCH_FILE).write_text(arch.to_json())
-    with ocp.StandardCheckpointer() as ckptr:
+    with _local_checkpointer() as ckptr:
         ckptr.save(tmp / PARAMS_DIR, host)
         ckptr.wait_until_finished()
     (tmp / PREPROCESS_FILE).write_text(json.dumps(preprocess.to_dict(), indent=1))
@@ -460,7 +470,7 @@ def load_model(path: str | Path) -> Model:
     arch = Arch.from_json((root / ARCH_FILE).read_text())
     target = jax.eval_shape(init, jax.random.key(0), arch)
     target = jax.tree.map(lambda s: np.empty(s.shape, s.dtype), target)
-    with ocp.StandardCheckpointer() as ckptr:
+    with _local_checkpointer() as ckptr:
         params = ckptr.restore(root / PARAMS_DIR, target)
     pre = Preprocess.from_dict(json.loads((root / PREPROCESS_FILE).read_text()))
     exported = None

@@ -19,6 +19,7 @@ import numpy as np
 from nasjax.baselines.registry import BASELINES, fit_arch, predict_arch
 from nasjax.data import Dataset, Folds, NormStats
 from nasjax.data.schema import timeframe_str
+from nasjax.distributed.mesh import is_main_process
 from nasjax.evaluate.bootstrap import block_indices, default_block
 from nasjax.evaluate.metrics import accuracy
 from nasjax.evaluate.report import evaluation_report, split_arrays
@@ -163,8 +164,12 @@ def finish(
             jax.random.fold_in(k_base, j), ds, folds, norm, split="test", cfg=cfg.train
         )
     arrays = split_arrays(ds, test_ids)
+    # With several processes all of them train and predict above (the
+    # population trainer is a collective); only process 0 writes below.
+    writer = is_main_process()
     plot_dir = out / "plots"
-    plot_dir.mkdir(exist_ok=True)
+    if writer:
+        plot_dir.mkdir(exist_ok=True)
     report = evaluation_report(
         predictions,
         arrays["labels"],
@@ -176,14 +181,15 @@ def finish(
         n_boot=cfg.n_boot,
         seed=cfg.seed,
         real_data=cfg.data != "synthetic",
-        plot_dir=plot_dir,
+        plot_dir=plot_dir if writer else None,
     )
-    fig = draw_arch(best_arch, out / "best_arch.png", title=best["fingerprint"])
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     plots = [str(out / "best_arch.png"), *report.get("plots", [])]
-    plots += plot_search(rows, b, plot_dir)
+    if writer:
+        fig = draw_arch(best_arch, out / "best_arch.png", title=best["fingerprint"])
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        plots += plot_search(rows, b, plot_dir)
 
     best_entry = report["models"]["best"]
     data_summary = {"source": cfg.data, **_data_summary(ds, folds)}
@@ -209,9 +215,11 @@ def finish(
         std=np.asarray(norm.std)[last],
     )
     metrics = json.loads(json.dumps(metrics, default=_json_default))
-    export_dir = export_model(
-        out / "best", best_arch, params, preprocess, lineage=history, metrics=metrics
-    )
+    export_dir = (out / "best").absolute()
+    if writer:
+        export_model(
+            export_dir, best_arch, params, preprocess, lineage=history, metrics=metrics
+        )
 
     summary: dict[str, Any] = {
         "best": {
@@ -246,7 +254,8 @@ def finish(
         "plots": plots,
     }
     summary = json.loads(json.dumps(summary, default=_json_default))
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if writer:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 

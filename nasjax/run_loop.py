@@ -24,6 +24,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nasjax.checkpoint import RECORD_TYPES
 from nasjax.data import Dataset, Folds, NormStats
+from nasjax.distributed.consistency import check_same_everywhere
+from nasjax.distributed.mesh import agree, is_main_process
 from nasjax.graph import unstack
 from nasjax.nn import active_macs, active_param_count
 from nasjax.search import Searcher, SearchState
@@ -102,6 +104,8 @@ def search_round(
     k_ask, k_train, k_tell = jax.random.split(key, 3)
     proposal, state = searcher.ask(k_ask, loop.searcher, n)
     t_train = time.perf_counter()
+    # Op capacities follow each round's population (no floor): on CPU a
+    # round is compute-bound, compiling is a few percent of it.
     result = train_population(
         k_train, proposal.archs, proposal.params, ds, folds, norm, train_cfg
     )
@@ -109,6 +113,8 @@ def search_round(
     seconds = time.perf_counter() - t_train
     trained = jax.tree.map(lambda x: x[:, -1], result.params)
     state, _ = searcher.tell(k_tell, state, proposal.archs, fitness, params=trained)
+    if jax.process_count() > 1:  # every process runs the same searcher
+        check_same_everywhere(state, f"search state after round {r}")
     acc = np.asarray(result.metrics["best_val_accuracy"], np.float64)
     loss = np.asarray(result.metrics["best_val_loss"], np.float64)
     failed = np.asarray(result.failed, bool)
@@ -147,12 +153,19 @@ def search_round(
         progress=(*loop.progress, best),
         best_row=best_row,
         best_fold_params=best_params,
-        elapsed_s=loop.elapsed_s + time.perf_counter() - t0,
+        # Processes agree on the clock so a time budget stops them together.
+        elapsed_s=float(agree(loop.elapsed_s + time.perf_counter() - t0, np.max)),
     )
 
 
 def write_results(rows: tuple[dict[str, Any], ...], path: Path) -> None:
-    """Write the rows as parquet atomically (temporary file + rename)."""
+    """Write the rows as parquet atomically (temporary file + rename).
+
+    Only process 0 writes (with several processes, every one holds the same
+    rows).
+    """
+    if not is_main_process():
+        return
     tmp = path.with_name(path.name + ".tmp")
     pl.DataFrame(list(rows)).write_parquet(tmp)
     os.replace(tmp, path)
@@ -210,6 +223,7 @@ def search_loop(
             "eta": _fmt_s(_eta(cfg, loop, round_seconds)),
         }
 
+    progress = progress and is_main_process()
     with Progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task(f"search ({cfg.searcher})", **fields(loop))
         while True:

@@ -151,3 +151,28 @@ def test_protocol_mode_runs_the_protocol_simulation(tmp_path):
     from nasjax.protocol import verify_ledger
 
     verify_ledger(summary["ledger"])
+
+
+@pytest.mark.slow
+def test_local2_distributed_run_equals_one_process(tmp_path):
+    """``distributed=local2``: two local processes x 2 CPU devices (one
+    jax.distributed run) give process 0's outputs, equal to one process's."""
+    one = nasjax_cli(*TINY, f"hydra.run.dir={tmp_path / 'one'}", cwd=tmp_path)
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = nasjax_cli(
+        *TINY, "distributed=local2", f"hydra.run.dir={tmp_path / 'two'}", cwd=tmp_path
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert "starting 2 local processes" in two.stdout
+    assert "nasjax best" in two.stdout
+    run = tmp_path / "two"
+    for rank in (0, 1):
+        assert (run / ".hydra" / f"process{rank}" / "config.yaml").is_file()
+    assert (run / "best" / "predict.jax_export").is_file()
+    a = pl.read_parquet(tmp_path / "one" / "results.parquet")
+    b = pl.read_parquet(run / "results.parquet")
+    assert a["fingerprint"].to_list() == b["fingerprint"].to_list()
+    assert a["fitness"].to_numpy() == pytest.approx(b["fitness"].to_numpy(), abs=1e-5)
+    sa = json.loads((tmp_path / "one" / "summary.json").read_text())
+    sb = json.loads((run / "summary.json").read_text())
+    assert sa["best"]["fingerprint"] == sb["best"]["fingerprint"]

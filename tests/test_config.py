@@ -133,6 +133,55 @@ def test_slurm_launcher_composes(composer):
     assert cfg.hydra.launcher.tasks_per_node == 1
 
 
+def test_distributed_options(composer):
+    """none: one process; local2: two local workers; slurm with the submitit
+    launcher: one task per GPU joining from the SLURM environment."""
+    from nasjax.distributed import DistributedConfig, resolve_launch
+
+    none = to_app_config(composer()).distributed
+    assert isinstance(none, DistributedConfig)
+    assert not none.auto and none.local_processes == 0
+    assert resolve_launch(none, {"SLURM_JOB_ID": "1"}) is None  # never joins
+    local2 = to_app_config(composer(["distributed=local2"])).distributed
+    assert local2.auto and local2.local_processes == 2
+    assert local2.devices_per_process == 2
+    cfg = composer(
+        [
+            "distributed=slurm",
+            "hydra/launcher=slurm",
+            "hydra.launcher.tasks_per_node=4",
+            "hydra.launcher.gpus_per_node=4",
+        ],
+        return_hydra_config=True,
+    )
+    slurm = to_app_config(cfg).distributed
+    env = {
+        "SLURM_JOB_ID": "4242",
+        "SLURM_NTASKS": "8",
+        "SLURM_PROCID": "5",
+        "SLURM_LOCALID": "1",
+        "SLURM_STEP_NODELIST": "gpu[07-08]",
+        "SLURM_GPUS_PER_TASK": "1",
+    }
+    plan = resolve_launch(slurm, env)
+    assert plan is not None and plan.source == "slurm"
+    assert (plan.num_processes, plan.process_id) == (8, 5)
+    assert plan.coordinator_address is not None
+    assert plan.coordinator_address.startswith("gpu07:")
+    with pytest.raises(ValueError, match="local_processes"):
+        to_app_config(composer(["distributed.local_processes=-1"]))
+
+
+def test_local_workers_rerun_the_job_in_the_same_folder(tmp_path):
+    from nasjax.cli import is_local_worker, worker_argv
+
+    argv = worker_argv(["distributed=local2", "seed=3"], tmp_path)
+    assert argv[1:5] == ["-m", "nasjax", "distributed=local2", "seed=3"]
+    assert f"hydra.run.dir={tmp_path}" in argv
+    assert is_local_worker({"NASJAX_PROCESS_ID": "1"})
+    assert not is_local_worker({})
+
+
 def test_joblib_launcher_composes(composer):
     cfg = composer(["hydra/launcher=joblib"], return_hydra_config=True)
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")

@@ -164,22 +164,37 @@ def _take(tree: PyTree, idx: np.ndarray) -> PyTree:
     return jax.tree.map(lambda x: x[idx], tree)
 
 
-def _block_capacities(archs: Arch, block: int, n_devices: int) -> tuple[int, ...]:
+def _block_capacities(
+    archs: Arch,
+    block: int,
+    n_devices: int,
+    floor: tuple[int, ...] | None = None,
+) -> tuple[int, ...]:
     """Op capacities enough for the real members of every device block.
 
     Chunks are split into device blocks of ``block`` consecutive members
     (padding, copies of member 0, only at the end, behind the real members,
     so a block's real members always get the op slots first). With one
-    device this is ``min(op_capacities(archs), block)``.
+    device this is ``min(op_capacities(archs), block)``. ``floor`` raises
+    every capacity to at least its entry (still at most ``block``).
     """
     if n_devices == 1:
-        return tuple(min(c, block) for c in op_capacities(archs))
-    n = archs.batch_shape[0]
-    per_block = [
-        op_capacities(_take(archs, np.arange(i, min(i + block, n))))
-        for i in range(0, n, block)
-    ]
-    return tuple(max(c) for c in zip(*per_block, strict=True))
+        need = op_capacities(archs)
+    else:
+        n = archs.batch_shape[0]
+        per_block = [
+            op_capacities(_take(archs, np.arange(i, min(i + block, n))))
+            for i in range(0, n, block)
+        ]
+        need = tuple(max(c) for c in zip(*per_block, strict=True))
+    if floor is not None:
+        if len(floor) != len(need):
+            raise ValueError(
+                f"min_capacities has {len(floor)} entries, the op vocabulary "
+                f"has {len(need)}"
+            )
+        need = tuple(max(c, f) for c, f in zip(need, floor, strict=True))
+    return tuple(min(c, block) for c in need)
 
 
 @functools.lru_cache(maxsize=64)
@@ -204,6 +219,7 @@ def train_population(
     data: TrainData | None = None,
     chunk_size: int | None = None,
     dispatch: str = "ops",
+    min_capacities: tuple[int, ...] | None = None,
 ) -> PopulationResult:
     """Train a stacked population of one bucket on every walk-forward fold.
 
@@ -235,6 +251,12 @@ def train_population(
             ``jit(vmap(train))`` where every node's ``lax.switch`` runs every
             op for every member. Both compute the same result (to float
             rounding); ``benchmarks/bench_population_train.py`` compares them.
+        min_capacities: With ``dispatch="ops"``, a floor on the static
+            per-op capacities (one per op of ``archs.spec.ops``). A search
+            passes the elementwise max of its earlier rounds' capacities so
+            the op mix of a new round rarely changes the compiled shapes:
+            a few compiles per search instead of one per round. The result
+            does not depend on it beyond float rounding.
 
     Returns:
         :class:`PopulationResult` with leading axis P (padding removed). With
@@ -286,7 +308,7 @@ def train_population(
     keys = member_keys(key, n_pop)
     block = chunk // n_dev  # members per device per chunk
     if dispatch == "ops":
-        caps = _block_capacities(archs, block, n_dev)
+        caps = _block_capacities(archs, block, n_dev, min_capacities)
         fn = dispatch_population_fn(cfg, fold_axis, caps)
     else:
         fn = population_fn(cfg, fold_axis)

@@ -164,6 +164,29 @@ def test_dispatch_compiles_once_per_capacity_signature():
     assert all(fn._cache_size() == 1 for fn in signatures.values())
 
 
+def test_min_capacities_floor_changes_shapes_not_results():
+    ds, folds, norm = small_data()
+    archs, params = population(3, seed=6)
+    need = nasjax.nn.op_capacities(archs)
+    floor = (3,) * len(need)  # every op at full capacity (P = 3)
+    key = jax.random.key(2)
+    plain = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    fn = dispatch_population_fn(CFG, "vmap", (3,) * len(need))
+    before = fn._cache_size()
+    raised = train_population(
+        key, archs, params, ds, folds, norm, CFG, shard=False, min_capacities=floor
+    )
+    assert fn._cache_size() == before + 1  # the floor's shapes were compiled
+    np.testing.assert_allclose(plain.fitness, raised.fitness, atol=1e-5)
+    np.testing.assert_allclose(
+        plain.metrics["val_loss"], raised.metrics["val_loss"], rtol=1e-4, atol=1e-5
+    )
+    with pytest.raises(ValueError, match="min_capacities has 1 entries"):
+        train_population(
+            key, archs, params, ds, folds, norm, CFG, shard=False, min_capacities=(1,)
+        )
+
+
 def test_dispatch_equals_switch():
     ds, folds, norm = small_data()
     archs, params = population(4, seed=9)
