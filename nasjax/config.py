@@ -29,9 +29,11 @@ class DataConfig:
 
     Attributes:
         source: ``sample`` (bundled real data), ``synthetic`` (planted signal),
-            or a file format read from ``path``: ``binance``, ``freqtrade``,
-            ``csv``, ``parquet``, ``auto``.
+            a file format read from ``path``: ``binance``, ``freqtrade``,
+            ``csv``, ``parquet``, ``auto``; or ``ucr`` (a UCR/UEA
+            classification dataset bundled with aeon, named ``name``).
         path: File or folder for the file formats.
+        name: Dataset name for ``source=ucr`` (e.g. ``BasicMotions``).
         timeframe: Bar size of the files (``"5m"``); None infers it.
         symbols: Subset of symbols (``BASE/QUOTE``); None keeps all.
         window: Lookback window in bars.
@@ -44,6 +46,7 @@ class DataConfig:
 
     source: str = "sample"
     path: str | None = None
+    name: str | None = None
     timeframe: str | None = "5m"
     symbols: tuple[str, ...] | None = None
     window: int = 32
@@ -393,6 +396,7 @@ def to_run_config(cfg: Any) -> Any:
         "horizon": d.horizon,
         "data": d.source,
         "data_path": d.path,
+        "data_name": d.name,
         "timeframe": d.timeframe,
         "symbols": d.symbols,
         "synthetic_signal": d.synthetic_signal,

@@ -49,6 +49,7 @@ import jax
 import numpy as np
 import polars as pl
 
+from nasjax.baselines.classification import is_classification, n_classes
 from nasjax.baselines.registry import BASELINES
 from nasjax.checkpoint import (
     CheckpointConfig,
@@ -70,7 +71,9 @@ from nasjax.data import (
     load_sample,
     synthetic,
 )
+from nasjax.data.ucr import build_ucr_dataset
 from nasjax.graph import ArchSpec
+from nasjax.run_classify import finish_classification
 from nasjax.run_finish import finish
 from nasjax.run_loop import LOOP_RECORDS, LoopState, search_loop
 from nasjax.search import SEARCHERS
@@ -97,9 +100,12 @@ DATA_SOURCES: tuple[str, ...] = (
     "csv",
     "parquet",
     "auto",
+    "ucr",
 )
-"""``RunConfig.data`` values: the bundled sample, the synthetic panel, or a
-file format read from ``RunConfig.data_path`` by :func:`nasjax.data.load_ohlcv`."""
+"""``RunConfig.data`` values: the bundled sample, the synthetic panel, a
+file format read from ``RunConfig.data_path`` by :func:`nasjax.data.load_ohlcv`,
+or ``"ucr"``: the bundled UCR/UEA classification dataset ``RunConfig.data_name``
+(:mod:`nasjax.data.ucr`)."""
 
 RESUMABLE_KEYS: tuple[str, ...] = (
     "rounds",
@@ -134,10 +140,13 @@ class RunConfig:
         ops: Op vocabulary (None: every known op).
         window: Lookback window in bars.
         horizon: Label horizon in bars.
-        data: ``"sample"`` (bundled real data), ``"synthetic"``, or a file
+        data: ``"sample"`` (bundled real data), ``"synthetic"``, a file
             format (``"binance"``, ``"freqtrade"``, ``"csv"``, ``"parquet"``,
-            ``"auto"``) read from ``data_path``.
+            ``"auto"``) read from ``data_path``, or ``"ucr"`` (a UCR/UEA
+            classification dataset named ``data_name``; ``window`` and
+            ``horizon`` are then ignored: the window is the series length).
         data_path: File or folder of candles for the file formats.
+        data_name: Dataset name for ``data="ucr"`` (e.g. ``"BasicMotions"``).
         timeframe: Bar size of the files (e.g. ``"5m"``); None: inferred.
         symbols: Optional subset of symbols.
         synthetic_signal: Signal of the synthetic panel (Bayes acc 0.5 + s).
@@ -169,6 +178,7 @@ class RunConfig:
     horizon: int = 1
     data: str = "sample"
     data_path: str | None = None
+    data_name: str | None = None
     timeframe: str | None = "5m"
     symbols: tuple[str, ...] | None = None
     synthetic_signal: float = 0.1
@@ -193,6 +203,8 @@ class RunConfig:
             problems.append(f"data must be one of {DATA_SOURCES}")
         if self.data in _LOAD_FORMATS and not self.data_path:
             problems.append(f"data={self.data} needs data_path (a file or folder)")
+        if self.data == "ucr" and not self.data_name:
+            problems.append("data=ucr needs data_name (e.g. BasicMotions)")
         if self.population < 1 or self.rounds < 1:
             problems.append("population and rounds must be >= 1")
         if self.max_evaluations is not None and self.max_evaluations < 1:
@@ -208,6 +220,9 @@ class RunConfig:
 
 def load_data(cfg: RunConfig) -> tuple[Dataset, Folds, NormStats]:
     """The ``(dataset, folds, norm)`` triple a config asks for."""
+    if cfg.data == "ucr":
+        assert cfg.data_name is not None
+        return build_ucr_dataset(cfg.data_name, n_folds=cfg.n_folds, seed=cfg.seed)
     if cfg.data == "sample":
         frame = load_sample(cfg.symbols)
         symbols = None
@@ -309,6 +324,8 @@ def run_search(
     cfg_json = to_jsonable(cfg)
     # A mapping and a tuple of pairs are the same options.
     cfg_json["searcher_options"] = to_jsonable(dict(cfg.searcher_options))
+    if cfg.data_name is None:  # checkpoints from before the field still resume
+        cfg_json.pop("data_name", None)
     ck_dir = out / "checkpoints"
     with contextlib.ExitStack() as stack:
         ckpt: SearchCheckpointer | None = None
@@ -329,6 +346,7 @@ def run_search(
         spec = ArchSpec(
             n_features=int(ds.features.shape[-1]),
             window=int(ds.meta.window),
+            n_classes=n_classes(ds),
             max_nodes=cfg.max_nodes,
             max_width=cfg.max_width,
             **spec_kw,
@@ -347,7 +365,8 @@ def run_search(
         loop, stopped_by = search_loop(
             cfg, searcher, loop, k_search, data, out, save, progress, on_round
         )
-    return finish(cfg, loop, data, k_final, k_base, out, stopped_by)
+    end = finish_classification if is_classification(ds) else finish
+    return end(cfg, loop, data, k_final, k_base, out, stopped_by)
 
 
 def _restore(

@@ -31,6 +31,9 @@ class DatasetMeta:
         timestamps: datetime64[us][T] candle open times (UTC).
         window: Lookback window the label mask was built for.
         horizon: Label horizon in bars.
+        class_names: Names of the classes of a classification dataset
+            (labels index them, e.g. :mod:`nasjax.data.ucr`); empty for the
+            price-direction labels of candle data.
     """
 
     symbols: tuple[str, ...]
@@ -38,6 +41,7 @@ class DatasetMeta:
     timestamps: np.ndarray
     window: int
     horizon: int
+    class_names: tuple[str, ...] = ()
 
 
 @struct.dataclass

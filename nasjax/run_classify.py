@@ -1,0 +1,323 @@
+"""The end of a search on a classification dataset (e.g. UCR/UEA).
+
+The counterpart of :func:`nasjax.run_finish.finish` when
+``dataset.meta.class_names`` is non-empty: instead of the price-direction
+report (P(up), trading view with forward returns), the best arch and the
+applicable baselines get multi-class test metrics (accuracy, balanced
+accuracy, macro F1, MCC, log loss) with 95% iid bootstrap intervals over the
+independent test instances. The test instances are touched once, here.
+
+The best arch is evaluated as the K-fold ensemble of the very models the
+search validated: its K per-fold params (each trained on its fold's training
+instances, early-stopped on the fold's validation instances), test
+probabilities averaged. No retraining from scratch: a searched arch that
+inherited weights from its parents would lose that training (and be judged
+on a model the search never saw). The hand-designed deep baselines are
+K-fold ensembles trained from scratch with the same training configuration
+(:mod:`nasjax.baselines.classification`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from nasjax.baselines import classification as cb
+from nasjax.data import Dataset, Folds, NormStats
+from nasjax.data.ucr import instance_split
+from nasjax.distributed.mesh import is_main_process
+from nasjax.evaluate.classification import (
+    CLASS_METRICS,
+    bootstrap_indices,
+    classification_report,
+    metrics_with_ci,
+    plot_confusion,
+)
+from nasjax.evaluate.search_plots import plot_search
+from nasjax.export import lineage
+from nasjax.graph import draw_arch
+from nasjax.graph.arch import Arch
+from nasjax.run_finish import _json_default, _pareto_summary
+from nasjax.run_loop import LoopState
+from nasjax.typing import Key, Params
+
+if TYPE_CHECKING:
+    from nasjax.run import RunConfig
+
+ENSEMBLE_NOTE = (
+    "K-fold ensemble of the search's own models of this arch: one per validation "
+    "fold (trained on the fold's training instances, starting from the weights "
+    "inherited from its parent if any, early-stopped on the fold's validation "
+    "instances); test probabilities averaged over the K models"
+)
+
+
+def data_summary(
+    dataset: Dataset, folds: Folds, source: str, name: str | None
+) -> dict[str, Any]:
+    """JSON description of a classification dataset and its split."""
+    meta = dataset.meta
+    train, test = instance_split(dataset, folds)
+    y = np.asarray(dataset.labels)[-1]
+    feats = list(meta.feature_names)
+    lengths = None
+    if "observed" in feats:
+        obs = np.asarray(dataset.features)[:, :, feats.index("observed")]
+        lengths = (obs > 0).sum(axis=0)
+    n_val = np.asarray(folds.val_mask).sum(axis=1)
+    return {
+        "source": source,
+        "name": name,
+        "task": "classification",
+        "classes": list(meta.class_names),
+        "n_classes": len(meta.class_names),
+        "n_train": len(train),
+        "n_test": len(test),
+        "train_class_counts": np.bincount(
+            y[train], minlength=len(meta.class_names)
+        ).tolist(),
+        "test_class_counts": np.bincount(
+            y[test], minlength=len(meta.class_names)
+        ).tolist(),
+        "n_channels": len([f for f in feats if f != "observed"]),
+        "n_features": len(feats),
+        "feature_names": feats,
+        "length": int(meta.window),
+        "window": int(meta.window),
+        "unequal_length": bool(lengths is not None and len(set(lengths.tolist())) > 1),
+        "min_length": int(lengths.min()) if lengths is not None else int(meta.window),
+        "padding": (
+            "left-padded with 0 to the longest series; feature 'observed' is 1 on "
+            "real steps"
+            if lengths is not None
+            else "none (equal lengths)"
+        ),
+        "n_folds": int(folds.train.shape[0]),
+        "fold_val_sizes": n_val.tolist(),
+        "split": "published TRAIN/TEST; validation folds stratified within TRAIN",
+    }
+
+
+def _validation(
+    arch: Arch,
+    fold_params: Params,
+    row: dict[str, Any],
+    data: tuple[Dataset, Folds, NormStats],
+    cfg: RunConfig,
+) -> dict[str, Any]:
+    """Out-of-fold validation metrics of the best member (search params), and
+    their per-fold accuracy."""
+    ds, folds, norm = data
+    bs = cfg.train.eval_batch_size
+    ids, proba, per_fold = cb.out_of_fold(arch, fold_params, ds, folds, norm, bs)
+    y = cb.labels_of(ds, ids)
+    idx = bootstrap_indices(len(y), cfg.n_boot, cfg.seed)
+    metrics = metrics_with_ci(y, proba, idx)
+    hit = np.argmax(proba, axis=1) == y
+    bounds = list(itertools.pairwise(np.cumsum([0] + [len(f) for f in per_fold])))
+    fold_acc = [float(hit[a:b].mean()) for a, b in bounds]
+    n_folds = len(per_fold)
+    return {
+        **metrics,
+        "fold_accuracy": fold_acc,
+        "fold_n": [len(f) for f in per_fold],
+        "search_fold_accuracy": [row[f"val_accuracy_fold{k}"] for k in range(n_folds)],
+        "fitness": row["fitness"],
+        "ci": (
+            f"95% percentile iid bootstrap over the out-of-fold predictions of "
+            f"every TRAIN instance ({cfg.n_boot} resamples)"
+        ),
+        "note": (
+            "optimistic: the architecture and its early-stopping step were "
+            "selected on these validation instances (and inherited weights may "
+            "have seen them on another fold); the test metrics are unbiased"
+        ),
+    }
+
+
+def _export(
+    out: Path,
+    arch: Arch,
+    fold_params: Params,
+    norm: NormStats,
+    dataset: Dataset,
+    name: str | None,
+    history: list[dict[str, Any]],
+    metrics: dict[str, Any],
+) -> Path:
+    """``best/``: arch, the K fold models' params, preprocessing, metrics."""
+    final = out / "best"
+    tmp = out / "best.partial"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    (tmp / "arch.json").write_text(arch.to_json())
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save((tmp / "params").absolute(), jax.tree.map(np.asarray, fold_params))
+        ckptr.wait_until_finished()
+    preprocess = {
+        "task": "classification",
+        "dataset": name,
+        "class_names": list(dataset.meta.class_names),
+        "feature_names": list(dataset.meta.feature_names),
+        "window": int(dataset.meta.window),
+        "padding": "left, zeros; 'observed' feature 1 on real steps (if present)",
+        "mean": np.asarray(norm.mean, np.float32).tolist(),
+        "std": np.asarray(norm.std, np.float32).tolist(),
+        "params": "leaves [K, ...]: model k normalises with mean[k], std[k]",
+        "predict": "mean over k of softmax(model_k((x - mean[k]) / std[k]))",
+        "note": "nasjax.load_model serves candle models; not this export",
+    }
+    (tmp / "preprocess.json").write_text(json.dumps(preprocess, indent=1))
+    (tmp / "lineage.json").write_text(json.dumps(history, indent=1))
+    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
+
+
+def finish_classification(
+    cfg: RunConfig,
+    loop: LoopState,
+    data: tuple[Dataset, Folds, NormStats],
+    k_final: Key,
+    k_base: Key,
+    out: Path,
+    stopped_by: str,
+) -> dict[str, Any]:
+    """Test evaluation (touched once), export, plots and ``summary.json``.
+
+    Same arguments and summary layout as :func:`nasjax.run_finish.finish`
+    where they apply; ``best.test`` and ``baselines.*.metrics`` hold the
+    multi-class metrics of :data:`nasjax.evaluate.classification.
+    CLASS_METRICS`, ``best.test_trading`` is None and ``skipped_baselines``
+    names the baselines that do not apply.
+    """
+    ds, folds, norm = data
+    rows = loop.rows
+    if loop.best_row < 0 or loop.best_fold_params is None:
+        raise RuntimeError("every evaluation failed; nothing to evaluate on test")
+    b = loop.best_row
+    best = rows[b]
+    best_arch = Arch.from_json(best["arch_json"])
+    bs = cfg.train.eval_batch_size
+
+    del k_final  # nothing is retrained: the search's fold models are evaluated
+    fold_params = loop.best_fold_params
+    validation = _validation(best_arch, fold_params, best, data, cfg)
+
+    # The test instances are touched once, here.
+    ids = cb.test_ids(folds)
+    y_test = cb.labels_of(ds, ids)
+    predictions = {
+        "best": cb.predict_ensemble(best_arch, fold_params, ds, norm, ids, bs)
+    }
+    skipped: dict[str, str] = {}
+    for j, name in enumerate(cfg.baselines):
+        if name in cb.CLASSIFIERS:
+            predictions[name] = cb.CLASSIFIERS[name](
+                jax.random.fold_in(k_base, j), ds, folds, norm, cfg=cfg.train
+            )
+        else:
+            skipped[name] = cb.SKIPPED.get(name, "does not apply to classification")
+    report = classification_report(
+        predictions,
+        y_test,
+        class_names=ds.meta.class_names,
+        reference="best",
+        n_boot=cfg.n_boot,
+        seed=cfg.seed,
+    )
+    # With several processes all of them train and predict above (the
+    # population trainer is a collective); only process 0 writes below.
+    writer = is_main_process()
+    plot_dir = out / "plots"
+    best_entry = report["models"]["best"]
+    plots = [str(out / "best_arch.png")]
+    if writer:
+        plot_dir.mkdir(exist_ok=True)
+        fig = draw_arch(best_arch, out / "best_arch.png", title=best["fingerprint"])
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        plots += plot_search(rows, b, plot_dir)
+        confusion = plot_confusion(
+            np.asarray(best_entry["confusion"]),
+            ds.meta.class_names,
+            plot_dir / "confusion.png",
+            title=f"best arch, test ({len(y_test)} instances)",
+        )
+        plots.append(str(confusion))
+    data_sum = data_summary(ds, folds, cfg.data, cfg.data_name)
+    history = lineage(rows, best["fingerprint"])
+    metrics = {
+        "fingerprint": best["fingerprint"],
+        "validation": validation,
+        "test": best_entry["metrics"],
+        "test_trading": None,
+        "n_test": report["n"],
+        "evaluated_as": ENSEMBLE_NOTE,
+    }
+    metrics = json.loads(json.dumps(metrics, default=_json_default))
+    export_dir = (out / "best").absolute()
+    if writer:
+        _export(out, best_arch, fold_params, norm, ds, cfg.data_name, history, metrics)
+    baselines = {
+        name: report["models"][name] for name in cfg.baselines if name not in skipped
+    }
+    summary: dict[str, Any] = {
+        "task": "classification",
+        "best": {
+            "fingerprint": best["fingerprint"],
+            "arch": json.loads(best["arch_json"]),
+            "params_count": best["params_count"],
+            "fitness": best["fitness"],
+            "round": best["round"],
+            "validation": validation,
+            "test": best_entry["metrics"],
+            "test_per_class_recall": best_entry["per_class_recall"],
+            "test_confusion": best_entry["confusion"],
+            "test_trading": None,
+            "evaluated_as": ENSEMBLE_NOTE,
+            "lineage": [step["fingerprint"] for step in history],
+        },
+        "baselines": baselines,
+        "skipped_baselines": skipped,
+        "notes": [
+            "classification dataset: multi-class metrics with iid bootstrap "
+            "intervals (instances are independent); no trading/equity view and "
+            "no calibration plot of P(up)",
+            f"test metrics: {', '.join(CLASS_METRICS)}",
+        ],
+        "n_evaluations": len(rows),
+        "n_failed": int(sum(row["failed"] for row in rows)),
+        "searcher": cfg.searcher,
+        "searcher_options": {k: v for k, v in dict(cfg.searcher_options).items()},
+        "data": data_sum,
+        "progress": list(loop.progress),
+        "budget": {
+            "rounds": cfg.rounds,
+            "max_evaluations": cfg.max_evaluations,
+            "time_budget_s": cfg.time_budget_s,
+            "rounds_done": len(loop.progress),
+            "stopped_by": stopped_by,
+            "search_seconds": loop.elapsed_s,
+        },
+        "n_test": report["n"],
+        "test_ci": report["ci"],
+        "pareto_front": _pareto_summary(cfg, loop),
+        "export": str(export_dir),
+        "plots": plots,
+    }
+    summary = json.loads(json.dumps(summary, default=_json_default))
+    if writer:
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
