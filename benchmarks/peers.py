@@ -780,6 +780,9 @@ def plot(curves: pl.DataFrame, path: Path, bayes: dict[str, float]) -> Path:
             ):
                 with np.errstate(all="ignore"), _quiet():
                     mean, h = mean_ci(m)
+                # Only where every seed has a result (a mean over a changing
+                # set of seeds would not be monotone).
+                mean = np.where(np.isfinite(m).all(axis=0), mean, np.nan)
                 (line,) = ax.plot(x, mean, label=f"{tool} (n={len(seeds)})")
                 if np.isfinite(h).any():
                     ax.fill_between(
