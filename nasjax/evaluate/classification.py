@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from nasjax.evaluate.report import _clean
+
 _EPS = 1e-15
 
 
@@ -199,18 +201,6 @@ def classification_report(
             }
         out["models"][name] = entry
     return _clean(out)
-
-
-def _clean(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
 
 
 def plot_confusion(
