@@ -44,7 +44,7 @@ from nasjax.evaluate.search_plots import plot_search
 from nasjax.export import lineage
 from nasjax.graph import draw_arch
 from nasjax.graph.arch import Arch
-from nasjax.run_finish import _json_default, _pareto_summary
+from nasjax.run_finish import _json_default, _pareto_summary, search_record
 from nasjax.run_loop import LoopState
 from nasjax.typing import Key, Params
 
@@ -297,20 +297,7 @@ def finish_classification(
             "no calibration plot of P(up)",
             f"test metrics: {', '.join(CLASS_METRICS)}",
         ],
-        "n_evaluations": len(rows),
-        "n_failed": int(sum(row["failed"] for row in rows)),
-        "searcher": cfg.searcher,
-        "searcher_options": {k: v for k, v in dict(cfg.searcher_options).items()},
-        "data": data_sum,
-        "progress": list(loop.progress),
-        "budget": {
-            "rounds": cfg.rounds,
-            "max_evaluations": cfg.max_evaluations,
-            "time_budget_s": cfg.time_budget_s,
-            "rounds_done": len(loop.progress),
-            "stopped_by": stopped_by,
-            "search_seconds": loop.elapsed_s,
-        },
+        **search_record(cfg, loop, stopped_by, data_sum),
         "n_test": report["n"],
         "test_ci": report["ci"],
         "pareto_front": _pareto_summary(cfg, loop),

@@ -234,20 +234,7 @@ def finish(
             "lineage": [step["fingerprint"] for step in history],
         },
         "baselines": {name: report["models"][name] for name in cfg.baselines},
-        "n_evaluations": len(rows),
-        "n_failed": int(sum(row["failed"] for row in rows)),
-        "searcher": cfg.searcher,
-        "searcher_options": {k: v for k, v in dict(cfg.searcher_options).items()},
-        "data": data_summary,
-        "progress": list(loop.progress),
-        "budget": {
-            "rounds": cfg.rounds,
-            "max_evaluations": cfg.max_evaluations,
-            "time_budget_s": cfg.time_budget_s,
-            "rounds_done": len(loop.progress),
-            "stopped_by": stopped_by,
-            "search_seconds": loop.elapsed_s,
-        },
+        **search_record(cfg, loop, stopped_by, data_summary),
         "n_test": report["n"],
         "pareto_front": _pareto_summary(cfg, loop),
         "export": str(export_dir),
@@ -257,6 +244,30 @@ def finish(
     if writer:
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def search_record(
+    cfg: RunConfig, loop: LoopState, stopped_by: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """The summary entries describing the search itself (shared by the
+    direction and the classification finish steps)."""
+    rows = loop.rows
+    return {
+        "n_evaluations": len(rows),
+        "n_failed": int(sum(row["failed"] for row in rows)),
+        "searcher": cfg.searcher,
+        "searcher_options": {k: v for k, v in dict(cfg.searcher_options).items()},
+        "data": data,
+        "progress": list(loop.progress),
+        "budget": {
+            "rounds": cfg.rounds,
+            "max_evaluations": cfg.max_evaluations,
+            "time_budget_s": cfg.time_budget_s,
+            "rounds_done": len(loop.progress),
+            "stopped_by": stopped_by,
+            "search_seconds": loop.elapsed_s,
+        },
+    }
 
 
 def _pareto_summary(cfg: RunConfig, loop: LoopState) -> dict[str, Any]:
