@@ -41,7 +41,7 @@ from nasjax.graph.arch import Arch
 from nasjax.graph.spec import ArchSpec
 from nasjax.search.base import Archive, Proposal, SearchState
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the checkpoint payload layout."""
 
 RECORD_TYPES: dict[str, type] = {

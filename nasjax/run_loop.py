@@ -111,8 +111,11 @@ def search_round(
     )
     fitness = np.asarray(result.fitness, np.float64)
     seconds = time.perf_counter() - t_train
-    trained = jax.tree.map(lambda x: x[:, -1], result.params)
-    state, _ = searcher.tell(k_tell, state, proposal.archs, fitness, params=trained)
+    # Children continue each fold from that fold's trained params: fold k's
+    # weights never saw another fold's validation period.
+    state, _ = searcher.tell(
+        k_tell, state, proposal.archs, fitness, params=result.params
+    )
     if jax.process_count() > 1:  # every process runs the same searcher
         check_same_everywhere(state, f"search state after round {r}")
     acc = np.asarray(result.metrics["best_val_accuracy"], np.float64)

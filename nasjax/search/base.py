@@ -7,14 +7,22 @@ Driver loop (training lives elsewhere)::
     for r in range(rounds):
         key, k_ask, k_train, k_tell = jax.random.split(key, 4)
         proposal, state = searcher.ask(k_ask, state, 16)
-        fitness, trained = train_population(k_train, proposal.archs, proposal.params)
+        trained = train_population(k_train, proposal.archs, proposal.params, ...)
+        fitness, params = trained.fitness, trained.params  # params [n, K, ...]
         state, metrics = searcher.tell(k_tell, state, proposal.archs, fitness,
-                                       params=trained)
+                                       params=params)
 
 ``ask`` returns a :class:`Proposal` (the archs plus inherited params and
 lineage) rather than bare archs; ``tell`` takes the archs and fitness (NaN =
 failed) and, optionally, the trained params the next round's children
 inherit (default: the params handed out by ``ask``).
+
+Params carry a fold axis (:mod:`nasjax.nn.fold_params`): ``tell`` takes
+``train_population``'s per-fold params ``[P, K, ...]`` (plain ``[P, ...]``
+counts as one copy for every fold), the archive keeps ``[K, ...]`` per
+member, morphs change every fold copy the same way, and ``ask`` hands out
+``[n, K, ...]`` (``K = 1`` for fresh weights), so a child continues each
+fold from its parent's weights for that fold.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from nasjax import nn
 from nasjax.graph.arch import Arch
 from nasjax.graph.build import random_arch
 from nasjax.graph.spec import ArchSpec, bucket_size
+from nasjax.nn.fold_params import as_fold_params, concat_members
 from nasjax.typing import Key, Params
 
 FIELDS = ("ops", "adj", "node_mask", "width", "kernel", "dilation", "readout")
@@ -41,7 +50,9 @@ class Proposal(NamedTuple):
 
     Attributes:
         archs: Stacked ``Arch`` population ``[n]`` of the searcher's bucket.
-        params: Initial params ``[n, ...]`` (inherited from parents, or fresh).
+        params: Initial params per fold ``[n, K, ...]``: inherited from the
+            parents' fold copies, or fresh (``K = 1``: the same on every
+            fold).
         parent_fingerprints: Parent of each member (``""`` if none).
         morph_names: Morphs applied to the parent, per member.
         fingerprints: Fingerprint of each member.
@@ -62,8 +73,8 @@ class Archive:
         archs: Stacked evaluated archs ``[E]`` (None when empty).
         fitness: ``float64[E]``; NaN marks a failed evaluation.
         fingerprints: One per evaluation.
-        params: Params (host numpy) of the archs kept for inheritance, by
-            fingerprint (the top-k and the most recent ones).
+        params: Fold params ``[K, ...]`` (host numpy) of the archs kept for
+            inheritance, by fingerprint (the top-k and the most recent ones).
     """
 
     archs: Arch | None = None
@@ -239,11 +250,12 @@ def tell_archive(
     fps = fingerprints(archs)
     pend = state.pending
     if params is not None:
-        kept = params
+        kept = as_fold_params(params, archs.spec)
     elif pend is not None and pend.fingerprints == fps:
         kept = pend.params
     else:
-        kept = init_population(jax.random.split(jax.random.key(0), len(fit)), archs)
+        fresh = init_population(jax.random.split(jax.random.key(0), len(fit)), archs)
+        kept = as_fold_params(fresh, archs.spec)
     archive = add_to_archive(state.archive, archs, fit, kept, fps, keep, protect)
     metrics = {
         "round": state.round + 1,
@@ -256,16 +268,17 @@ def tell_archive(
 
 
 def proposal_from_random(archs: Arch, params: Params, fps: tuple[str, ...]) -> Proposal:
-    """A proposal of parentless archs."""
+    """A proposal of parentless archs (fresh ``params [n, ...]``: one fold copy)."""
     n = len(fps)
-    return Proposal(archs, params, ("",) * n, ((),) * n, fps)
+    fold_params = as_fold_params(params, archs.spec)
+    return Proposal(archs, fold_params, ("",) * n, ((),) * n, fps)
 
 
 def merge(a: Proposal, b: Proposal) -> Proposal:
-    """Concatenate two proposals."""
+    """Concatenate two proposals (fold axes of length 1 broadcast)."""
     return Proposal(
         concat(a.archs, b.archs),
-        concat(a.params, b.params),
+        concat_members(a.params, b.params),
         a.parent_fingerprints + b.parent_fingerprints,
         a.morph_names + b.morph_names,
         a.fingerprints + b.fingerprints,

@@ -27,6 +27,7 @@ import numpy as np
 
 from nasjax.graph.spec import ArchSpec
 from nasjax.morph.registry import MORPHS
+from nasjax.nn.fold_params import stack_members
 from nasjax.search.base import (
     Proposal,
     Searcher,
@@ -125,9 +126,7 @@ def make(
         )
         idx = np.flatnonzero(with_params)
         parents = take(arch.archs, idx)
-        params = jax.tree.map(
-            lambda *v: np.stack(v), *[arch.params[arch.fingerprints[i]] for i in idx]
-        )
+        params = stack_members([arch.params[arch.fingerprints[i]] for i in idx])
         pending = (
             encode_population(state.pending.archs)
             if state.pending is not None

@@ -12,11 +12,11 @@ import functools
 from collections.abc import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from nasjax.graph.spec import ArchSpec
 from nasjax.morph.registry import MORPHS, random_morph
+from nasjax.nn.fold_params import stack_members
 from nasjax.search.base import (
     Proposal,
     Searcher,
@@ -35,10 +35,14 @@ from nasjax.search.base import (
 
 @functools.partial(jax.jit, static_argnames="names")
 def _mutate(keys, archs, params, names):
-    out, which = jax.vmap(lambda k, a, p: random_morph(k, a, p, names))(
-        keys, archs, params
-    )
-    return out.arch, out.params, out.applied, which
+    """One random morph per member; params ``[n, K, ...]`` morphed per fold."""
+
+    def one(k, a, p):
+        out, which = jax.vmap(lambda pk: random_morph(k, a, pk, names))(p)
+        first = jax.tree.map(lambda v: v[0], (out.arch, out.applied, which))
+        return first[0], out.params, first[1], first[2]
+
+    return jax.vmap(one)(keys, archs, params)
 
 
 def make(
@@ -74,11 +78,12 @@ def make(
             sample = rng.choice(pop, size=min(sample_size, len(pop)), replace=False)
             parents[i] = sample[np.argmax(fit[sample])]
         p_archs = take(arch.archs, parents)
-        fresh = init_population(jax.random.split(k_mut, n), p_archs)
         stored = [arch.params.get(arch.fingerprints[i]) for i in parents]
-        p_params = fresh
         if all(s is not None for s in stored):
-            p_params = jax.tree.map(lambda *v: jnp.stack(v), *stored)
+            p_params = stack_members(stored)
+        else:
+            fresh = init_population(jax.random.split(k_mut, n), p_archs)
+            p_params = jax.tree.map(lambda v: v[:, None], fresh)
         c_archs, c_params, applied, which = _mutate(
             jax.random.split(k_mut, n), p_archs, p_params, names
         )

@@ -34,6 +34,7 @@ from nasjax.graph.build import random_arch
 from nasjax.graph.fingerprint import fingerprint
 from nasjax.graph.spec import bucket_size
 from nasjax.morph.registry import MORPHS, morph_chain
+from nasjax.nn.fold_params import as_fold_params
 from nasjax.surrogate.acquisition import (
     expected_improvement,
     log_expected_improvement,
@@ -58,8 +59,8 @@ class MorphProposal(NamedTuple):
 
     Attributes:
         archs: Stacked ``Arch`` population ``[n']`` (``n' <= n``).
-        params: Their inherited parameters (fresh ``nn.init`` for restarts),
-            leaves ``[n', ...]``.
+        params: Their inherited parameters per fold (fresh ``nn.init`` for
+            restarts, the same on every fold), leaves ``[n', K, ...]``.
         parent: ``int32[n']`` index into the archs given to :func:`propose`;
             ``-1`` for random restarts.
         morph_ids: ``int32[n', L]`` morphs drawn (index into ``morphs``).
@@ -129,12 +130,19 @@ def _generate(key, parents, params0, valid, *, n_morph, n_random, length, names)
 @functools.partial(jax.jit, static_argnames=("length", "names"))
 def _replay(keys, rkeys, parents, params, parent, is_random, *, length, names):
     pa = jax.tree.map(lambda v: v[parent], parents)
-    pp = jax.tree.map(lambda v: v[parent], params)
-    m_arch, m_params, _, _ = jax.vmap(
-        lambda k, a, p: morph_chain(k, a, p, length, names)
-    )(keys, pa, pp)
+    pp = jax.tree.map(lambda v: v[parent], params)  # [n, K, ...]
+
+    def child(k, a, p):  # the same chain on every fold copy of the params
+        arch, kids, _, _ = jax.vmap(lambda pk: morph_chain(k, a, pk, length, names))(p)
+        return jax.tree.map(lambda v: v[0], arch), kids
+
+    m_arch, m_params = jax.vmap(child)(keys, pa, pp)
     r_arch = jax.vmap(random_arch, in_axes=(0, None))(rkeys, parents.spec)
-    r_params = jax.vmap(nn.init)(rkeys, r_arch)
+    n_folds = jax.tree.leaves(m_params)[0].shape[1]
+    r_params = jax.tree.map(
+        lambda v: jnp.broadcast_to(v[:, None], (v.shape[0], n_folds, *v.shape[1:])),
+        jax.vmap(nn.init)(rkeys, r_arch),
+    )
 
     def pick(a, b):
         sel = is_random.reshape((-1,) + (1,) * (a.ndim - 1))
@@ -230,7 +238,10 @@ def propose(
         key: PRNG key.
         gp: Fitted surrogate.
         archive_archs: Stacked evaluated archs ``[P]`` of one bucket (parents).
-        archive_params: Their parameters, leaves ``[P, ...]``.
+        archive_params: Their parameters, leaves ``[P, K, ...]`` (one copy
+            per walk-forward fold, :mod:`nasjax.nn.fold_params`) or
+            ``[P, ...]`` (one copy). Every copy of a parent is morphed the
+            same way.
         archive_fitness: ``float[P]`` (NaN = failed, never a parent).
         n: Batch size ``q``.
         n_candidates: Candidates per round (static: one compile).
@@ -252,6 +263,7 @@ def propose(
         if the candidates run out).
     """
     names = tuple(MORPHS) if morphs is None else tuple(morphs)
+    archive_params = as_fold_params(archive_params, archive_archs.spec)
     fit = np.asarray(archive_fitness, np.float64)
     finite = np.flatnonzero(np.isfinite(fit))
     order = finite[np.argsort(-fit[finite], kind="stable")][:top_k]
@@ -261,7 +273,7 @@ def propose(
     valid = np.arange(top_k) < len(order)
     parents = jax.tree.map(lambda v: v[idx], archive_archs)
     params = jax.tree.map(lambda v: v[idx], archive_params)
-    params0 = jax.tree.map(lambda v: v[0], params)
+    params0 = jax.tree.map(lambda v: v[0, 0], params)  # shapes only
     n_random = max(1, round(n_candidates * random_fraction))
     n_morph = max(1, n_candidates - n_random)
     k_gen, _ = jax.random.split(key)

@@ -37,6 +37,7 @@ from nasjax.distributed.mesh import (
     shard_population,
 )
 from nasjax.graph.arch import Arch
+from nasjax.nn.fold_params import as_fold_params, broadcast_folds
 from nasjax.nn.model import init
 from nasjax.nn.population import op_capacities
 from nasjax.train.config import TrainConfig
@@ -76,20 +77,20 @@ def _member_fn(cfg: TrainConfig, fold_axis: str):
         n_folds = data.train.shape[0]
         keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n_folds))
         if fold_axis == "vmap":
-            return jax.vmap(train, in_axes=(0, None, None, FOLD_AXES, None))(
+            return jax.vmap(train, in_axes=(0, None, 0, FOLD_AXES, None))(
                 keys, arch, params, data, lr
             )
 
         def body(_, xs):
-            k, fold = xs
+            k, p, fold = xs
             one = data._replace(**fold)
-            return None, train(k, arch, params, one, lr)
+            return None, train(k, arch, p, one, lr)
 
         per_fold = {
             f: getattr(data, f)
             for f in ("train", "n_train", "val", "val_mask", "mean", "std")
         }
-        _, out = jax.lax.scan(body, None, (keys, per_fold))
+        _, out = jax.lax.scan(body, None, (keys, params, per_fold))
         return out
 
     return member
@@ -100,7 +101,8 @@ def population_fn(cfg: TrainConfig, fold_axis: str = "vmap"):
     """The cached ``jit(vmap(member))`` for ``cfg``.
 
     Signature of the returned function: ``(keys[P], archs[P], params[P],
-    data, lr_scale f32[P]) -> (params[P, K], metrics[P, K])`` with ``data`` a
+    data, lr_scale f32[P]) -> (params[P, K], metrics[P, K])`` (input params
+    ``[P, K, ...]``, one start per fold) with ``data`` a
     fold-stacked :class:`~nasjax.train.TrainData`. Its ``_cache_size()``
     counts the executables compiled so far for one device (one per bucket
     and population size); on several devices :func:`train_population` runs
@@ -131,9 +133,9 @@ def dispatch_population_fn(
             lambda k: jax.vmap(jax.random.fold_in, (None, 0))(k, jnp.arange(n_folds))
         )(keys)  # [P, K]
         if fold_axis == "vmap":
-            return jax.vmap(
-                train, in_axes=(1, None, None, FOLD_AXES, None), out_axes=1
-            )(fold_keys, archs, params, data, lr)
+            return jax.vmap(train, in_axes=(1, None, 1, FOLD_AXES, None), out_axes=1)(
+                fold_keys, archs, params, data, lr
+            )
 
         per_fold = {
             f: getattr(data, f)
@@ -141,10 +143,15 @@ def dispatch_population_fn(
         }
 
         def body(_, xs):
-            k, fold = xs
-            return None, train(k, archs, params, data._replace(**fold), lr)
+            k, p, fold = xs
+            return None, train(k, archs, p, data._replace(**fold), lr)
 
-        _, out = jax.lax.scan(body, None, (jnp.swapaxes(fold_keys, 0, 1), per_fold))
+        xs = (
+            jnp.swapaxes(fold_keys, 0, 1),
+            jax.tree.map(lambda v: jnp.swapaxes(v, 0, 1), params),
+            per_fold,
+        )
+        _, out = jax.lax.scan(body, None, xs)
         return jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), out)
 
     return jax.jit(pop)
@@ -227,8 +234,11 @@ def train_population(
         key: PRNG key; member ``i`` uses ``fold_in(key, i)`` and fold ``k`` of
             it ``fold_in(fold_in(key, i), k)``.
         archs: Stacked ``Arch`` with leading axis P (one bucket).
-        params: Stacked params (e.g. inherited from morphed parents), or None
-            to initialise from scratch.
+        params: Stacked params, or None to initialise from scratch: leaves
+            ``[P, ...]`` (the same start on every fold) or ``[P, K, ...]``
+            (fold ``k`` starts from copy ``k``, as inherited from a parent
+            trained on the same folds; ``K = 1`` broadcasts). See
+            :mod:`nasjax.nn.fold_params`.
         dataset: The pooled dataset.
         folds: Sample-id walk-forward folds.
         norm: Per-fold normalisation statistics.
@@ -279,9 +289,12 @@ def train_population(
     if len(archs.batch_shape) != 1:
         raise ValueError(f"archs must be stacked on one axis, got {archs.batch_shape}")
     n_pop = archs.batch_shape[0]
+    start: Params
     if params is None or init_from == "scratch":
         init_key = jax.random.fold_in(key, 2**31 - 1)
-        params = _init_population(member_keys(init_key, n_pop), archs)
+        start = _init_population(member_keys(init_key, n_pop), archs)
+    else:
+        start = params
     if data is None:
         data = make_train_data(
             dataset,
@@ -290,6 +303,8 @@ def train_population(
             eval_batch_size=cfg.eval_batch_size,
             max_eval_samples=cfg.max_eval_samples,
         )
+    # One start per fold: inherited fold copies continue their own fold.
+    params = broadcast_folds(as_fold_params(start, archs.spec), data.train.shape[0])
     lr = jnp.ones((n_pop,), jnp.float32) if lr_scale is None else lr_scale
     lr = jnp.asarray(lr, jnp.float32).reshape(n_pop)
     devices = population_devices(shard)

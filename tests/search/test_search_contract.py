@@ -8,6 +8,7 @@ import pytest
 
 import nasjax
 from nasjax.graph import ArchSpec, validate
+from nasjax.morph import PRESERVING
 from nasjax.search import SEARCHERS, Proposal
 
 SPEC = ArchSpec(
@@ -142,3 +143,48 @@ def test_pending_asks_do_not_overlap(runs):
     second, state = searcher.ask(jax.random.key(8), state, N)
     assert not set(first.fingerprints) & set(second.fingerprints)
     assert not set(second.fingerprints) & set(state.archive.fingerprints)
+
+
+def test_children_continue_each_fold_from_its_parent_copy(runs):
+    """Told per-fold params [P, K, ...]: each child copy k keeps parent copy k."""
+    name, _, _ = runs
+    searcher = SEARCHERS[name](SPEC, **OPTIONS[name])
+    state = searcher.init(jax.random.key(3), None)
+    key = jax.random.key(3)
+    told = {}
+    for _ in range(2):
+        key, k_ask, k_tell = jax.random.split(key, 3)
+        prop, state = searcher.ask(k_ask, state, N)
+        base = jax.tree.map(lambda v: v[:, 0], prop.params)
+        # Two different fold copies, as two walk-forward folds would train.
+        fold_params = jax.tree.map(lambda v: np.stack([v, 1.5 * v], axis=1), base)
+        for i, fp in enumerate(prop.fingerprints):
+            told[fp] = (
+                jax.tree.map(lambda v, i=i: v[i], prop.archs),
+                jax.tree.map(lambda v, i=i: v[i], fold_params),
+            )
+        state, _ = searcher.tell(
+            k_tell, state, prop.archs, toy_fitness(prop.archs), params=fold_params
+        )
+    prop, _ = searcher.ask(key, state, N)
+    k_copies = {leaf.shape[1] for leaf in jax.tree.leaves(prop.params)}
+    assert k_copies <= {1, 2} and len(k_copies) == 1
+    x = jax.random.normal(jax.random.key(0), (2, SPEC.window, SPEC.n_features))
+    checked = 0
+    for i, parent_fp in enumerate(prop.parent_fingerprints):
+        if not parent_fp or not set(prop.morph_names[i]) <= PRESERVING:
+            continue
+        assert k_copies == {2}
+        parent_arch, parent_params = told[parent_fp]
+        child_arch = jax.tree.map(lambda v, i=i: v[i], prop.archs)
+        for k in range(2):
+            child = jax.tree.map(lambda v, i=i, k=k: v[i, k], prop.params)
+            parent = jax.tree.map(lambda v, k=k: v[k], parent_params)
+            np.testing.assert_allclose(
+                nasjax.nn.apply(child_arch, child, x),
+                nasjax.nn.apply(parent_arch, parent, x),
+                atol=1e-4,
+            )
+        checked += 1
+    if name in ("bayes_morph", "evolution"):
+        assert checked, "no function-preserving child to check"

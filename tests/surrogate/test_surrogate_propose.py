@@ -25,7 +25,10 @@ MORPHS = ("widen", "deepen", "add_skip", "remove_node")
 def setup():
     keys = jax.random.split(jax.random.key(0), 8)
     archs = jax.vmap(random_arch, in_axes=(0, None))(keys, SPEC)
-    params = jax.vmap(nn.init)(keys, archs)
+    # Two fold copies per parent (as trained on two walk-forward folds).
+    fold0 = jax.vmap(nn.init)(keys, archs)
+    fold1 = jax.vmap(nn.init)(jax.random.split(jax.random.key(9), 8), archs)
+    params = jax.tree.map(lambda a, b: np.stack([a, b], axis=1), fold0, fold1)
     w = np.asarray(archs.width)
     fit = -(np.abs(w - 8) * np.asarray(archs.node_mask)).sum(1) / 8.0
     enc = encode_population(archs)
@@ -66,11 +69,15 @@ def test_children_inherit_weights_and_lineage(setup, x):
         assert used, "a child must differ from its parent"
         if not used <= PRESERVING:
             continue
-        child = jax.tree.map(lambda v, i=i: v[i], (prop.archs, prop.params))
-        parent = jax.tree.map(lambda v, p=p: v[p], (archs, params))
-        np.testing.assert_allclose(
-            np.asarray(nn.apply(*child, x)), np.asarray(nn.apply(*parent, x)),
-            atol=1e-4,
-        )  # fmt: skip
+        child_arch = jax.tree.map(lambda v, i=i: v[i], prop.archs)
+        parent_arch = jax.tree.map(lambda v, p=p: v[p], archs)
+        for k in range(2):  # every fold copy keeps its own parent's function
+            child = jax.tree.map(lambda v, i=i, k=k: v[i, k], prop.params)
+            parent = jax.tree.map(lambda v, p=p, k=k: v[p, k], params)
+            np.testing.assert_allclose(
+                np.asarray(nn.apply(child_arch, child, x)),
+                np.asarray(nn.apply(parent_arch, parent, x)),
+                atol=1e-4,
+            )
         checked += 1
     assert checked or (prop.parent >= 0).sum() == 0

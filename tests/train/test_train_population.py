@@ -289,3 +289,32 @@ def test_scratch_init_differs_from_inherit_and_config_validation():
         TrainConfig(n_steps=10, eval_every=3)
     with pytest.raises(ValueError, match="init_from"):
         train_population(key, archs, params, ds, folds, norm, CFG, init_from="x")
+
+
+def test_fold_k_starts_from_fold_copy_k():
+    """Per-fold params: fold k's run depends on copy k only; K = 1 broadcasts."""
+    ds, folds, norm = small_data()
+    archs, a = population(2, seed=7)
+    _, b = population(2, seed=8)
+    key = jax.random.key(3)
+
+    def run(params):
+        return train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+
+    def folds_of(*copies):
+        return jax.tree.map(lambda *v: jnp.stack(v, axis=1), *copies)
+
+    shared = run(a)
+    same = run(folds_of(a, a))
+    mixed = run(folds_of(a, b))
+    np.testing.assert_allclose(same.metrics["val_loss"], shared.metrics["val_loss"])
+    # Fold 0 starts from copy 0 in both runs; fold 1 from different copies.
+    np.testing.assert_allclose(
+        mixed.metrics["val_loss"][:, 0], shared.metrics["val_loss"][:, 0]
+    )
+    assert not np.allclose(
+        mixed.metrics["val_loss"][:, 1], shared.metrics["val_loss"][:, 1]
+    )
+    three = folds_of(a, a, b)
+    with pytest.raises(ValueError, match="3 fold copies, the data has 2 folds"):
+        run(three)
