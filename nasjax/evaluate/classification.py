@@ -74,11 +74,33 @@ def log_loss(y: np.ndarray, proba: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(picked, _EPS, 1.0))))
 
 
+def roc_auc(y: np.ndarray, proba: np.ndarray) -> float:
+    """Macro one-vs-rest ROC-AUC (scikit-learn's ``multi_class="ovr"``).
+
+    Each class's AUC is the Mann-Whitney statistic of its probability
+    column (ties count half); classes absent from ``y`` (or the only class
+    present) are skipped. NaN when no class has both positives and negatives.
+    """
+    from scipy.stats import rankdata
+
+    y, proba = np.asarray(y, np.int64), np.asarray(proba, np.float64)
+    aucs = []
+    for c in range(proba.shape[1]):
+        pos = y == c
+        n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+        if n_pos == 0 or n_neg == 0:
+            continue
+        ranks = rankdata(proba[:, c])
+        aucs.append((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
 CLASS_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
     "accuracy": accuracy,
     "balanced_accuracy": balanced_accuracy,
     "macro_f1": macro_f1,
     "mcc": mcc,
+    "roc_auc": roc_auc,
     "log_loss": log_loss,
 }
 """Every multi-class metric by name."""

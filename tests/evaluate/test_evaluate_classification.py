@@ -32,6 +32,13 @@ def test_metrics_match_sklearn(seed):
     assert cm.log_loss(y, proba) == pytest.approx(
         skm.log_loss(y, proba, labels=range(proba.shape[1]))
     )
+    assert cm.roc_auc(y, proba) == pytest.approx(
+        skm.roc_auc_score(y, proba, multi_class="ovr", average="macro")
+    )
+    binary = np.stack([1 - proba[:, 0], proba[:, 0]], axis=1)
+    assert cm.roc_auc(y == 0, binary) == pytest.approx(
+        skm.roc_auc_score(y == 0, proba[:, 0])
+    )
 
 
 def test_degenerate_cases():
@@ -45,6 +52,8 @@ def test_degenerate_cases():
         skm.f1_score(y, pred, average="macro")
     )
     assert np.isfinite(cm.log_loss(y, const))  # p = 0 is clipped
+    assert cm.roc_auc(y, const) == 0.5  # constant scores: ties count half
+    assert np.isnan(cm.roc_auc(np.zeros(4, int), const))  # one class only
 
 
 def test_report_intervals_and_paired_difference():
