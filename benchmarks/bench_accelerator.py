@@ -92,14 +92,7 @@ def make_data(setup: Setup):
     from nasjax.train import make_train_data
 
     syn = synthetic(setup.seed, n_symbols=4, n_steps=3000, signal=0.15)
-    fc = FeatureConfig(
-        return_lags=(1, 3),
-        vol_windows=(12,),
-        volume_window=0,
-        market_return=False,
-        calendar=False,
-        reference_symbol=None,
-    )
+    fc = FeatureConfig.minimal(return_lags=(1, 3), vol_windows=(12,))
     ds, folds, norm = build_dataset(
         syn.frame, fc, window=setup.window, folds=FoldConfig(n_folds=setup.folds)
     )

@@ -36,14 +36,7 @@ from nasjax.train import TrainConfig
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = ("train_seconds",)
 
-FEATURES = FeatureConfig(
-    return_lags=(1,),
-    vol_windows=(6,),
-    volume_window=0,
-    market_return=False,
-    calendar=False,
-    reference_symbol=None,
-)
+FEATURES = FeatureConfig.minimal()
 # One op, so every round reuses one compiled trainer; 3 + 3 + 2 evaluations
 # (max_evaluations cuts the third round and ends the search before round 4).
 KILL_CFG = RunConfig(

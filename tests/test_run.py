@@ -17,14 +17,7 @@ from nasjax.run import RunConfig, load_data, run_search
 from nasjax.run_loop import LoopState, next_population
 from nasjax.train import TrainConfig, split_ids
 
-FEATURES = FeatureConfig(
-    return_lags=(1,),
-    vol_windows=(6,),
-    volume_window=0,
-    market_return=False,
-    calendar=False,
-    reference_symbol=None,
-)
+FEATURES = FeatureConfig.minimal()
 CFG = RunConfig(
     # Aging evolution: morphs parents (exercises lineage and weight
     # inheritance) and compiles much less than the GP of bayes_morph.

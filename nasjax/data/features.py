@@ -45,6 +45,25 @@ class FeatureConfig:
     calendar: bool = True
     symbol_onehot: bool = False
 
+    @classmethod
+    def minimal(
+        cls,
+        return_lags: tuple[int, ...] = (1,),
+        vol_windows: tuple[int, ...] = (6,),
+    ) -> FeatureConfig:
+        """Returns and realised volatility only, plus every coin's last return
+        (``cross_asset_returns``): no volume, market, reference-coin or
+        calendar features. A small panel for tests and benchmarks that still
+        shows the synthetic task's cross-coin signal."""
+        return cls(
+            return_lags=return_lags,
+            vol_windows=vol_windows,
+            volume_window=0,
+            market_return=False,
+            reference_symbol=None,
+            calendar=False,
+        )
+
     def lookback(self) -> int:
         """Bars before t a feature needs (rows before that are null)."""
         need = [*self.return_lags, *(w for w in self.vol_windows)]

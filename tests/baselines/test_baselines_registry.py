@@ -16,14 +16,7 @@ from nasjax.train import TrainConfig, split_ids
 @pytest.fixture(scope="module")
 def data():
     syn = synthetic(1, n_symbols=3, n_steps=1500, signal=0.1)
-    fc = FeatureConfig(
-        return_lags=(1,),
-        vol_windows=(6,),
-        volume_window=0,
-        market_return=False,
-        calendar=False,
-        reference_symbol=None,
-    )
+    fc = FeatureConfig.minimal()
     return build_dataset(syn.frame, fc, window=8, folds=FoldConfig(n_folds=2))
 
 

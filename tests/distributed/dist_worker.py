@@ -37,14 +37,7 @@ def _dataset(n_folds: int = 2):
     from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
 
     syn = synthetic(0, n_symbols=3, n_steps=900, signal=0.2)
-    fc = FeatureConfig(
-        return_lags=(1,),
-        vol_windows=(6,),
-        volume_window=0,
-        market_return=False,
-        calendar=False,
-        reference_symbol=None,
-    )
+    fc = FeatureConfig.minimal()
     return build_dataset(syn.frame, fc, window=4, folds=FoldConfig(n_folds=n_folds))
 
 

@@ -13,14 +13,7 @@ from nasjax.evaluate import accuracy, balanced_accuracy, split_arrays
 from nasjax.graph import ArchSpec, chain
 from nasjax.train import TrainConfig, split_ids
 
-FC = FeatureConfig(
-    return_lags=(1,),
-    vol_windows=(6,),
-    volume_window=0,
-    market_return=False,
-    calendar=False,
-    reference_symbol=None,
-)
+FC = FeatureConfig.minimal()
 CFG = TrainConfig(
     n_steps=400,
     eval_every=100,

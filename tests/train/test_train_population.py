@@ -37,14 +37,7 @@ CFG = TrainConfig(
 @functools.lru_cache(maxsize=1)
 def small_data():
     syn = synthetic(0, n_symbols=3, n_steps=1500, signal=0.2)
-    fc = FeatureConfig(
-        return_lags=(1,),
-        vol_windows=(6,),
-        volume_window=0,
-        market_return=False,
-        calendar=False,
-        reference_symbol=None,
-    )
+    fc = FeatureConfig.minimal()
     return build_dataset(syn.frame, fc, window=4, folds=FoldConfig(n_folds=2))
 
 

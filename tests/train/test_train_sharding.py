@@ -20,8 +20,7 @@ SCRIPT = textwrap.dedent(
 
     assert jax.device_count() == 4, jax.devices()
     syn = synthetic(0, n_symbols=3, n_steps=1200, signal=0.2)
-    fc = FeatureConfig(return_lags=(1,), vol_windows=(6,), volume_window=0,
-                       market_return=False, calendar=False, reference_symbol=None)
+    fc = FeatureConfig.minimal()
     ds, folds, norm = build_dataset(syn.frame, fc, window=4,
                                     folds=FoldConfig(n_folds=2))
     spec = ArchSpec(n_features=ds.features.shape[-1], window=4, max_nodes=4,
