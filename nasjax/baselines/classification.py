@@ -129,21 +129,32 @@ def predict_folds(
     statistics, those it was trained with.
     """
     n_folds = int(np.asarray(norm.mean).shape[0])
-    out = []
-    for k in range(n_folds):
-        params = jax.tree.map(lambda x, k=k: x[k], fold_params)
-        out.append(
-            predict_proba(
-                arch,
-                params,
-                dataset.features,
-                ids,
-                np.asarray(norm.mean)[k],
-                np.asarray(norm.std)[k],
-                batch_size,
-            )
-        )
+    out = [
+        _predict_fold(arch, fold_params, dataset, norm, k, ids, batch_size)
+        for k in range(n_folds)
+    ]
     return np.stack(out).astype(np.float32)
+
+
+def _predict_fold(
+    arch: Arch,
+    fold_params: Params,
+    dataset: Dataset,
+    norm: NormStats,
+    k: int,
+    ids: np.ndarray,
+    batch_size: int,
+) -> np.ndarray:
+    """Class probabilities ``[n, C]`` of fold ``k``'s model (its statistics)."""
+    return predict_proba(
+        arch,
+        jax.tree.map(lambda x: x[k], fold_params),
+        dataset.features,
+        ids,
+        np.asarray(norm.mean)[k],
+        np.asarray(norm.std)[k],
+        batch_size,
+    )
 
 
 def predict_ensemble(
@@ -178,16 +189,7 @@ def out_of_fold(
     ids, probas, per_fold = [], [], []
     for k in range(n_folds):
         _, val, _ = split_ids(folds, "val", k)
-        params = jax.tree.map(lambda x, k=k: x[k], fold_params)
-        p = predict_proba(
-            arch,
-            params,
-            dataset.features,
-            val,
-            np.asarray(norm.mean)[k],
-            np.asarray(norm.std)[k],
-            batch_size,
-        )
+        p = _predict_fold(arch, fold_params, dataset, norm, k, val, batch_size)
         ids.append(val)
         probas.append(p)
         per_fold.append(val)
