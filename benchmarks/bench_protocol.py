@@ -24,8 +24,8 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +43,9 @@ from nasjax.protocol import (
 )
 from nasjax.protocol.step import compile_simulation
 from nasjax.protocol.x64 import x64_mode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import machine_info
 
 
 def bench_scale(nodes: int, blocks: int, repeats: int) -> dict:
@@ -133,14 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args(argv)
 
-    results: dict = {
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "jax": jax.__version__,
-            "devices": [str(d) for d in jax.devices()],
-        }
-    }
+    results: dict = {"machine": machine_info()}
     results["scale"] = s = bench_scale(args.nodes, args.blocks, args.repeats)
     rows = [
         ("surrogate scale run", ""),

@@ -57,7 +57,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -65,7 +64,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 import polars as pl
 
@@ -76,7 +74,8 @@ from nasjax.run import RunConfig, load_data, run_search
 from nasjax.train.data import make_train_data, split_ids
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_quality import base_config, mean_ci, searcher_options
+from bench_common import finite_or_none, machine_info, mean_ci
+from search_quality import base_config, searcher_options
 from search_quality import parse_args as sq_parse_args
 
 HERE = Path(__file__).resolve().parent
@@ -726,7 +725,7 @@ def analyse(
                 x = rt[col].cast(pl.Float64).to_numpy()
                 with _quiet():  # all-NaN columns (nothing within the budget)
                     m, h = mean_ci(x)
-                entry[col] = {"mean": _num(m), "ci95": _num(h)}
+                entry[col] = {"mean": finite_or_none(m), "ci95": finite_or_none(h)}
             entry["n_with_value_in_budget"] = int(np.isfinite(at).sum())
             entry["stopped_by"] = rt["stopped_by"].to_list()
             rp = repro.filter((pl.col("task") == task) & (pl.col("tool") == tool))
@@ -735,11 +734,6 @@ def analyse(
             res["tools"][tool] = entry
         out[task] = res
     return out
-
-
-def _num(x: Any) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def plot(curves: pl.DataFrame, path: Path, bayes: dict[str, float]) -> Path:
@@ -1090,15 +1084,7 @@ def write_report(
     fig = plot(curves_df, out / "peers.png", bayes)
     summary = {
         "config": vars(args),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "load_average_end": list(os.getloadavg()),
-            "jax": jax.__version__,
-            "devices": [str(d) for d in jax.devices()],
-            "peer_envs": extra.get("peer_envs", {}),
-        },
+        "machine": machine_info(peer_envs=extra.get("peer_envs", {})),
         "total_wall_s": extra.get("total_wall_s"),
         "skipped": extra.get("skipped", {}),
         "errors": extra.get("errors", []),

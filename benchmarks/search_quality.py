@@ -38,8 +38,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
-import platform
 import sys
 import time
 from pathlib import Path
@@ -51,11 +49,15 @@ import polars as pl
 
 import nasjax  # noqa: F401  (must precede JAX initialisation)
 from nasjax.baselines.registry import BASELINES
+from nasjax.data import FeatureConfig
 from nasjax.evaluate.metrics import accuracy
 from nasjax.evaluate.report import split_arrays
 from nasjax.run import RunConfig, load_data, run_search
 from nasjax.search import SEARCHERS
 from nasjax.train.data import split_ids
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import finite_or_none, machine_info, mean_ci
 
 TASKS = ("synthetic", "sample")
 DEFAULT_SEARCHERS = ("bayes_morph", "random", "evolution", "tpe")
@@ -77,7 +79,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--window", type=int, default=32)
     p.add_argument("--signal", type=float, default=0.1, help="synthetic signal")
     p.add_argument("--synthetic-steps", type=int, default=4000, help="bars")
+    p.add_argument("--synthetic-symbols", type=int, default=4, help="coins")
     p.add_argument("--folds", type=int, default=3, help="walk-forward folds")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild the tables and plot from --out's parquet files (e.g. of "
+        "an interrupted run) without running anything",
+    )
+    p.add_argument("--batch", type=int, default=None, help="training batch size")
+    p.add_argument(
+        "--features",
+        choices=("default", "minimal"),
+        default="default",
+        help="minimal: last return and one volatility per coin (no calendar, "
+        "volume or market features)",
+    )
     p.add_argument(
         "--ops", nargs="+", default=None, help="op vocabulary (default: every op)"
     )
@@ -100,6 +118,13 @@ def base_config(args: argparse.Namespace, task: str) -> RunConfig:
         eval_every=eval_every,
         warmup_steps=min(default.train.warmup_steps, args.steps // 4),
     )
+    if args.lr is not None:
+        train = dataclasses.replace(train, learning_rate=args.lr)
+    if args.batch is not None:
+        train = dataclasses.replace(train, batch_size=args.batch)
+    features = default.features
+    if args.features == "minimal":
+        features = FeatureConfig.minimal()
     return RunConfig(
         population=args.population,
         rounds=args.rounds,
@@ -109,7 +134,9 @@ def base_config(args: argparse.Namespace, task: str) -> RunConfig:
         data=task,
         synthetic_signal=args.signal,
         synthetic_steps=args.synthetic_steps,
+        synthetic_symbols=args.synthetic_symbols,
         n_folds=args.folds,
+        features=features,
         ops=None if args.ops is None else tuple(args.ops),
         train=train,
         baselines=(),  # trained once per task and seed below, not per run
@@ -188,22 +215,9 @@ def baseline_rows(cfg: RunConfig, dataset, names: list[str]) -> list[dict]:
     return rows
 
 
-def mean_ci(x: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and half-width of the 95% t interval (NaN with one sample)."""
-    from scipy import stats
-
-    x = np.asarray(x, np.float64)
-    n = x.shape[axis]
-    m = np.nanmean(x, axis=axis)
-    if n < 2:
-        return m, np.full_like(m, np.nan)
-    se = np.nanstd(x, axis=axis, ddof=1) / math.sqrt(n)
-    return m, se * stats.t.ppf(0.975, n - 1)
-
-
 def first_reaching(curve: np.ndarray, target: float) -> int | None:
     """1-based evaluation where ``curve >= target`` first (None: never)."""
-    hit = np.flatnonzero(np.nan_to_num(curve, nan=-np.inf) >= target - 1e-12)
+    hit = np.flatnonzero(np.nan_tofinite_or_none(curve, nan=-np.inf) >= target - 1e-12)
     return int(hit[0]) + 1 if hit.size else None
 
 
@@ -229,7 +243,7 @@ def analyse(curves: pl.DataFrame, runs: pl.DataFrame, base: pl.DataFrame) -> dic
             entry: dict[str, Any] = {"seeds": seeds}
             for col in ("final_best_val", "test_accuracy", "wall_s"):
                 m, h = mean_ci(rs[col].to_numpy())
-                entry[col] = {"mean": float(m), "ci95": _num(h)}
+                entry[col] = {"mean": float(m), "ci95": finite_or_none(h)}
             if "random" in searchers and s != "random":
                 need = []
                 for seed in seeds:
@@ -240,7 +254,9 @@ def analyse(curves: pl.DataFrame, runs: pl.DataFrame, base: pl.DataFrame) -> dic
                 reached = [n for n in need if n is not None]
                 entry["evals_to_random_final_best"] = {
                     "per_seed": need,
-                    "median_if_reached": _num(np.median(reached)) if reached else None,
+                    "median_if_reached": finite_or_none(np.median(reached))
+                    if reached
+                    else None,
                     "n_reached": len(reached),
                     "n_within_half_budget": sum(n <= budget / 2 for n in reached),
                     "n_seeds": len(need),
@@ -263,14 +279,9 @@ def analyse(curves: pl.DataFrame, runs: pl.DataFrame, base: pl.DataFrame) -> dic
             m, h = mean_ci(
                 b.filter(pl.col("baseline") == name)["test_accuracy"].to_numpy()
             )
-            res["baselines"][name] = {"mean": float(m), "ci95": _num(h)}
+            res["baselines"][name] = {"mean": float(m), "ci95": finite_or_none(h)}
         out[task] = res
     return out
-
-
-def _num(x: Any) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def plot(curves: pl.DataFrame, path: Path, bayes: dict[str, float]) -> Path:
@@ -353,6 +364,12 @@ def main(argv: list[str] | None = None) -> dict:
     tasks = TASKS if args.task == "both" else (args.task,)
     runs, curves, base = [], [], []
     t_all = time.perf_counter()
+    if args.report_only:
+        tasks = ()
+        runs = pl.read_parquet(out / "runs.parquet").to_dicts()
+        curves = pl.read_parquet(out / "curves.parquet").to_dicts()
+        if (out / "baselines.parquet").exists():
+            base = pl.read_parquet(out / "baselines.parquet").to_dicts()
     for task in tasks:
         cfg0 = base_config(args, task)
         dataset = load_data(cfg0)  # built once: every run of a task sees it
@@ -398,12 +415,7 @@ def main(argv: list[str] | None = None) -> dict:
     fig = plot(curves_df, out / "search_quality.png", bayes)
     summary = {
         "config": vars(args),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "devices": [str(d) for d in jax.devices()],
-        },
+        "machine": machine_info(),
         "total_wall_s": time.perf_counter() - t_all,
         "tasks": tasks_summary,
         "files": {

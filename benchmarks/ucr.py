@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import sys
 import time
 import warnings
@@ -62,6 +61,9 @@ from nasjax.graph import stack
 from nasjax.nn import active_param_count
 from nasjax.run import RunConfig, load_data, run_search
 from nasjax.train import TrainConfig, split_ids
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import machine_info
 
 DATASETS = (
     "ArrowHead",
@@ -625,12 +627,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     (out / "report.md").write_text(text)
     summary = {
         "config": vars(args),
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "jax": jax.__version__,
-            "devices": [str(d) for d in jax.devices()],
-        },
+        "machine": machine_info(),
         "total_wall_s": time.perf_counter() - t_all,
         "results": results_df.to_dicts(),
         "runs": runs_df.to_dicts(),
