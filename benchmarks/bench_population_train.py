@@ -11,7 +11,8 @@
     closing over the arch gives XLA the same static information.)
 
 Also (``--inherit``): function-preserving morph children trained from the
-inherited parent params vs from scratch, at equal steps.
+inherited parent params (at several learning-rate factors) vs from scratch,
+at equal steps (``--steps`` for the parents and again for the children).
 
 Usage: .venv/bin/python benchmarks/bench_population_train.py --sizes 1 8 32 64
 """
@@ -19,6 +20,7 @@ Usage: .venv/bin/python benchmarks/bench_population_train.py --sizes 1 8 32 64
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -40,16 +42,9 @@ from nasjax.train import (
 )
 
 
-def setup(window: int):
-    syn = synthetic(0, n_symbols=4, n_steps=6000, signal=0.15)
-    fc = FeatureConfig(
-        return_lags=(1, 3),
-        vol_windows=(12,),
-        volume_window=0,
-        market_return=False,
-        calendar=False,
-        reference_symbol=None,
-    )
+def setup(window: int, n_symbols: int = 4, signal: float = 0.15):
+    syn = synthetic(0, n_symbols=n_symbols, n_steps=6000, signal=signal)
+    fc = FeatureConfig.minimal(return_lags=(1, 3), vol_windows=(12,))
     return build_dataset(syn.frame, fc, window=window, folds=FoldConfig(n_folds=1))
 
 
@@ -121,9 +116,20 @@ def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
     }
 
 
-def bench_inherit(spec, ds, folds, norm, cfg, p=8):
-    """Parents trained ``cfg.n_steps``; children (preserving morph) trained again
-    ``cfg.n_steps`` from inherited params vs from scratch."""
+def bench_inherit(spec, ds, folds, norm, cfg, p=16, lr_scales=(1.0, 0.3)):
+    """Weight inheritance vs training from scratch, at equal steps.
+
+    ``p`` random parents are trained ``cfg.n_steps``; each gets one random
+    function-preserving morph; the children are trained ``cfg.n_steps`` more
+    (a) from the morphed parent params at each learning-rate factor of
+    ``lr_scales`` (the optimiser restarts: warmup + schedule) and (b) from a
+    fresh initialisation, with the same keys. Reported per start: the mean
+    validation-accuracy curve, the mean best, how many children reach their
+    parent's score and after how many steps, and the paired difference of
+    the best to scratch (mean and 95% t interval over the children).
+    """
+    from scipy import stats
+
     keys = jax.random.split(jax.random.key(123), p)
     archs = stack([random_arch(k, spec) for k in keys])
     parents = train_population(
@@ -134,8 +140,12 @@ def bench_inherit(spec, ds, folds, norm, cfg, p=8):
         jax.vmap(lambda k, a, pp: random_morph(k, a, pp, tuple(sorted(PRESERVING)))[0])
     )
     out = morph(jax.random.split(jax.random.key(2), p), archs, parent_params)
-    res = {}
-    for mode in ("inherit", "scratch"):
+    parent_score = np.asarray(parents.fitness)[:, None]
+    starts = [(f"inherit lr x{s:g}", "inherit", s) for s in lr_scales]
+    starts.append(("scratch", "scratch", 1.0))
+    res: dict = {}
+    best: dict = {}
+    for label, mode, scale in starts:
         r = train_population(
             jax.random.key(3),
             out.arch,
@@ -146,23 +156,36 @@ def bench_inherit(spec, ds, folds, norm, cfg, p=8):
             cfg,
             shard=False,
             init_from=mode,
+            lr_scale=np.full(p, scale, np.float32),
         )
         curve = np.asarray(r.metrics["val_accuracy"][:, 0])  # [P, n_evals]
-        parent_score = np.asarray(parents.fitness)[:, None]
         reached = curve >= parent_score
         steps = np.where(
             reached.any(1), (reached.argmax(1) + 1) * cfg.eval_every, np.nan
         )
-        res[mode] = {
+        best[label] = np.asarray(r.fitness, np.float64)
+        res[label] = {
             "mean_val_acc_curve": curve.mean(0).round(4).tolist(),
-            "mean_best_val_acc": float(np.nanmean(r.fitness)),
-            "frac_reaching_parent": float(reached.any(1).mean()),
+            "mean_best_val_acc": float(np.nanmean(best[label])),
+            "n_reaching_parent": int(reached.any(1).sum()),
             "median_steps_to_parent": float(np.nanmedian(steps))
             if np.isfinite(steps).any()
             else None,
         }
+    for label in res:
+        if label == "scratch":
+            continue
+        d = best[label] - best["scratch"]
+        d = d[np.isfinite(d)]
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        res[label]["best_minus_scratch"] = {
+            "mean": float(d.mean()),
+            "ci95": [float(d.mean() - half), float(d.mean() + half)],
+        }
     res["parent_mean_val_acc"] = float(np.nanmean(parents.fitness))
+    res["n_children"] = p
     res["applied"] = int(np.asarray(out.applied).sum())
+    res["eval_every"] = cfg.eval_every
     return res
 
 
@@ -179,8 +202,13 @@ def main() -> None:
     ap.add_argument("--inherit", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--symbols", type=int, default=4, help="synthetic coins")
+    ap.add_argument("--signal", type=float, default=0.15, help="Bayes acc - 0.5")
+    ap.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    ap.add_argument("--inherit-members", type=int, default=16)
+    ap.add_argument("--lr-scales", type=float, nargs="+", default=[1.0, 0.3])
     args = ap.parse_args()
-    ds, folds, norm = setup(args.window)
+    ds, folds, norm = setup(args.window, args.symbols, args.signal)
     ops = nasjax.graph.KNOWN_OPS if args.ops == "all" else tuple(args.ops.split(","))
     spec = ArchSpec(
         n_features=ds.features.shape[-1],
@@ -211,13 +239,19 @@ def main() -> None:
     result = {"speed": rows}
     if args.inherit:
         icfg = TrainConfig(
-            n_steps=4 * args.steps,
-            eval_every=args.steps // 2,
+            n_steps=args.steps,
+            eval_every=next(
+                d for d in range(max(1, args.steps // 8), 0, -1) if args.steps % d == 0
+            ),
             batch_size=args.batch,
             eval_batch_size=256,
             max_eval_samples=1024,
         )
-        result["inherit"] = bench_inherit(spec, ds, folds, norm, icfg)
+        if args.lr is not None:
+            icfg = dataclasses.replace(icfg, learning_rate=args.lr)
+        result["inherit"] = bench_inherit(
+            spec, ds, folds, norm, icfg, args.inherit_members, tuple(args.lr_scales)
+        )
         print(json.dumps(result["inherit"]), flush=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -89,6 +89,9 @@ class SearchConfig:
             only), e.g. ``[accuracy, params]``.
         startup_trials: TPE: random trials before TPE models the archive.
         ei_candidates: TPE: candidates scored per parameter.
+        inherit: Morph children start from their parent's morphed trained
+            weights, per fold (default; benchmarks/README.md "Weight
+            inheritance" measures it); False trains every child from scratch.
     """
 
     name: str = "bayes_morph"
@@ -102,6 +105,7 @@ class SearchConfig:
     objectives: tuple[str, ...] = ()
     startup_trials: int = 8
     ei_candidates: int = 24
+    inherit: bool = True
 
 
 @dataclass(frozen=True)
@@ -410,5 +414,6 @@ def to_run_config(cfg: Any) -> Any:
     }
     kwargs["max_evaluations"] = s.max_evaluations
     kwargs["time_budget_s"] = s.time_budget_s
+    kwargs["inherit"] = s.inherit
     kwargs["checkpoint"] = app.checkpoint
     return RunConfig(**kwargs)

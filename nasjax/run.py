@@ -163,6 +163,9 @@ class RunConfig:
         time_budget_s: Optional wall-clock budget of the search loop in
             seconds, summed over resumed sessions and checked between rounds
             (a round is never interrupted). Makes a run NOT bit-reproducible.
+        inherit: Morph children start from their parent's morphed trained
+            weights, fold by fold (default); False trains every arch from
+            scratch (``train_population(init_from="scratch")``).
         checkpoint: Checkpoint / resume options (not compared on resume).
     """
 
@@ -193,6 +196,7 @@ class RunConfig:
     n_boot: int = 200
     max_evaluations: int | None = None
     time_budget_s: float | None = None
+    inherit: bool = True
     checkpoint: CheckpointConfig = dataclasses.field(default_factory=CheckpointConfig)
 
     def __post_init__(self) -> None:

@@ -96,8 +96,13 @@ def search_round(
     n: int,
     data: tuple[Dataset, Folds, NormStats],
     train_cfg: TrainConfig,
+    init_from: str = "inherit",
 ) -> LoopState:
-    """One ask -> train -> tell round of ``n`` members; the new loop state."""
+    """One ask -> train -> tell round of ``n`` members; the new loop state.
+
+    ``init_from="scratch"`` trains every member from fresh weights instead
+    of the params the searcher hands out (see ``train_population``).
+    """
     ds, folds, norm = data
     r = len(loop.progress)
     t0 = time.perf_counter()
@@ -107,7 +112,14 @@ def search_round(
     # Op capacities follow each round's population (no floor): on CPU a
     # round is compute-bound, compiling is a few percent of it.
     result = train_population(
-        k_train, proposal.archs, proposal.params, ds, folds, norm, train_cfg
+        k_train,
+        proposal.archs,
+        proposal.params,
+        ds,
+        folds,
+        norm,
+        train_cfg,
+        init_from=init_from,
     )
     fitness = np.asarray(result.fitness, np.float64)
     seconds = time.perf_counter() - t_train
@@ -242,6 +254,7 @@ def search_loop(
                 n,
                 data,
                 cfg.train,
+                "inherit" if cfg.inherit else "scratch",
             )
             write_results(loop.rows, out / "results.parquet")
             ck_dir = None if save is None else save(r + 1, loop)

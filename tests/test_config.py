@@ -115,10 +115,12 @@ def test_overrides_reach_the_run_config(composer):
                 "data.symbols=[BTC/USDT,ETH/USDT]",
                 "search_space.ops=[conv,lstm]",
                 "seed=7",
+                "search.inherit=false",
             ]
         )
     )
     assert run.searcher == "evolution"
+    assert run.inherit is False and to_run_config(composer()).inherit is True
     assert run.rounds == 5
     assert run.train.learning_rate == 0.01
     assert run.symbols == ("BTC/USDT", "ETH/USDT")
