@@ -44,7 +44,12 @@ from nasjax.evaluate.search_plots import plot_search
 from nasjax.export import lineage
 from nasjax.graph import draw_arch
 from nasjax.graph.arch import Arch
-from nasjax.run_finish import _json_default, _pareto_summary, search_record
+from nasjax.run_finish import (
+    _json_default,
+    closing_record,
+    search_record,
+    write_summary,
+)
 from nasjax.run_loop import LoopState
 from nasjax.typing import Key, Params
 
@@ -300,11 +305,6 @@ def finish_classification(
         **search_record(cfg, loop, stopped_by, data_sum),
         "n_test": report["n"],
         "test_ci": report["ci"],
-        "pareto_front": _pareto_summary(cfg, loop),
-        "export": str(export_dir),
-        "plots": plots,
+        **closing_record(cfg, loop, export_dir, plots),
     }
-    summary = json.loads(json.dumps(summary, default=_json_default))
-    if writer:
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    return write_summary(summary, out, writer)

@@ -236,10 +236,24 @@ def finish(
         "baselines": {name: report["models"][name] for name in cfg.baselines},
         **search_record(cfg, loop, stopped_by, data_summary),
         "n_test": report["n"],
+        **closing_record(cfg, loop, export_dir, plots),
+    }
+    return write_summary(summary, out, writer)
+
+
+def closing_record(
+    cfg: RunConfig, loop: LoopState, export_dir: Path, plots: Any
+) -> dict[str, Any]:
+    """The summary's last entries: the Pareto front, export folder and plots."""
+    return {
         "pareto_front": _pareto_summary(cfg, loop),
         "export": str(export_dir),
         "plots": plots,
     }
+
+
+def write_summary(summary: dict[str, Any], out: Path, writer: bool) -> dict[str, Any]:
+    """``summary`` made JSON-safe, written to ``out/summary.json`` by the writer."""
     summary = json.loads(json.dumps(summary, default=_json_default))
     if writer:
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
