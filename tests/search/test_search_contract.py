@@ -50,8 +50,12 @@ def run(name, seed, rounds=ROUNDS, n=N, nan_round=1, **extra):
         fit = toy_fitness(prop.archs)
         if r == nan_round:
             fit[0] = np.nan
-        state, metrics = searcher.tell(k_tell, state, prop.archs, fit)
-        log.append((prop, fit, metrics))
+        # Two different fold copies per member, as two walk-forward folds
+        # would train them (the run loop tells train_population's [n, K, ...]).
+        first = jax.tree.map(lambda v: v[:, 0], prop.params)
+        told = jax.tree.map(lambda v: np.stack([v, 1.5 * v], axis=1), first)
+        state, metrics = searcher.tell(k_tell, state, prop.archs, fit, params=told)
+        log.append((prop, fit, metrics, told))
     return state, log
 
 
@@ -69,7 +73,7 @@ def test_registry_names():
 def test_ask_shapes_validity_and_no_duplicates(runs):
     _, (state, log), _ = runs
     seen: set[str] = set()
-    for prop, _, _ in log:
+    for prop, *_ in log:
         assert isinstance(prop, Proposal)
         assert prop.archs.batch_shape == (N,)
         assert prop.archs.spec == SPEC
@@ -87,7 +91,7 @@ def test_ask_shapes_validity_and_no_duplicates(runs):
 
 def test_deterministic(runs):
     _, (_, log_a), (_, log_b) = runs
-    for (pa, fa, _), (pb, fb, _) in zip(log_a, log_b, strict=True):
+    for (pa, fa, *_), (pb, fb, *_) in zip(log_a, log_b, strict=True):
         assert pa.fingerprints == pb.fingerprints
         np.testing.assert_array_equal(fa, fb)
 
@@ -101,7 +105,7 @@ def test_nan_fitness_kept_as_failure(runs):
 
 def test_best_never_decreases(runs):
     _, (_, log), _ = runs
-    best = [m["best_fitness"] for _, _, m in log]
+    best = [m["best_fitness"] for _, _, m, _ in log]
     assert all(b2 >= b1 for b1, b2 in itertools.pairwise(best))
 
 
@@ -147,26 +151,15 @@ def test_pending_asks_do_not_overlap(runs):
 
 def test_children_continue_each_fold_from_its_parent_copy(runs):
     """Told per-fold params [P, K, ...]: each child copy k keeps parent copy k."""
-    name, _, _ = runs
-    searcher = SEARCHERS[name](SPEC, **OPTIONS[name])
-    state = searcher.init(jax.random.key(3), None)
-    key = jax.random.key(3)
+    name, (_, log), _ = runs
     told = {}
-    for _ in range(2):
-        key, k_ask, k_tell = jax.random.split(key, 3)
-        prop, state = searcher.ask(k_ask, state, N)
-        base = jax.tree.map(lambda v: v[:, 0], prop.params)
-        # Two different fold copies, as two walk-forward folds would train.
-        fold_params = jax.tree.map(lambda v: np.stack([v, 1.5 * v], axis=1), base)
+    for prop, _, _, fold_params in log[:-1]:
         for i, fp in enumerate(prop.fingerprints):
             told[fp] = (
                 jax.tree.map(lambda v, i=i: v[i], prop.archs),
                 jax.tree.map(lambda v, i=i: v[i], fold_params),
             )
-        state, _ = searcher.tell(
-            k_tell, state, prop.archs, toy_fitness(prop.archs), params=fold_params
-        )
-    prop, _ = searcher.ask(key, state, N)
+    prop = log[-1][0]
     k_copies = {leaf.shape[1] for leaf in jax.tree.leaves(prop.params)}
     assert k_copies <= {1, 2} and len(k_copies) == 1
     x = jax.random.normal(jax.random.key(0), (2, SPEC.window, SPEC.n_features))
