@@ -155,6 +155,11 @@ SHARED_ARGS = (
     "window",
     "signal",
     "synthetic_steps",
+    "synthetic_symbols",
+    "lr",
+    "batch",
+    "features",
+    "ops",
 )
 
 
@@ -182,6 +187,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-samples", type=int, default=4096)
     p.add_argument("--signal", type=float, default=0.1, help="synthetic signal")
     p.add_argument("--synthetic-steps", type=int, default=4000, help="bars")
+    p.add_argument("--synthetic-symbols", type=int, default=4, help="coins")
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="peak learning rate of nasjax and NNI (AutoKeras tunes its own)",
+    )
+    p.add_argument("--batch", type=int, default=None, help="training batch size")
+    p.add_argument("--features", choices=("default", "minimal"), default="default")
+    p.add_argument("--ops", nargs="+", default=None, help="nasjax op vocabulary")
     p.add_argument("--report-only", action="store_true", help="rebuild the report")
     p.add_argument(
         "--merge-from",
@@ -508,6 +523,7 @@ def run_peer(
         "--eval-every", str(cfg.train.eval_every),
         "--batch-size", str(cfg.train.batch_size),
         *peer.args,
+        *(("--learning-rate", str(cfg.train.learning_rate)) if tool == "nni" else ()),
     ]  # fmt: skip
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONHASHSEED="0")
     env.pop("PYTHONPATH", None)

@@ -9,7 +9,10 @@ windows as a 1-D "image" of length ``W`` with ``F`` channels (the tuner's
 ``Conv1d``, ``BatchNorm1d``, 1-D pooling and global average pooling), and the
 torch model built from the graph JSON (``json_to_graph(...).produce_torch_model()``,
 as in NNI's network-morphism examples) reads ``[n, F, W]`` (channels first).
-The graphs carry no weights, so every trial trains from scratch. The
+Windows shorter than ``MIN_LENGTH`` steps are left-padded with zeros (the
+past side) to that length: the generator's CNN pools its input several times
+and fails on a 4-step sequence ("max_pool1d() Invalid computed output size:
+0"). The graphs carry no weights, so every trial trains from scratch. The
 wall-clock budget is checked before and after each proposal (the tuner's
 Bayesian optimisation can take minutes per proposal and cannot be
 interrupted).
@@ -38,6 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from common import Recorder, load_splits, parse_args  # noqa: E402
 
+MIN_LENGTH = 16
+"""Shortest sequence the tuner's generated CNNs get (zero-padded in the past)."""
+
+
+def pad_past(x: np.ndarray, length: int) -> np.ndarray:
+    """``float32[n, max(W, length), F]``: windows left-padded with zeros."""
+    short = length - x.shape[1]
+    return x if short <= 0 else np.pad(x, ((0, 0), (short, 0), (0, 0)))
+
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv, learning_rate=1e-3, warmup_steps=20)
@@ -55,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
 
     data = load_splits(args.data)
+    for k in ("x_train", "x_val", "x_test"):
+        data[k] = pad_past(data[k], MIN_LENGTH)
     _, w, f = data["x_train"].shape
 
     def channels_first(x: np.ndarray) -> torch.Tensor:
