@@ -97,26 +97,19 @@ def broadcast_folds(params: Params, n_folds: int, axis: int = 1) -> Params:
 
 
 def stack_members(trees: Sequence[PyTree], axis: int = 0) -> PyTree:
-    """Stack single members' fold params ``[K_i, ...]`` into ``[n, K, ...]``.
+    """Stack single members' fold params ``[K_i, ...]`` into host ``[n, K, ...]``.
 
-    Fold axes of length 1 broadcast to the longest one; works on numpy and
-    JAX leaves alike (numpy in, numpy out).
+    Fold axes (``axis``) of length 1 broadcast to the longest one. The leaves
+    come back as numpy arrays (the archive keeps params on the host).
     """
     k = max(np.shape(jax.tree.leaves(t)[0])[axis] for t in trees)
 
     def grow(v):
         shape = list(np.shape(v))
         shape[axis] = k
-        return (
-            np.broadcast_to(v, shape)
-            if isinstance(v, np.ndarray)
-            else (jnp.broadcast_to(v, tuple(shape)))
-        )
+        return np.broadcast_to(np.asarray(v), shape)
 
-    grown = [jax.tree.map(grow, t) for t in trees]
-    if all(isinstance(v, np.ndarray) for t in grown for v in jax.tree.leaves(t)):
-        return jax.tree.map(lambda *v: np.stack(v), *grown)
-    return jax.tree.map(lambda *v: jnp.stack(v), *grown)
+    return jax.tree.map(lambda *v: np.stack([grow(x) for x in v]), *trees)
 
 
 def concat_members(a: Params, b: Params) -> Params:

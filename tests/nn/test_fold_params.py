@@ -53,9 +53,11 @@ def test_stack_and_concat_broadcast_single_copies():
     host = jax.tree.map(np.asarray, p)
     one = jax.tree.map(lambda v: v[0], host)  # [1, ...] numpy
     three = jax.tree.map(lambda v: np.asarray(v[0]), q)  # [3, ...]
-    s = stack_members([one, three])
+    s = stack_members([one, jax.tree.map(jnp.asarray, three)])
     assert fold_axis_size(s, SPEC) == 3
     assert all(isinstance(v, np.ndarray) for v in jax.tree.leaves(s))
+    for leaf, orig in zip(jax.tree.leaves(s), jax.tree.leaves(one), strict=True):
+        np.testing.assert_array_equal(leaf[0, 2], orig[0])
     c = concat_members(p, q)
     assert fold_axis_size(c, SPEC) == 3
     assert jax.tree.leaves(c)[0].shape[0] == 4
