@@ -83,6 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--folds", type=int, default=3, help="walk-forward folds")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate")
     p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep --out's finished runs and baselines and run only the missing "
+        "ones (an interrupted run resumes from its checkpoint)",
+    )
+    p.add_argument(
         "--report-only",
         action="store_true",
         help="rebuild the tables and plot from --out's parquet files (e.g. of "
@@ -364,17 +370,22 @@ def main(argv: list[str] | None = None) -> dict:
     tasks = TASKS if args.task == "both" else (args.task,)
     runs, curves, base = [], [], []
     t_all = time.perf_counter()
-    if args.report_only:
-        tasks = ()
+    if (args.report_only or args.resume) and (out / "runs.parquet").exists():
         runs = pl.read_parquet(out / "runs.parquet").to_dicts()
         curves = pl.read_parquet(out / "curves.parquet").to_dicts()
         if (out / "baselines.parquet").exists():
             base = pl.read_parquet(out / "baselines.parquet").to_dicts()
+    if args.report_only:
+        tasks = ()
+    done = {(r["task"], r["searcher"], r["seed"]) for r in runs}
+    base_done = {(r["task"], r["seed"]) for r in base}
     for task in tasks:
         cfg0 = base_config(args, task)
         dataset = load_data(cfg0)  # built once: every run of a task sees it
         for seed in range(args.seeds):
             for name in args.searchers:
+                if (task, name, seed) in done:
+                    continue
                 cfg = dataclasses.replace(
                     cfg0,
                     searcher=name,
@@ -396,12 +407,13 @@ def main(argv: list[str] | None = None) -> dict:
                     f"({run['wall_s']:.0f} s)",
                     file=sys.stderr,
                 )
-            base.extend(
-                baseline_rows(
-                    dataclasses.replace(cfg0, seed=seed), dataset, args.baselines
+            if (task, seed) not in base_done:
+                base.extend(
+                    baseline_rows(
+                        dataclasses.replace(cfg0, seed=seed), dataset, args.baselines
+                    )
                 )
-            )
-            pl.DataFrame(base).write_parquet(out / "baselines.parquet")
+                pl.DataFrame(base).write_parquet(out / "baselines.parquet")
         pl.DataFrame(runs).write_parquet(out / "runs.parquet")
         pl.DataFrame(curves).write_parquet(out / "curves.parquet")
     runs_df, curves_df = pl.DataFrame(runs), pl.DataFrame(curves)
