@@ -223,7 +223,7 @@ def baseline_rows(cfg: RunConfig, dataset, names: list[str]) -> list[dict]:
 
 def first_reaching(curve: np.ndarray, target: float) -> int | None:
     """1-based evaluation where ``curve >= target`` first (None: never)."""
-    hit = np.flatnonzero(np.nan_tofinite_or_none(curve, nan=-np.inf) >= target - 1e-12)
+    hit = np.flatnonzero(np.nan_to_num(curve, nan=-np.inf) >= target - 1e-12)
     return int(hit[0]) + 1 if hit.size else None
 
 
