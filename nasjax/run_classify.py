@@ -40,12 +40,13 @@ from nasjax.evaluate.classification import (
     metrics_with_ci,
     plot_confusion,
 )
-from nasjax.evaluate.search_plots import plot_search
 from nasjax.export import lineage
-from nasjax.graph import draw_arch
 from nasjax.graph.arch import Arch
 from nasjax.run_finish import (
     _json_default,
+    arch_and_search_plots,
+    best_evaluation,
+    best_record,
     closing_record,
     search_record,
     write_summary,
@@ -208,15 +209,10 @@ def finish_classification(
     """
     ds, folds, norm = data
     rows = loop.rows
-    if loop.best_row < 0 or loop.best_fold_params is None:
-        raise RuntimeError("every evaluation failed; nothing to evaluate on test")
-    b = loop.best_row
-    best = rows[b]
-    best_arch = Arch.from_json(best["arch_json"])
+    # Nothing is retrained: the search's fold models are evaluated.
+    del k_final
+    _, best, best_arch, fold_params = best_evaluation(loop)
     bs = cfg.train.eval_batch_size
-
-    del k_final  # nothing is retrained: the search's fold models are evaluated
-    fold_params = loop.best_fold_params
     validation = _validation(best_arch, fold_params, best, data, cfg)
 
     # The test instances are touched once, here.
@@ -249,11 +245,7 @@ def finish_classification(
     plots = [str(out / "best_arch.png")]
     if writer:
         plot_dir.mkdir(exist_ok=True)
-        fig = draw_arch(best_arch, out / "best_arch.png", title=best["fingerprint"])
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        plots += plot_search(rows, b, plot_dir)
+        plots += arch_and_search_plots(loop, out, plot_dir)
         confusion = plot_confusion(
             np.asarray(best_entry["confusion"]),
             ds.meta.class_names,
@@ -280,20 +272,16 @@ def finish_classification(
     }
     summary: dict[str, Any] = {
         "task": "classification",
-        "best": {
-            "fingerprint": best["fingerprint"],
-            "arch": json.loads(best["arch_json"]),
-            "params_count": best["params_count"],
-            "fitness": best["fitness"],
-            "round": best["round"],
-            "validation": validation,
-            "test": best_entry["metrics"],
-            "test_per_class_recall": best_entry["per_class_recall"],
-            "test_confusion": best_entry["confusion"],
-            "test_trading": None,
-            "evaluated_as": ENSEMBLE_NOTE,
-            "lineage": [step["fingerprint"] for step in history],
-        },
+        "best": best_record(
+            best,
+            history,
+            validation=validation,
+            test=best_entry["metrics"],
+            test_per_class_recall=best_entry["per_class_recall"],
+            test_confusion=best_entry["confusion"],
+            test_trading=None,
+            evaluated_as=ENSEMBLE_NOTE,
+        ),
         "baselines": baselines,
         "skipped_baselines": skipped,
         "notes": [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import numpy as np
@@ -144,12 +144,8 @@ def finish(
     """Test evaluation (touched once), export, plots and ``summary.json``."""
     ds, folds, norm = data
     rows = loop.rows
-    if loop.best_row < 0 or loop.best_fold_params is None:
-        raise RuntimeError("every evaluation failed; nothing to evaluate on test")
-    b = loop.best_row
-    best = rows[b]
-    best_arch = Arch.from_json(best["arch_json"])
-    validation = _validation_metrics(best_arch, loop.best_fold_params, best, data, cfg)
+    _, best, best_arch, best_fold_params = best_evaluation(loop)
+    validation = _validation_metrics(best_arch, best_fold_params, best, data, cfg)
 
     # The test period is touched once, here.
     _, _, test_ids = split_ids(folds, "test")
@@ -185,11 +181,7 @@ def finish(
     )
     plots = [str(out / "best_arch.png"), *report.get("plots", [])]
     if writer:
-        fig = draw_arch(best_arch, out / "best_arch.png", title=best["fingerprint"])
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        plots += plot_search(rows, b, plot_dir)
+        plots += arch_and_search_plots(loop, out, plot_dir)
 
     best_entry = report["models"]["best"]
     data_summary = {"source": cfg.data, **_data_summary(ds, folds)}
@@ -222,23 +214,78 @@ def finish(
         )
 
     summary: dict[str, Any] = {
-        "best": {
-            "fingerprint": best["fingerprint"],
-            "arch": json.loads(best["arch_json"]),
-            "params_count": best["params_count"],
-            "fitness": best["fitness"],
-            "round": best["round"],
-            "validation": validation,
-            "test": best_entry["metrics"],
-            "test_trading": best_entry.get("trading"),
-            "lineage": [step["fingerprint"] for step in history],
-        },
+        "best": best_record(
+            best,
+            history,
+            validation=validation,
+            test=best_entry["metrics"],
+            test_trading=best_entry.get("trading"),
+        ),
         "baselines": {name: report["models"][name] for name in cfg.baselines},
         **search_record(cfg, loop, stopped_by, data_summary),
         "n_test": report["n"],
         **closing_record(cfg, loop, export_dir, plots),
     }
     return write_summary(summary, out, writer)
+
+
+class BestEvaluation(NamedTuple):
+    """The search's best evaluation.
+
+    Attributes:
+        index: Its index in ``loop.rows``.
+        row: Its result row.
+        arch: Its architecture.
+        fold_params: Its trained params on every fold, leaves ``[K, ...]``.
+    """
+
+    index: int
+    row: dict[str, Any]
+    arch: Arch
+    fold_params: Params
+
+
+def best_evaluation(loop: LoopState) -> BestEvaluation:
+    """The best evaluation of a finished search.
+
+    Raises:
+        RuntimeError: If every evaluation failed.
+    """
+    if loop.best_row < 0 or loop.best_fold_params is None:
+        raise RuntimeError("every evaluation failed; nothing to evaluate on test")
+    row = loop.rows[loop.best_row]
+    return BestEvaluation(
+        loop.best_row, row, Arch.from_json(row["arch_json"]), loop.best_fold_params
+    )
+
+
+def arch_and_search_plots(loop: LoopState, out: Path, plot_dir: Path) -> list[str]:
+    """Draw the best arch (``out/best_arch.png``) and the search plots.
+
+    Returns:
+        The search plots' paths (the arch drawing's path is known).
+    """
+    import matplotlib.pyplot as plt
+
+    best = best_evaluation(loop)
+    title = best.row["fingerprint"]
+    plt.close(draw_arch(best.arch, out / "best_arch.png", title=title))
+    return plot_search(loop.rows, best.index, plot_dir)
+
+
+def best_record(
+    best: dict[str, Any], history: list[dict[str, Any]], **entries: Any
+) -> dict[str, Any]:
+    """The summary's ``best`` entry: the row's identity, ``entries``, lineage."""
+    return {
+        "fingerprint": best["fingerprint"],
+        "arch": json.loads(best["arch_json"]),
+        "params_count": best["params_count"],
+        "fitness": best["fitness"],
+        "round": best["round"],
+        **entries,
+        "lineage": [step["fingerprint"] for step in history],
+    }
 
 
 def closing_record(
