@@ -109,22 +109,28 @@ def gbdt(
     """HistGradientBoosting on last-step features + ``lags`` lags (fixed
     hyper-parameters; its seed comes from ``key``)."""
     del cfg
+    k = fold % folds.train.shape[0]
+    train, _, ev = split_ids(folds, split, fold)
+    model = gbdt_model(key)
+    x_tr = lagged_features(dataset, train, norm, k, lags)
+    model.fit(x_tr, _labels(dataset, train))
+    proba = model.predict_proba(lagged_features(dataset, ev, norm, k, lags))
+    return _up_column(model.classes_, proba)
+
+
+def gbdt_model(key: Key) -> HistGradientBoostingClassifier:
+    """The gradient-boosted trees of the baselines (fixed hyper-parameters,
+    no early stopping); the seed comes from ``key``."""
     import jax
 
     seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
-    k = fold % folds.train.shape[0]
-    train, _, ev = split_ids(folds, split, fold)
-    model = HistGradientBoostingClassifier(
+    return HistGradientBoostingClassifier(
         max_iter=200,
         learning_rate=0.05,
         max_leaf_nodes=15,
         random_state=seed,
         early_stopping=False,  # pyright: ignore[reportArgumentType]
     )
-    x_tr = lagged_features(dataset, train, norm, k, lags)
-    model.fit(x_tr, _labels(dataset, train))
-    proba = model.predict_proba(lagged_features(dataset, ev, norm, k, lags))
-    return _up_column(model.classes_, proba)
 
 
 def _up_column(classes, proba) -> np.ndarray:

@@ -31,11 +31,11 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from nasjax.baselines.classical import gbdt_model
 from nasjax.baselines.deep import DEEP_ARCHS
 from nasjax.data.dataset import Dataset, gather_windows
 from nasjax.data.normalize import NormStats
@@ -266,15 +266,8 @@ def gbdt(
     """Histogram gradient boosting (fixed hyper-parameters) on the flattened
     series; its seed comes from ``key``."""
     del norm, cfg
-    seed = int(jax.random.randint(key, (), 0, 2**31 - 1))
     train = train_instances(folds)
-    model = HistGradientBoostingClassifier(
-        max_iter=200,
-        learning_rate=0.05,
-        max_leaf_nodes=15,
-        random_state=seed,
-        early_stopping=False,  # pyright: ignore[reportArgumentType]
-    )
+    model = gbdt_model(key)
     model.fit(flat_series(dataset, train), labels_of(dataset, train))
     proba = model.predict_proba(flat_series(dataset, test_ids(folds)))
     return _full_proba(model, proba, n_classes(dataset))
