@@ -17,7 +17,8 @@ population params ``[P, ...]`` are accepted wherever fold params are, as
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -123,3 +124,17 @@ def concat_members(a: Params, b: Params) -> Params:
     return jax.tree.map(
         lambda x, y: jnp.concatenate([_grow(x, k, 1), _grow(y, k, 1)]), a, b
     )
+
+
+def map_fold_copies(fn: Callable[[Params], Any], params: Params) -> tuple[Any, Any]:
+    """``fn`` on every fold copy of one member's ``params [K, ...]``.
+
+    For morphs: a morph's choices depend on its key and arch only, so every
+    copy is morphed the same way and the fold-independent outputs (child
+    arch, morph ids, applied flags) are read from copy 0.
+
+    Returns:
+        ``(out of copy 0, out of every copy with leaves [K, ...])``.
+    """
+    every = jax.vmap(fn)(params)
+    return jax.tree.map(lambda v: v[0], every), every

@@ -16,7 +16,7 @@ import numpy as np
 
 from nasjax.graph.spec import ArchSpec
 from nasjax.morph.registry import MORPHS, random_morph
-from nasjax.nn.fold_params import stack_members
+from nasjax.nn.fold_params import map_fold_copies, stack_members
 from nasjax.search.base import (
     Proposal,
     Searcher,
@@ -38,9 +38,10 @@ def _mutate(keys, archs, params, names):
     """One random morph per member; params ``[n, K, ...]`` morphed per fold."""
 
     def one(k, a, p):
-        out, which = jax.vmap(lambda pk: random_morph(k, a, pk, names))(p)
-        first = jax.tree.map(lambda v: v[0], (out.arch, out.applied, which))
-        return first[0], out.params, first[1], first[2]
+        (first, which), (every, _) = map_fold_copies(
+            lambda pk: random_morph(k, a, pk, names), p
+        )
+        return first.arch, every.params, first.applied, which
 
     return jax.vmap(one)(keys, archs, params)
 

@@ -34,7 +34,7 @@ from nasjax.graph.build import random_arch
 from nasjax.graph.fingerprint import fingerprint
 from nasjax.graph.spec import bucket_size
 from nasjax.morph.registry import MORPHS, morph_chain
-from nasjax.nn.fold_params import as_fold_params
+from nasjax.nn.fold_params import as_fold_params, broadcast_folds, map_fold_copies
 from nasjax.surrogate.acquisition import (
     expected_improvement,
     log_expected_improvement,
@@ -133,16 +133,17 @@ def _replay(keys, rkeys, parents, params, parent, is_random, *, length, names):
     pp = jax.tree.map(lambda v: v[parent], params)  # [n, K, ...]
 
     def child(k, a, p):  # the same chain on every fold copy of the params
-        arch, kids, _, _ = jax.vmap(lambda pk: morph_chain(k, a, pk, length, names))(p)
-        return jax.tree.map(lambda v: v[0], arch), kids
+        def chain(pk):
+            return morph_chain(k, a, pk, length, names)
+
+        first, every = map_fold_copies(chain, p)
+        return first[0], every[1]
 
     m_arch, m_params = jax.vmap(child)(keys, pa, pp)
     r_arch = jax.vmap(random_arch, in_axes=(0, None))(rkeys, parents.spec)
     n_folds = jax.tree.leaves(m_params)[0].shape[1]
-    r_params = jax.tree.map(
-        lambda v: jnp.broadcast_to(v[:, None], (v.shape[0], n_folds, *v.shape[1:])),
-        jax.vmap(nn.init)(rkeys, r_arch),
-    )
+    fresh = jax.vmap(nn.init)(rkeys, r_arch)
+    r_params = broadcast_folds(jax.tree.map(lambda v: v[:, None], fresh), n_folds)
 
     def pick(a, b):
         sel = is_random.reshape((-1,) + (1,) * (a.ndim - 1))
