@@ -75,6 +75,7 @@ from nasjax.train.data import make_train_data, split_ids
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import finite_or_none, machine_info, mean_ci
+from peer_runners.common import peak_rss_mb  # VmHWM: since the last reset
 from search_quality import base_config, searcher_options
 from search_quality import parse_args as sq_parse_args
 
@@ -375,19 +376,6 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process in MiB since the last reset (``VmHWM``)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 # ---------------------------------------------------------------- scoring

@@ -198,6 +198,24 @@ def _panel(ds, ids: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.transpose(x, (1, 2, 0)), np.float64)
 
 
+def _measured(
+    args, name: str, method: str, y: np.ndarray, pred: Any, t0: float, source: str
+) -> dict[str, Any]:
+    """A results row of a method run here: test accuracy with its bootstrap
+    interval and the seconds since ``t0``."""
+    hit = np.asarray(pred) == y
+    low, high = _ci(y, hit, args.n_boot, args.seed)
+    return {
+        "dataset": name,
+        "method": method,
+        "accuracy": float(hit.mean()),
+        "low": low,
+        "high": high,
+        "wall_s": time.perf_counter() - t0,
+        "source": source,
+    }
+
+
 def peer_rows(args, name: str, data) -> list[dict[str, Any]]:
     """MiniRocket and 1-NN DTW on this machine, on the same split."""
     ds, folds, _ = data
@@ -214,19 +232,17 @@ def peer_rows(args, name: str, data) -> list[dict[str, Any]]:
             warnings.simplefilter("ignore")
             clf.fit(_panel(ds, train), y_tr)
             pred = clf.predict(_panel(ds, test))
-        hit = np.asarray(pred) == y_te
-        low, high = _ci(y_te, hit, args.n_boot, args.seed)
         rows.append(
-            {
-                "dataset": name,
-                "method": "MiniRocket (aeon, this machine)",
-                "accuracy": float(hit.mean()),
-                "low": low,
-                "high": high,
-                "wall_s": time.perf_counter() - t0,
-                "source": "this machine: aeon MiniRocketClassifier on the "
-                "padded series (+ 'observed' channel when lengths differ)",
-            }
+            _measured(
+                args,
+                name,
+                "MiniRocket (aeon, this machine)",
+                y_te,
+                pred,
+                t0,
+                "this machine: aeon MiniRocketClassifier on the padded series "
+                "(+ 'observed' channel when lengths differ)",
+            )
         )
     if not args.no_dtw:
         from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
@@ -241,19 +257,17 @@ def peer_rows(args, name: str, data) -> list[dict[str, Any]]:
             warnings.simplefilter("ignore")
             knn.fit(x_tr, raw.y_train)
             pred = knn.predict(x_te)
-        hit = np.asarray(pred) == raw.y_test
-        low, high = _ci(raw.y_test, hit, args.n_boot, args.seed)
         rows.append(
-            {
-                "dataset": name,
-                "method": "1-NN DTW (aeon, this machine)",
-                "accuracy": float(hit.mean()),
-                "low": low,
-                "high": high,
-                "wall_s": time.perf_counter() - t0,
-                "source": "this machine: aeon 1-NN, DTW with a full window "
-                "(dependent DTW for multivariate series; raw unequal lengths)",
-            }
+            _measured(
+                args,
+                name,
+                "1-NN DTW (aeon, this machine)",
+                raw.y_test,
+                pred,
+                t0,
+                "this machine: aeon 1-NN, DTW with a full window (dependent DTW "
+                "for multivariate series; raw unequal lengths)",
+            )
         )
     for method in SOURCES:
         acc = PUBLISHED.get((name, method))
