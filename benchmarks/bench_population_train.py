@@ -1,7 +1,10 @@
 """Population training: one vmapped jit vs one compiled model per architecture.
 
-(a) nasjax: ``train_population`` = ``jit(vmap(train))`` over P different
-    architectures of one bucket (one compile for the whole population).
+(a) nasjax: ``train_population`` over P different architectures of one
+    bucket (one compile for the whole population), population-major with
+    per-op dispatch; timed with the node loop unrolled and in ``lax.scan``
+    (the default, ``node_loop="auto"``, picks one by the amount of work), and
+    as ``jit(vmap(train))`` with every node's ``lax.switch`` (``"switch"``).
 (b) user loop: what a user writes without nasjax's population engine: for each
     architecture, ``jax.jit`` of the same training loop with the architecture
     closed over as a compile-time constant (so XLA specialises it: each
@@ -35,6 +38,7 @@ from nasjax.graph import ArchSpec, random_arch, stack, unstack
 from nasjax.morph import PRESERVING, random_morph
 from nasjax.train import (
     TrainConfig,
+    choose_node_loop,
     make_train,
     make_train_data,
     select_fold,
@@ -60,29 +64,33 @@ def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
     params = jax.vmap(nasjax.nn.init)(keys, archs)
     key = jax.random.key(0)
 
-    def ours():
-        return train_population(
-            key, archs, params, ds, folds, norm, cfg, shard=False, data=data1
-        ).fitness
+    def timed_mode(**mode):
+        def run():
+            return train_population(
+                key,
+                archs,
+                params,
+                ds,
+                folds,
+                norm,
+                cfg,
+                shard=False,
+                data=data1,
+                **mode,
+            ).fitness
 
-    def ours_switch():
-        return train_population(
-            key,
-            archs,
-            params,
-            ds,
-            folds,
-            norm,
-            cfg,
-            shard=False,
-            data=data1,
-            dispatch="switch",
-        ).fitness
+        _, total = timed(run)
+        _, steady = timed(run)
+        return total, steady
 
-    _, first = timed(ours)
-    _, steady = timed(ours)
-    _, sw_first = timed(ours_switch)
-    _, sw_steady = timed(ours_switch)
+    modes = {
+        "unroll": {"node_loop": "unroll"},
+        "scan": {"node_loop": "scan"},
+        "switch": {"dispatch": "switch"},
+    }
+    times = {name: timed_mode(**mode) for name, mode in modes.items()}
+    default_loop = choose_node_loop(p, 1, cfg.n_steps)
+    first, steady = times[default_loop]
     train = make_train(cfg)
     one = select_fold(data1, 0)
     user_first, user_steady = [], []
@@ -97,19 +105,25 @@ def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
     u_steady = float(np.mean(user_steady)) * p
     u_total = float(np.sum(user_first))
     examples = p * cfg.n_steps * cfg.batch_size
+    per_mode = {}
+    for name, (total, st) in times.items():
+        per_mode[f"{name}_compile_s"] = total - st
+        per_mode[f"{name}_steady_s"] = st
+        per_mode[f"{name}_total_s"] = total
     return {
         "P": p,
+        "default_node_loop": default_loop,
         "ours_compile_s": first - steady,
         "ours_steady_s": steady,
         "ours_total_s": first,
-        "switch_compile_s": sw_first - sw_steady,
-        "switch_steady_s": sw_steady,
-        "switch_total_s": sw_first,
-        "ratio_steady_switch_over_ops": sw_steady / steady,
+        **per_mode,
+        "ratio_steady_switch_over_ops": times["switch"][1] / steady,
         "user_compile_s": u_total - u_steady,
         "user_steady_s": u_steady,
         "user_total_s": u_total,
         "ratio_total": u_total / first,
+        "ratio_total_unroll": u_total / times["unroll"][0],
+        "ratio_total_scan": u_total / times["scan"][0],
         "ratio_steady": u_steady / steady,
         "ours_examples_per_s": examples / steady,
         "user_examples_per_s": examples / u_steady,
@@ -189,6 +203,10 @@ def bench_inherit(spec, ds, folds, norm, cfg, p=16, lr_scales=(1.0, 0.3)):
     return res
 
 
+def _rounded(v):
+    return round(v, 3) if isinstance(v, float) else v
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 32, 64])
@@ -235,7 +253,7 @@ def main() -> None:
         for p in args.sizes:
             row = bench_size(p, spec, ds, folds, norm, cfg, data1, args.user_steady)
             rows.append(row)
-            print(json.dumps({k: round(v, 3) for k, v in row.items()}), flush=True)
+            print(json.dumps({k: _rounded(v) for k, v in row.items()}), flush=True)
     result = {"speed": rows}
     if args.inherit:
         icfg = TrainConfig(

@@ -12,6 +12,7 @@ from nasjax.nn.model import (
     pad_params,
 )
 from nasjax.nn.population import (
+    NODE_LOOPS,
     apply_population,
     check_capacities,
     embed_population,
@@ -19,6 +20,7 @@ from nasjax.nn.population import (
 )
 
 __all__ = [
+    "NODE_LOOPS",
     "active_macs",
     "active_param_count",
     "apply",

@@ -9,6 +9,12 @@ members that use it: their indices are gathered into a static-capacity slot
 and the results are scattered back. Capacities come from the concrete
 population on the host (:func:`op_capacities`) and are rounded up to powers
 of two, so the number of compiles stays small.
+
+The node loop is written out in Python by default (``node_loop="unroll"``):
+node ``i`` reads only its ``i`` possible predecessors, and nothing carries a
+``[P, N, batch, T, W]`` accumulator from node to node. That is about three
+times faster to train than the ``lax.scan`` over nodes (``"scan"``) on a CPU,
+for about twice the compile time (``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -83,8 +89,32 @@ def _dispatch(op, capacity, use, inp, node_params, cfg):
     return jnp.zeros_like(inp).at[idx].add(out)
 
 
+NODE_LOOPS = ("unroll", "scan")
+
+
+def _node_output(ops, capacities, inp, node, width_mask):
+    """One node of every member: ``float32[P, batch, T, W]``.
+
+    ``node = (op_ids, width, kernel, dilation, node_params, active)``, each
+    with a leading population axis.
+    """
+    op_ids, width, kernel, dilation, node_params, active = node
+    cfg = NodeConfig(width, kernel, dilation)
+    y = jnp.zeros_like(inp)
+    for k, op in enumerate(ops):
+        if capacities[k] == 0:
+            continue
+        use = (op_ids == k) & (active > 0)
+        y = y + _dispatch(op, capacities[k], use, inp, node_params[op.name], cfg)
+    return y * width_mask(width)[:, None, None, :] * active[:, None, None, None]
+
+
 def embed_population(
-    archs: Arch, params: Params, x: jax.Array, capacities: tuple[int, ...]
+    archs: Arch,
+    params: Params,
+    x: jax.Array,
+    capacities: tuple[int, ...],
+    node_loop: str = "unroll",
 ) -> jax.Array:
     """Population-major :func:`nasjax.nn.embed`: ``float32[P, batch, W]``.
 
@@ -94,7 +124,16 @@ def embed_population(
         x: ``float32[P, batch, window, F]`` (one batch per member) or
             ``float32[batch, window, F]`` (shared).
         capacities: From :func:`op_capacities` of these archs (static).
+        node_loop: ``"unroll"`` (default) writes the node loop out in Python:
+            node ``i`` sums only its ``i`` possible predecessors and XLA
+            schedules across nodes. ``"scan"`` runs the nodes in ``lax.scan``
+            over an ``[P, N, batch, T, W]`` edge accumulator: one traced
+            copy of the node body (about half the compile time) but the
+            accumulator is rewritten at every node (on a 2-core CPU the
+            training step is about 3x slower; ``benchmarks/README.md``).
     """
+    if node_loop not in NODE_LOOPS:
+        raise ValueError(f"node_loop must be one of {NODE_LOOPS}, got {node_loop!r}")
     spec = archs.spec
     w, n = spec.max_width, spec.max_nodes
     p = archs.batch_shape[0]
@@ -114,38 +153,46 @@ def embed_population(
 
     stem = jax.vmap(lambda prm, xb: run(nn.Dense(w), prm, xb))
     h0 = stem(params["stem"], x) * wmask(archs.width[:, 0])[:, None, None, :]
-    acc = coeff[:, 0].reshape(p, n, 1, 1, 1) * h0[:, None]
 
-    def body(carry, node):
-        acc, final = carry
-        i, op_ids, width, kernel, dilation, node_params, row, active = node
-        inp = acc[:, i]
-        cfg = NodeConfig(width, kernel, dilation)
-        y = jnp.zeros_like(inp)
-        for k, op in enumerate(ops):
-            if capacities[k] == 0:
-                continue
-            use = (op_ids == k) & (active > 0)
-            y = y + _dispatch(op, capacities[k], use, inp, node_params[op.name], cfg)
-        y = y * wmask(width)[:, None, None, :] * active[:, None, None, None]
-        acc = acc + row[:, :, None, None, None] * y[:, None]
-        final = final + jnp.where((i == out_idx)[:, None, None, None], y, 0.0)
-        return (acc, final), None
+    def node_fields(a):  # [P, N, ...] -> [N, P, ...]
+        return jnp.moveaxis(a, 1, 0)
 
-    def node_axis_first(a):
-        return jnp.moveaxis(a, 1, 0)[1:]
-
-    xs = (
-        jnp.arange(1, n),
-        node_axis_first(archs.ops),
-        node_axis_first(archs.width),
-        node_axis_first(archs.kernel),
-        node_axis_first(archs.dilation),
-        jax.tree.map(node_axis_first, params["nodes"]),
-        node_axis_first(coeff),
-        node_axis_first(mask_f),
+    per_node = (
+        node_fields(archs.ops),
+        node_fields(archs.width),
+        node_fields(archs.kernel),
+        node_fields(archs.dilation),
+        jax.tree.map(node_fields, params["nodes"]),
+        node_fields(mask_f),
     )
-    (_, final), _ = jax.lax.scan(body, (acc, jnp.zeros_like(h0)), xs)
+
+    def is_output(i, y):
+        return jnp.where((i == out_idx)[:, None, None, None], y, 0.0)
+
+    if node_loop == "unroll":
+        outs, final = [h0], jnp.zeros_like(h0)
+        for i in range(1, n):
+            inp = sum(coeff[:, j, i, None, None, None] * outs[j] for j in range(i))
+            node = jax.tree.map(lambda a, i=i: a[i], per_node)
+            y = _node_output(ops, capacities, inp, node, wmask)
+            outs.append(y)
+            final = final + is_output(i, y)
+    else:
+        acc = coeff[:, 0].reshape(p, n, 1, 1, 1) * h0[:, None]
+
+        def body(carry, node):
+            acc, final = carry
+            i, row, fields = node
+            y = _node_output(ops, capacities, acc[:, i], fields, wmask)
+            acc = acc + row[:, :, None, None, None] * y[:, None]
+            return (acc, final + is_output(i, y)), None
+
+        xs = (
+            jnp.arange(1, n),
+            node_fields(coeff)[1:],
+            jax.tree.map(lambda a: a[1:], per_node),
+        )
+        (_, final), _ = jax.lax.scan(body, (acc, jnp.zeros_like(h0)), xs)
     last, mean = final[:, :, -1], jnp.mean(final, axis=2)
     return jnp.where((archs.readout == 0)[:, None, None], last, mean)
 
@@ -155,6 +202,7 @@ def apply_population(
     params: Params,
     x: jax.Array,
     capacities: tuple[int, ...] | None = None,
+    node_loop: str = "unroll",
 ) -> jax.Array:
     """Logits of every member: equal to ``jax.vmap(nn.apply)`` (to float
     rounding), computing each node's op only for the members that use it.
@@ -166,6 +214,7 @@ def apply_population(
         capacities: Static per-op capacities; computed from ``archs`` when
             omitted (then ``archs`` must be concrete, i.e. outside ``jit``).
             Under ``jit`` pass them as a static argument.
+        node_loop: ``"unroll"`` or ``"scan"`` (see :func:`embed_population`).
 
     Returns:
         ``float32[P, batch, n_classes]``.
@@ -177,7 +226,7 @@ def apply_population(
                 "nasjax.nn.op_capacities(archs) outside jit and pass them"
             )
         capacities = op_capacities(archs)
-    h = embed_population(archs, params, x, tuple(capacities))
+    h = embed_population(archs, params, x, tuple(capacities), node_loop)
     head = jax.vmap(lambda prm, hb: run(nn.Dense(archs.spec.n_classes), prm, hb))
     return head(params["head"], h)
 

@@ -15,6 +15,7 @@ from nasjax.train.memory import member_bytes, param_bytes, plan_chunk
 from nasjax.train.optim import make_optimizer, make_schedule
 from nasjax.train.population import (
     PopulationResult,
+    choose_node_loop,
     dispatch_population_fn,
     member_keys,
     population_fn,
@@ -27,6 +28,7 @@ __all__ = [
     "PopulationResult",
     "TrainConfig",
     "TrainData",
+    "choose_node_loop",
     "class_weights",
     "cross_entropy",
     "dispatch_population_fn",

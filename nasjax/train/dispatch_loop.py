@@ -38,6 +38,7 @@ def evaluate_population(
     data: TrainData,
     eval_batch_size: int,
     capacities: tuple[int, ...],
+    node_loop: str = "unroll",
 ) -> tuple[jax.Array, jax.Array]:
     """Masked validation loss and accuracy of every member, ``(f32[P], f32[P])``."""
     window = archs.spec.window
@@ -46,7 +47,8 @@ def evaluate_population(
 
     def chunk(args):
         i, m = args
-        logits = apply_population(archs, params, windows(data, i, window), capacities)
+        x = windows(data, i, window)
+        logits = apply_population(archs, params, x, capacities, node_loop)
         y = data.labels[i]
         ce = jax.vmap(optax.softmax_cross_entropy_with_integer_labels, (0, None))(
             logits, y
@@ -59,7 +61,9 @@ def evaluate_population(
     return jnp.sum(loss_sum, axis=0) / n, jnp.sum(hit_sum, axis=0) / n
 
 
-def make_population_train(cfg: TrainConfig, capacities: tuple[int, ...]) -> TrainFn:
+def make_population_train(
+    cfg: TrainConfig, capacities: tuple[int, ...], node_loop: str = "unroll"
+) -> TrainFn:
     """Population-major twin of :func:`nasjax.train.make_train`.
 
     Args:
@@ -96,7 +100,7 @@ def make_population_train(cfg: TrainConfig, capacities: tuple[int, ...]) -> Trai
         )
 
         def loss_fn(p: Params, x: jax.Array, y: jax.Array):
-            logits = apply_population(archs, p, x, capacities)
+            logits = apply_population(archs, p, x, capacities, node_loop)
             losses = jax.vmap(
                 lambda lg, yy: cross_entropy(
                     lg, yy, weights=weights, label_smoothing=cfg.label_smoothing
@@ -123,7 +127,7 @@ def make_population_train(cfg: TrainConfig, capacities: tuple[int, ...]) -> Trai
             return val_acc if use_acc else -val_loss
 
         v_loss0, v_acc0 = evaluate_population(
-            archs, params, data, cfg.eval_batch_size, capacities
+            archs, params, data, cfg.eval_batch_size, capacities, node_loop
         )
         init = initial_record(
             params,
@@ -144,7 +148,7 @@ def make_population_train(cfg: TrainConfig, capacities: tuple[int, ...]) -> Trai
             p = where_members(frozen, c["params"], p)
             s = where_members(frozen, c["opt_state"], s)
             v_loss, v_acc = evaluate_population(
-                archs, p, data, cfg.eval_batch_size, capacities
+                archs, p, data, cfg.eval_batch_size, capacities, node_loop
             )
             score = score_of(v_loss, v_acc)
             bad = ~jnp.all(jnp.isfinite(losses), axis=0) | ~jnp.isfinite(score)

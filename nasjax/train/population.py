@@ -39,7 +39,7 @@ from nasjax.distributed.mesh import (
 from nasjax.graph.arch import Arch
 from nasjax.nn.fold_params import as_fold_params, broadcast_folds
 from nasjax.nn.model import init
-from nasjax.nn.population import op_capacities
+from nasjax.nn.population import NODE_LOOPS, op_capacities
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import FOLD_AXES, TrainData, make_train_data
 from nasjax.train.dispatch_loop import make_population_train
@@ -50,6 +50,20 @@ from nasjax.typing import Key, Params, PyTree
 FOLD_AXIS_MODES: tuple[str, ...] = ("vmap", "scan")
 DISPATCH_MODES: tuple[str, ...] = ("ops", "switch")
 INIT_MODES: tuple[str, ...] = ("inherit", "scratch")
+NODE_LOOP_MODES: tuple[str, ...] = ("auto", *NODE_LOOPS)
+#: ``node_loop="auto"`` unrolls the node loop from this many member-fold
+#: training steps on. Measured on a 2-core CPU (bucket N=8 / W=32, all 8 ops,
+#: P=32): unrolling saves ~19 ms per member-fold step and costs ~20 s more
+#: compile, so it pays from ~1,000 steps (``benchmarks/README.md``).
+UNROLL_MIN_MEMBER_STEPS = 1000
+
+
+def choose_node_loop(n_members: int, n_folds: int, n_steps: int) -> str:
+    """``"unroll"`` when ``n_members * n_folds * n_steps`` is large enough to
+    repay the longer compile (:data:`UNROLL_MIN_MEMBER_STEPS`), else
+    ``"scan"``."""
+    work = n_members * n_folds * n_steps
+    return "unroll" if work >= UNROLL_MIN_MEMBER_STEPS else "scan"
 
 
 class PopulationResult(NamedTuple):
@@ -114,18 +128,32 @@ def population_fn(cfg: TrainConfig, fold_axis: str = "vmap"):
     return jax.jit(jax.vmap(member, in_axes=(0, 0, 0, None, 0)))
 
 
-@functools.lru_cache(maxsize=64)
 def dispatch_population_fn(
-    cfg: TrainConfig, fold_axis: str, capacities: tuple[int, ...]
+    cfg: TrainConfig,
+    fold_axis: str,
+    capacities: tuple[int, ...],
+    node_loop: str = "unroll",
 ):
     """The cached jitted population-major trainer (``dispatch="ops"``).
 
     Same signature and outputs as :func:`population_fn`; each op of the
-    network runs only on the members that use it (``capacities`` per op).
+    network runs only on the members that use it (``capacities`` per op);
+    ``node_loop`` (``"unroll"`` or ``"scan"``) is passed to
+    :func:`nasjax.nn.apply_population`. Equal arguments give the same
+    function object, however they are passed.
     """
     if fold_axis not in FOLD_AXIS_MODES:
         raise ValueError(f"fold_axis must be one of {FOLD_AXIS_MODES}")
-    train = make_population_train(cfg, capacities)
+    if node_loop not in NODE_LOOPS:
+        raise ValueError(f"node_loop must be one of {NODE_LOOPS}, got {node_loop!r}")
+    return _dispatch_population_fn(cfg, fold_axis, tuple(capacities), node_loop)
+
+
+@functools.lru_cache(maxsize=64)
+def _dispatch_population_fn(
+    cfg: TrainConfig, fold_axis: str, capacities: tuple[int, ...], node_loop: str
+):
+    train = make_population_train(cfg, capacities, node_loop)
 
     def pop(keys, archs, params, data: TrainData, lr):
         n_folds = data.train.shape[0]
@@ -227,6 +255,7 @@ def train_population(
     chunk_size: int | None = None,
     dispatch: str = "ops",
     min_capacities: tuple[int, ...] | None = None,
+    node_loop: str = "auto",
 ) -> PopulationResult:
     """Train a stacked population of one bucket on every walk-forward fold.
 
@@ -267,6 +296,11 @@ def train_population(
             the op mix of a new round rarely changes the compiled shapes:
             a few compiles per search instead of one per round. The result
             does not depend on it beyond float rounding.
+        node_loop: With ``dispatch="ops"``: ``"unroll"`` (the fastest
+            training step, about twice the compile time), ``"scan"`` (nodes
+            in ``lax.scan``: faster to compile, slower to run; see
+            :func:`nasjax.nn.embed_population`) or ``"auto"`` (default:
+            :func:`choose_node_loop` of P, the folds and ``cfg.n_steps``).
 
     Returns:
         :class:`PopulationResult` with leading axis P (padding removed). With
@@ -284,6 +318,10 @@ def train_population(
     """
     if dispatch not in DISPATCH_MODES:
         raise ValueError(f"dispatch must be one of {DISPATCH_MODES}, got {dispatch!r}")
+    if node_loop not in NODE_LOOP_MODES:
+        raise ValueError(
+            f"node_loop must be one of {NODE_LOOP_MODES}, got {node_loop!r}"
+        )
     if init_from not in INIT_MODES:
         raise ValueError(f"init_from must be one of {INIT_MODES}, got {init_from!r}")
     if len(archs.batch_shape) != 1:
@@ -324,7 +362,9 @@ def train_population(
     block = chunk // n_dev  # members per device per chunk
     if dispatch == "ops":
         caps = _block_capacities(archs, block, n_dev, min_capacities)
-        fn = dispatch_population_fn(cfg, fold_axis, caps)
+        if node_loop == "auto":
+            node_loop = choose_node_loop(n_pop, data.train.shape[0], cfg.n_steps)
+        fn = dispatch_population_fn(cfg, fold_axis, caps, node_loop)
     else:
         fn = population_fn(cfg, fold_axis)
     mesh = population_mesh(devices) if n_dev > 1 else None

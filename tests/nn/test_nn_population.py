@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,24 +16,30 @@ def _population(spec, n, seed):
 
 
 vmapped = jax.jit(jax.vmap(nnx.apply, in_axes=(0, 0, None)))
-dispatched = jax.jit(nnx.apply_population, static_argnums=3)
+dispatched = jax.jit(nnx.apply_population, static_argnums=(3, 4))
+NODE_LOOPS = pytest.mark.parametrize("node_loop", nnx.NODE_LOOPS)
 
 
-def test_dispatch_equals_vmapped_switch(spec, x):
+@NODE_LOOPS
+def test_dispatch_equals_vmapped_switch(spec, x, node_loop):
     archs, params = _population(spec, 8, 0)
     caps = nnx.op_capacities(archs)
     np.testing.assert_allclose(
-        dispatched(archs, params, x, caps), vmapped(archs, params, x), atol=2e-5
+        dispatched(archs, params, x, caps, node_loop),
+        vmapped(archs, params, x),
+        atol=2e-5,
     )
 
 
-def test_per_member_batches_and_gradients_match(spec):
+@NODE_LOOPS
+def test_per_member_batches_and_gradients_match(spec, node_loop):
+    spec = dataclasses.replace(spec, max_nodes=4)  # a 4-node bucket compiles fast
     archs, params = _population(spec, 6, 1)
     caps = nnx.op_capacities(archs)
     xs = jax.random.normal(jax.random.key(2), (6, 4, spec.window, spec.n_features))
 
     def loss_dispatch(p):
-        return jnp.sum(nnx.apply_population(archs, p, xs, caps) ** 2)
+        return jnp.sum(nnx.apply_population(archs, p, xs, caps, node_loop) ** 2)
 
     def loss_vmap(p):
         return jnp.sum(jax.vmap(nnx.apply)(archs, p, xs) ** 2)
@@ -60,6 +68,12 @@ def test_too_small_capacities_are_refused(spec):
     small = tuple(max(c // 2, 0) for c in caps)
     with pytest.raises(ValueError, match="capacities too small"):
         nnx.check_capacities(archs, small)
+
+
+def test_unknown_node_loop_is_refused(spec, x):
+    archs, params = _population(spec, 8, 7)
+    with pytest.raises(ValueError, match="node_loop must be one of"):
+        nnx.apply_population(archs, params, x, node_loop="while")
 
 
 def test_capacities_required_under_jit(spec, x):

@@ -1,5 +1,6 @@
 """Population training: vmap == alone, jit == no-jit, compiles, NaN, memory."""
 
+import dataclasses
 import functools
 
 import jax
@@ -12,6 +13,7 @@ from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
 from nasjax.graph import ArchSpec, random_arch, stack, unstack
 from nasjax.train import (
     TrainConfig,
+    choose_node_loop,
     dispatch_population_fn,
     make_train,
     make_train_data,
@@ -149,7 +151,10 @@ def test_dispatch_compiles_once_per_capacity_signature():
     for seed in (4, 5):
         archs, params = population(3, seed=seed)
         caps = nasjax.nn.op_capacities(archs)
-        fn = dispatch_population_fn(CFG, "vmap", caps)
+        # 3 members x 2 folds x 12 steps: "auto" walks the nodes in a scan.
+        assert choose_node_loop(3, 2, CFG.n_steps) == "scan"
+        fn = dispatch_population_fn(CFG, "vmap", caps, node_loop="scan")
+        assert fn is dispatch_population_fn(CFG, "vmap", caps, "scan")
         train_population(
             jax.random.key(seed), archs, params, ds, folds, norm, CFG, shard=False
         )
@@ -164,7 +169,7 @@ def test_min_capacities_floor_changes_shapes_not_results():
     floor = (3,) * len(need)  # every op at full capacity (P = 3)
     key = jax.random.key(2)
     plain = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
-    fn = dispatch_population_fn(CFG, "vmap", (3,) * len(need))
+    fn = dispatch_population_fn(CFG, "vmap", (3,) * len(need), "scan")
     before = fn._cache_size()
     raised = train_population(
         key, archs, params, ds, folds, norm, CFG, shard=False, min_capacities=floor
@@ -194,6 +199,55 @@ def test_dispatch_equals_switch():
     np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_early_stopping_is_per_member_and_equal_across_dispatch():
+    ds, folds, norm = small_data()
+    archs, params = population(4, seed=11)
+    cfg = dataclasses.replace(
+        CFG, n_steps=30, eval_every=3, patience=1, learning_rate=3e-2
+    )
+    key = jax.random.key(5)
+    ops = train_population(key, archs, params, ds, folds, norm, cfg, shard=False)
+    switch = train_population(
+        key, archs, params, ds, folds, norm, cfg, shard=False, dispatch="switch"
+    )
+    stopped = np.asarray(ops.metrics["stopped_step"])
+    best = np.asarray(ops.metrics["best_step"])
+    # Patience 1: a member stops at the first evaluation without improvement,
+    # and members stop at different steps (masks, not one global stop).
+    assert (stopped < cfg.n_steps).any() and len(np.unique(stopped)) > 1
+    assert (best <= stopped).all() and (best % cfg.eval_every == 0).all()
+    for name in ("stopped_step", "best_step"):
+        np.testing.assert_array_equal(ops.metrics[name], switch.metrics[name])
+    np.testing.assert_allclose(
+        ops.metrics["val_loss"], switch.metrics["val_loss"], rtol=1e-4, atol=1e-5
+    )
+    # After a member stops, its curve stays at the value it stopped with.
+    va = np.asarray(ops.metrics["val_loss"])
+    for i, k in zip(*np.nonzero(stopped < cfg.n_steps), strict=True):
+        e = stopped[i, k] // cfg.eval_every
+        np.testing.assert_allclose(va[i, k, e - 1 :], va[i, k, e - 1], rtol=1e-6)
+
+
+def test_node_scan_equals_node_unroll():
+    ds, folds, norm = small_data()
+    archs, params = population(3, seed=10)
+    key = jax.random.key(4)
+    a = train_population(
+        key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="unroll"
+    )
+    b = train_population(
+        key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="scan"
+    )
+    np.testing.assert_allclose(
+        a.metrics["val_loss"], b.metrics["val_loss"], rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
+    with pytest.raises(ValueError, match="node_loop must be one of"):
+        train_population(
+            key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="x"
+        )
 
 
 @pytest.mark.slow
