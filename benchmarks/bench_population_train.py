@@ -5,13 +5,15 @@
     per-op dispatch; timed with the node loop unrolled and in ``lax.scan``
     (the default, ``node_loop="auto"``, picks one by the amount of work), and
     as ``jit(vmap(train))`` with every node's ``lax.switch`` (``"switch"``).
-(b) user loop: what a user writes without nasjax's population engine: for each
-    architecture, ``jax.jit`` of the same training loop with the architecture
-    closed over as a compile-time constant (so XLA specialises it: each
-    ``lax.switch`` has a constant index and keeps one branch), run in a Python
-    loop. One compile per architecture. (Building a hand-written flax model
-    per arch at its real widths would need an arch -> flax-module translator;
-    closing over the arch gives XLA the same static information.)
+(b) user loop: what a user writes without nasjax's population engine: one
+    model per architecture, ``jax.jit`` of the same training loop around it,
+    run in a Python loop (one compile per architecture). The model is
+    ``nasjax.nn.apply_static`` (``--user-model static``, default): the
+    architecture as straight-line code, only its active nodes, their one op
+    each and their real edges, as a hand-written flax model would be.
+    ``--user-model bucket`` closes the arch over ``nasjax.nn.apply`` instead
+    (a node ``lax.scan`` whose ``lax.switch`` indices XLA sees as constants;
+    the baseline of the first recorded runs).
 
 Also (``--inherit``): function-preserving morph children trained from the
 inherited parent params (at several learning-rate factors) vs from scratch,
@@ -58,7 +60,9 @@ def timed(fn, *args):
     return out, time.perf_counter() - t
 
 
-def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
+def bench_size(
+    p, spec, ds, folds, norm, cfg, data1, n_user_steady, user_model="static"
+):
     keys = jax.random.split(jax.random.key(p), p)
     archs = stack([random_arch(k, spec) for k in keys])
     params = jax.vmap(nasjax.nn.init)(keys, archs)
@@ -91,7 +95,8 @@ def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
     times = {name: timed_mode(**mode) for name, mode in modes.items()}
     default_loop = choose_node_loop(p, 1, cfg.n_steps)
     first, steady = times[default_loop]
-    train = make_train(cfg)
+    forward = nasjax.nn.apply_static if user_model == "static" else nasjax.nn.apply
+    train = make_train(cfg, forward=forward)
     one = select_fold(data1, 0)
     user_first, user_steady = [], []
     for i, arch in enumerate(unstack(archs)):
@@ -112,6 +117,7 @@ def bench_size(p, spec, ds, folds, norm, cfg, data1, n_user_steady):
         per_mode[f"{name}_total_s"] = total
     return {
         "P": p,
+        "user_model": user_model,
         "default_node_loop": default_loop,
         "ours_compile_s": first - steady,
         "ours_steady_s": steady,
@@ -217,6 +223,12 @@ def main() -> None:
     ap.add_argument("--max-width", type=int, default=32)
     ap.add_argument("--ops", default="all", help="comma list or 'all'")
     ap.add_argument("--user-steady", type=int, default=3)
+    ap.add_argument(
+        "--user-model",
+        choices=("static", "bucket"),
+        default="static",
+        help="per-arch model of the user loop (see the module docstring)",
+    )
     ap.add_argument("--inherit", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--json", default=None)
@@ -251,7 +263,9 @@ def main() -> None:
     rows = []
     if not args.skip_speed:
         for p in args.sizes:
-            row = bench_size(p, spec, ds, folds, norm, cfg, data1, args.user_steady)
+            row = bench_size(
+                p, spec, ds, folds, norm, cfg, data1, args.user_steady, args.user_model
+            )
             rows.append(row)
             print(json.dumps({k: _rounded(v) for k, v in row.items()}), flush=True)
     result = {"speed": rows}

@@ -18,6 +18,7 @@ from nasjax.nn.population import (
     embed_population,
     op_capacities,
 )
+from nasjax.nn.static import apply_static, embed_static
 
 __all__ = [
     "NODE_LOOPS",
@@ -25,10 +26,12 @@ __all__ = [
     "active_param_count",
     "apply",
     "apply_population",
+    "apply_static",
     "check_capacities",
     "count_params",
     "embed",
     "embed_population",
+    "embed_static",
     "init",
     "init_node",
     "init_nodes",

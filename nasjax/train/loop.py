@@ -25,6 +25,8 @@ from nasjax.train.optim import make_optimizer
 from nasjax.typing import Key, Params
 
 TrainFn = Callable[..., tuple[Params, dict[str, jax.Array]]]
+#: ``forward(arch, params, x f32[B, T, F]) -> logits f32[B, C]``.
+Forward = Callable[[Arch, Params, jax.Array], jax.Array]
 
 
 def where_members(pred: jax.Array, a, b):
@@ -123,11 +125,16 @@ def final_metrics(
 
 
 def evaluate(
-    arch: Arch, params: Params, data: TrainData, eval_batch_size: int
+    arch: Arch,
+    params: Params,
+    data: TrainData,
+    eval_batch_size: int,
+    forward: Forward = apply,
 ) -> tuple[jax.Array, jax.Array]:
     """Mean validation loss and accuracy over ``data.val`` (masked).
 
-    ``data.val`` must be padded to a multiple of ``eval_batch_size``.
+    ``data.val`` must be padded to a multiple of ``eval_batch_size``;
+    ``forward`` is the network (default :func:`nasjax.nn.apply`).
 
     Returns:
         ``(loss f32[], accuracy f32[])``.
@@ -138,7 +145,7 @@ def evaluate(
 
     def chunk(args):
         i, m = args
-        logits = apply(arch, params, windows(data, i, window))
+        logits = forward(arch, params, windows(data, i, window))
         y = data.labels[i]
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, y)
         return jnp.sum(ce * m), jnp.sum(correct(logits, y) * m)
@@ -148,8 +155,12 @@ def evaluate(
     return jnp.sum(loss_sum) / n, jnp.sum(hit_sum) / n
 
 
-def make_train(cfg: TrainConfig) -> TrainFn:
+def make_train(cfg: TrainConfig, forward: Forward = apply) -> TrainFn:
     """Build the pure training function of ``cfg``.
+
+    ``forward`` is the network: :func:`nasjax.nn.apply` (default; any arch of
+    the bucket, traced) or e.g. :func:`nasjax.nn.apply_static` (one concrete
+    arch compiled in, closed over instead of traced).
 
     Returns:
         ``train(key, arch, params, data, lr_scale=1.0) -> (params, metrics)``
@@ -193,7 +204,7 @@ def make_train(cfg: TrainConfig) -> TrainFn:
         )
 
         def loss_fn(p: Params, x: jax.Array, y: jax.Array) -> jax.Array:
-            logits = apply(arch, p, x)
+            logits = forward(arch, p, x)
             return cross_entropy(
                 logits, y, weights=weights, label_smoothing=cfg.label_smoothing
             )
@@ -212,7 +223,7 @@ def make_train(cfg: TrainConfig) -> TrainFn:
         def score_of(val_loss, val_acc):
             return val_acc if use_acc else -val_loss
 
-        v_loss0, v_acc0 = evaluate(arch, params, data, cfg.eval_batch_size)
+        v_loss0, v_acc0 = evaluate(arch, params, data, cfg.eval_batch_size, forward)
         init = initial_record(
             params,
             opt.init(params),
@@ -230,7 +241,7 @@ def make_train(cfg: TrainConfig) -> TrainFn:
             )
             p = where_members(frozen, c["params"], p)
             s = where_members(frozen, c["opt_state"], s)
-            v_loss, v_acc = evaluate(arch, p, data, cfg.eval_batch_size)
+            v_loss, v_acc = evaluate(arch, p, data, cfg.eval_batch_size, forward)
             score = score_of(v_loss, v_acc)
             bad = ~jnp.all(jnp.isfinite(losses)) | ~jnp.isfinite(score)
             step = ((e + 1) * every).astype(jnp.int32)
