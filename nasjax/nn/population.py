@@ -12,9 +12,9 @@ of two, so the number of compiles stays small.
 
 The node loop is written out in Python by default (``node_loop="unroll"``):
 node ``i`` reads only its ``i`` possible predecessors, and nothing carries a
-``[P, N, batch, T, W]`` accumulator from node to node. That is about three
-times faster to train than the ``lax.scan`` over nodes (``"scan"``) on a CPU,
-for about twice the compile time (``benchmarks/README.md``).
+``[P, N, batch, T, W]`` accumulator from node to node. A training step is
+2.3-4.6x faster than with the ``lax.scan`` over nodes (``"scan"``) on a
+2-core CPU, for 1.8-3.1x the compile time (``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def embed_population(
             over an ``[P, N, batch, T, W]`` edge accumulator: one traced
             copy of the node body (about half the compile time) but the
             accumulator is rewritten at every node (on a 2-core CPU the
-            training step is about 3x slower; ``benchmarks/README.md``).
+            training step is 2.3-4.6x slower; ``benchmarks/README.md``).
     """
     if node_loop not in NODE_LOOPS:
         raise ValueError(f"node_loop must be one of {NODE_LOOPS}, got {node_loop!r}")

@@ -53,9 +53,10 @@ INIT_MODES: tuple[str, ...] = ("inherit", "scratch")
 NODE_LOOP_MODES: tuple[str, ...] = ("auto", *NODE_LOOPS)
 #: ``node_loop="auto"`` unrolls the node loop from this many member-fold
 #: training steps on. Measured on a 2-core CPU (bucket N=8 / W=32, all 8 ops,
-#: P=32): unrolling saves ~19 ms per member-fold step and costs ~20 s more
-#: compile, so it pays from ~1,000 steps (``benchmarks/README.md``).
-UNROLL_MIN_MEMBER_STEPS = 1000
+#: P = 8 to 64): unrolling saves 15-20 ms per member-fold step and costs
+#: 23-27 s more compile, so it pays from ~1,300-1,600 steps
+#: (``benchmarks/README.md``).
+UNROLL_MIN_MEMBER_STEPS = 1500
 
 
 def choose_node_loop(n_members: int, n_folds: int, n_steps: int) -> str:
