@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import nasjax.nn as nnx
-from nasjax.graph import chain, random_arch
-from nasjax.train import TrainConfig, make_train
+from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
+from nasjax.graph import ArchSpec, chain, random_arch
+from nasjax.train import TrainConfig, make_train, make_train_data, select_fold
 
 apply_jit = jax.jit(nnx.apply)
 
@@ -34,15 +35,15 @@ def test_static_gradients_equal_bucket_gradients(spec, x):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_static_training_equals_bucket_training(spec):
+def test_static_training_equals_bucket_training():
     """``make_train(cfg, forward=apply_static)`` reproduces the default run."""
-    from nasjax.train import make_train_data, select_fold
-    from tests.train.test_train_population import population, small_data
-
-    ds, folds, norm = small_data()
-    archs, params = population(1, seed=2)
-    arch = jax.tree.map(lambda a: a[0], archs)
-    p0 = jax.tree.map(lambda a: a[0], params)
+    syn = synthetic(0, n_symbols=2, n_steps=800, signal=0.2)
+    ds, folds, norm = build_dataset(
+        syn.frame, FeatureConfig.minimal(), window=4, folds=FoldConfig(n_folds=1)
+    )
+    small = ArchSpec(n_features=ds.features.shape[-1], window=4, max_nodes=4)
+    arch = random_arch(jax.random.key(2), small)
+    p0 = nnx.init(jax.random.key(3), arch)
     cfg = TrainConfig(
         n_steps=6,
         eval_every=3,
