@@ -32,6 +32,7 @@ import platform
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import nasjax
@@ -176,7 +177,7 @@ def bench_inherit(spec, ds, folds, norm, cfg, p=16, lr_scales=(1.0, 0.3)):
             cfg,
             shard=False,
             init_from=mode,
-            lr_scale=np.full(p, scale, np.float32),
+            lr_scale=jnp.full((p,), scale, jnp.float32),
         )
         curve = np.asarray(r.metrics["val_accuracy"][:, 0])  # [P, n_evals]
         reached = curve >= parent_score
@@ -214,7 +215,7 @@ def _rounded(v):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 8, 32, 64])
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--batch", type=int, default=64)
@@ -268,7 +269,7 @@ def main() -> None:
             )
             rows.append(row)
             print(json.dumps({k: _rounded(v) for k, v in row.items()}), flush=True)
-    result = {"speed": rows}
+    result: dict[str, object] = {"speed": rows}
     if args.inherit:
         icfg = TrainConfig(
             n_steps=args.steps,
