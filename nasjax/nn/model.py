@@ -82,23 +82,25 @@ def init(key: Key, arch: Arch) -> Params:
     }
 
 
-def _check_input(arch: Arch, x: jax.Array) -> None:
+def check_input(arch: Arch, x: jax.Array, caller: str = "apply") -> None:
+    """Raise ``ValueError`` unless ``arch`` is single and ``x`` is
+    ``float32[batch, window, n_features]`` of its bucket."""
     spec = arch.spec
     if x.ndim != 3 or x.shape[1:] != (spec.window, spec.n_features):
         raise ValueError(
-            f"apply: x must be float32[batch, window={spec.window}, "
+            f"{caller}: x must be float32[batch, window={spec.window}, "
             f"n_features={spec.n_features}], got shape {tuple(x.shape)}"
         )
     if arch.batch_shape:
         raise ValueError(
-            f"apply takes a single arch, got batch shape {arch.batch_shape}; "
+            f"{caller} takes a single arch, got batch shape {arch.batch_shape}; "
             "use jax.vmap(nasjax.nn.apply) for a population"
         )
 
 
 def embed(arch: Arch, params: Params, x: jax.Array) -> jax.Array:
     """Run the DAG and read it out over time: ``float32[batch, W]`` features."""
-    _check_input(arch, x)
+    check_input(arch, x)
     spec = arch.spec
     w, n = spec.max_width, spec.max_nodes
     ops = ops_for(spec)

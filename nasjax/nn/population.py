@@ -92,6 +92,12 @@ def _dispatch(op, capacity, use, inp, node_params, cfg):
 NODE_LOOPS = ("unroll", "scan")
 
 
+def check_node_loop(node_loop: str) -> None:
+    """Raise ``ValueError`` unless ``node_loop`` is one of :data:`NODE_LOOPS`."""
+    if node_loop not in NODE_LOOPS:
+        raise ValueError(f"node_loop must be one of {NODE_LOOPS}, got {node_loop!r}")
+
+
 def _node_output(ops, capacities, inp, node, width_mask):
     """One node of every member: ``float32[P, batch, T, W]``.
 
@@ -132,8 +138,7 @@ def embed_population(
             accumulator is rewritten at every node (on a 2-core CPU the
             training step is 2.3-4.6x slower; ``benchmarks/README.md``).
     """
-    if node_loop not in NODE_LOOPS:
-        raise ValueError(f"node_loop must be one of {NODE_LOOPS}, got {node_loop!r}")
+    check_node_loop(node_loop)
     spec = archs.spec
     w, n = spec.max_width, spec.max_nodes
     p = archs.batch_shape[0]

@@ -19,16 +19,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.graph.arch import Arch
+from nasjax.nn.model import check_input
 from nasjax.ops.base import NodeConfig, channel_mask, run
 from nasjax.ops.registry import ops_for
 from nasjax.typing import Params
 
 
 def _host_arch(arch: Arch) -> dict[str, np.ndarray]:
-    if arch.batch_shape:
-        raise ValueError(
-            f"apply_static takes a single arch, got batch shape {arch.batch_shape}"
-        )
     try:
         return arch.to_numpy()
     except jax.errors.TracerArrayConversionError:
@@ -47,13 +44,9 @@ def embed_static(arch: Arch, params: Params, x: jax.Array) -> jax.Array:
         params: Its params at bucket shapes (from :func:`nasjax.nn.init`).
         x: ``float32[batch, window, n_features]``.
     """
+    check_input(arch, x, caller="apply_static")
     a = _host_arch(arch)
     spec = arch.spec
-    if x.ndim != 3 or x.shape[1:] != (spec.window, spec.n_features):
-        raise ValueError(
-            f"apply_static: x must be float32[batch, window={spec.window}, "
-            f"n_features={spec.n_features}], got shape {tuple(x.shape)}"
-        )
     w = spec.max_width
     ops = ops_for(spec)
     n_active = int(a["node_mask"].sum())

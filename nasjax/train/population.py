@@ -39,7 +39,7 @@ from nasjax.distributed.mesh import (
 from nasjax.graph.arch import Arch
 from nasjax.nn.fold_params import as_fold_params, broadcast_folds
 from nasjax.nn.model import init
-from nasjax.nn.population import NODE_LOOPS, op_capacities
+from nasjax.nn.population import NODE_LOOPS, check_node_loop, op_capacities
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import FOLD_AXES, TrainData, make_train_data
 from nasjax.train.dispatch_loop import make_population_train
@@ -145,8 +145,7 @@ def dispatch_population_fn(
     """
     if fold_axis not in FOLD_AXIS_MODES:
         raise ValueError(f"fold_axis must be one of {FOLD_AXIS_MODES}")
-    if node_loop not in NODE_LOOPS:
-        raise ValueError(f"node_loop must be one of {NODE_LOOPS}, got {node_loop!r}")
+    check_node_loop(node_loop)
     return _dispatch_population_fn(cfg, fold_axis, tuple(capacities), node_loop)
 
 
