@@ -13,15 +13,19 @@ from nasjax.nn.model import (
 )
 from nasjax.nn.population import (
     NODE_LOOPS,
+    Capacities,
     apply_population,
     check_capacities,
     embed_population,
+    member_counts,
+    node_capacities,
     op_capacities,
 )
 from nasjax.nn.static import apply_static, embed_static
 
 __all__ = [
     "NODE_LOOPS",
+    "Capacities",
     "active_macs",
     "active_param_count",
     "apply",
@@ -36,6 +40,8 @@ __all__ = [
     "init_node",
     "init_nodes",
     "input_widths",
+    "member_counts",
+    "node_capacities",
     "op_capacities",
     "pad_params",
 ]

@@ -5,10 +5,11 @@ into "run every op for every member, then select": with the full vocabulary
 that wastes most of the compute (see ``benchmarks/bench_morph.py``).
 :func:`apply_population` instead runs, at each node, each op only on the
 members that use it: their indices are gathered into a static-capacity slot
-(``capacities[k]`` members for op ``k``), the op runs vmapped on that slot,
-and the results are scattered back. Capacities come from the concrete
-population on the host (:func:`op_capacities`) and are rounded up to powers
-of two, so the number of compiles stays small.
+(``capacities[i][k]`` members for op ``k`` at node ``i``), the op runs
+vmapped on that slot, and the results are scattered back. Capacities come
+from the concrete population on the host (:func:`node_capacities` per node,
+or :func:`op_capacities` per op for every node alike) and are rounded up to
+powers of two, so the number of distinct shapes stays small.
 
 The node loop is written out in Python by default (``node_loop="unroll"``):
 node ``i`` reads only its ``i`` possible predecessors, and nothing carries a
@@ -39,35 +40,117 @@ def _is_concrete(x: jax.Array) -> bool:
     return True
 
 
+Capacities = tuple[int, ...] | tuple[tuple[int, ...], ...]
+"""Static op capacities: one per op (every node alike) or one row per node."""
+
+
+def _check_population(archs: Arch, caller: str) -> None:
+    if len(archs.batch_shape) != 1:
+        raise ValueError(f"{caller} needs a population [P], got {archs.batch_shape}")
+
+
+def member_counts(archs: Arch) -> np.ndarray:
+    """Members of a concrete population ``archs`` (``[P]``) using each op at
+    each node: ``int[N - 1, K]`` (nodes 1..N-1; inactive nodes count for none).
+    """
+    _check_population(archs, "member_counts")
+    a = archs.to_numpy()
+    ops, mask = a["ops"][:, 1:], a["node_mask"][:, 1:].astype(bool)
+    n_ops = archs.spec.n_ops
+    return ((ops[:, :, None] == np.arange(n_ops)) & mask[:, :, None]).sum(axis=0)
+
+
+def capacities_from_counts(
+    counts: np.ndarray, n_members: int, per_node: bool
+) -> Capacities:
+    """Static capacities from member counts ``int[N - 1, K]``.
+
+    ``per_node=True``: exactly the counts, one row per node. ``False``: one
+    capacity per op, the most members using it at any one node rounded up to
+    a power of two (at most ``n_members``), so few distinct shapes recur.
+    """
+    counts = np.asarray(counts)
+    if per_node:
+        return tuple(tuple(int(c) for c in row) for row in counts)
+    most = counts.max(axis=0, initial=0)
+    return tuple(0 if c == 0 else min(bucket_size(int(c)), n_members) for c in most)
+
+
 def op_capacities(archs: Arch) -> tuple[int, ...]:
     """Static per-op capacities for a concrete population ``archs`` (``[P]``).
 
     Capacity of op ``k`` = the most members using ``k`` at any one node,
     rounded up to a power of two (at most ``P``); 0 if no member uses it.
+    The same capacity then serves every node (what the ``"scan"`` node loop
+    needs: one traced node body).
 
     Returns:
         One capacity per op of ``archs.spec.ops``.
     """
-    if len(archs.batch_shape) != 1:
+    _check_population(archs, "op_capacities")
+    caps = capacities_from_counts(member_counts(archs), archs.batch_shape[0], False)
+    return caps  # type: ignore[return-value]
+
+
+def node_capacities(archs: Arch) -> tuple[tuple[int, ...], ...]:
+    """Static per-node, per-op capacities for a concrete population.
+
+    Row ``i - 1`` holds node ``i``'s capacities: exactly the members using
+    each op there. With the unrolled node loop each node then dispatches
+    only its own members: for 32 random members of an 8-node bucket 40% of
+    the op slots of :func:`op_capacities` (whose power-of-two maximum over
+    nodes every node would get), and ops no member uses at a node are not
+    traced there. Exact counts mean a new population usually compiles anew;
+    :func:`op_capacities` suits programs that should be reused.
+
+    Returns:
+        ``max_nodes - 1`` rows of one capacity per op of ``archs.spec.ops``.
+    """
+    _check_population(archs, "node_capacities")
+    caps = capacities_from_counts(member_counts(archs), archs.batch_shape[0], True)
+    return caps  # type: ignore[return-value]
+
+
+def _is_per_op(capacities: Capacities) -> bool:
+    return all(isinstance(c, int | np.integer) for c in capacities)
+
+
+def per_node_capacities(
+    capacities: Capacities, max_nodes: int, n_ops: int
+) -> tuple[tuple[int, ...], ...]:
+    """``capacities`` as one row per node (1..N-1); per-op ones are repeated.
+
+    Raises:
+        ValueError: If the shape does not fit ``max_nodes`` and ``n_ops``.
+    """
+    if _is_per_op(capacities):
+        rows = (tuple(int(c) for c in capacities),) * (max_nodes - 1)  # type: ignore[arg-type]
+    else:
+        rows = tuple(tuple(int(c) for c in row) for row in capacities)  # type: ignore[union-attr]
+    if len(rows) != max_nodes - 1 or any(len(r) != n_ops for r in rows):
         raise ValueError(
-            f"op_capacities needs a population [P], got {archs.batch_shape}"
+            f"capacities must hold {n_ops} ints (one per op) or {max_nodes - 1} "
+            f"rows of {n_ops} (one per node 1..{max_nodes - 1}), got {capacities}"
         )
-    a = archs.to_numpy()
-    p = archs.batch_shape[0]
-    ops, mask = a["ops"][:, 1:], a["node_mask"][:, 1:].astype(bool)
-    caps = []
-    for k in range(archs.spec.n_ops):
-        most = int(((ops == k) & mask).sum(axis=0).max()) if ops.size else 0
-        caps.append(0 if most == 0 else min(bucket_size(most), p))
-    return tuple(caps)
+    return rows
 
 
-def check_capacities(archs: Arch, capacities: tuple[int, ...]) -> None:
-    """Raise ``ValueError`` if ``capacities`` cannot hold the population."""
-    need = op_capacities(archs)
+def shared_capacities(capacities: Capacities) -> tuple[int, ...]:
+    """One capacity per op serving every node: the maximum over the nodes."""
+    if _is_per_op(capacities):
+        return tuple(int(c) for c in capacities)  # type: ignore[arg-type]
+    return tuple(max(col) for col in zip(*capacities, strict=True))  # type: ignore[misc]
+
+
+def check_capacities(archs: Arch, capacities: Capacities) -> None:
+    """Raise ``ValueError`` if ``capacities`` (per op or per node) cannot hold
+    the population."""
+    spec = archs.spec
+    rows = per_node_capacities(capacities, spec.max_nodes, spec.n_ops)
     short = [
-        f"{name}: needs {n}, has {c}"
-        for name, n, c in zip(archs.spec.ops, need, capacities, strict=True)
+        f"node {i + 1} {name}: needs {int(n)}, has {c}"
+        for i, (need, have) in enumerate(zip(member_counts(archs), rows, strict=True))
+        for name, n, c in zip(spec.ops, need, have, strict=True)
         if c < n
     ]
     if short:
@@ -119,7 +202,7 @@ def embed_population(
     archs: Arch,
     params: Params,
     x: jax.Array,
-    capacities: tuple[int, ...],
+    capacities: Capacities,
     node_loop: str = "unroll",
 ) -> jax.Array:
     """Population-major :func:`nasjax.nn.embed`: ``float32[P, batch, W]``.
@@ -129,17 +212,22 @@ def embed_population(
         params: Stacked params ``[P, ...]``.
         x: ``float32[P, batch, window, F]`` (one batch per member) or
             ``float32[batch, window, F]`` (shared).
-        capacities: From :func:`op_capacities` of these archs (static).
+        capacities: Static, from :func:`node_capacities` (one row per node)
+            or :func:`op_capacities` (one per op, every node alike) of these
+            archs or larger.
         node_loop: ``"unroll"`` (default) writes the node loop out in Python:
-            node ``i`` sums only its ``i`` possible predecessors and XLA
-            schedules across nodes. ``"scan"`` runs the nodes in ``lax.scan``
+            node ``i`` sums only its ``i`` possible predecessors, dispatches
+            with its own row of capacities, and XLA schedules across nodes.
+            ``"scan"`` runs the nodes in ``lax.scan``
             over an ``[P, N, batch, T, W]`` edge accumulator: one traced
             copy of the node body (about half the compile time) but the
             accumulator is rewritten at every node (on a 2-core CPU the
-            training step is 2.3-4.6x slower; ``benchmarks/README.md``).
+            training step is 2.3-4.6x slower; ``benchmarks/README.md``);
+            every node gets the per-op maximum of ``capacities``.
     """
     check_node_loop(node_loop)
     spec = archs.spec
+    rows = per_node_capacities(capacities, spec.max_nodes, spec.n_ops)
     w, n = spec.max_width, spec.max_nodes
     p = archs.batch_shape[0]
     if x.ndim == 3:
@@ -179,16 +267,17 @@ def embed_population(
         for i in range(1, n):
             inp = sum(coeff[:, j, i, None, None, None] * outs[j] for j in range(i))
             node = jax.tree.map(lambda a, i=i: a[i], per_node)
-            y = _node_output(ops, capacities, inp, node, wmask)
+            y = _node_output(ops, rows[i - 1], inp, node, wmask)
             outs.append(y)
             final = final + is_output(i, y)
     else:
+        shared = shared_capacities(rows)
         acc = coeff[:, 0].reshape(p, n, 1, 1, 1) * h0[:, None]
 
         def body(carry, node):
             acc, final = carry
             i, row, fields = node
-            y = _node_output(ops, capacities, acc[:, i], fields, wmask)
+            y = _node_output(ops, shared, acc[:, i], fields, wmask)
             acc = acc + row[:, :, None, None, None] * y[:, None]
             return (acc, final + is_output(i, y)), None
 
@@ -206,7 +295,7 @@ def apply_population(
     archs: Arch,
     params: Params,
     x: jax.Array,
-    capacities: tuple[int, ...] | None = None,
+    capacities: Capacities | None = None,
     node_loop: str = "unroll",
 ) -> jax.Array:
     """Logits of every member: equal to ``jax.vmap(nn.apply)`` (to float
@@ -216,9 +305,10 @@ def apply_population(
         archs: Stacked population ``[P]``.
         params: Stacked params.
         x: ``float32[P, batch, window, F]`` or shared ``float32[batch, window, F]``.
-        capacities: Static per-op capacities; computed from ``archs`` when
-            omitted (then ``archs`` must be concrete, i.e. outside ``jit``).
-            Under ``jit`` pass them as a static argument.
+        capacities: Static capacities, per node (:func:`node_capacities`)
+            or per op (:func:`op_capacities`); :func:`node_capacities` of
+            ``archs`` when omitted (then ``archs`` must be concrete, i.e.
+            outside ``jit``). Under ``jit`` pass them as a static argument.
         node_loop: ``"unroll"`` or ``"scan"`` (see :func:`embed_population`).
 
     Returns:
@@ -228,16 +318,9 @@ def apply_population(
         if isinstance(archs.ops, jax.Array) and not _is_concrete(archs.ops):
             raise ValueError(
                 "apply_population under jit needs static capacities: compute "
-                "nasjax.nn.op_capacities(archs) outside jit and pass them"
+                "nasjax.nn.node_capacities(archs) outside jit and pass them"
             )
-        capacities = op_capacities(archs)
-    h = embed_population(archs, params, x, tuple(capacities), node_loop)
+        capacities = node_capacities(archs)
+    h = embed_population(archs, params, x, capacities, node_loop)
     head = jax.vmap(lambda prm, hb: run(nn.Dense(archs.spec.n_classes), prm, hb))
     return head(params["head"], h)
-
-
-def dispatch_savings(archs: Arch, capacities: tuple[int, ...]) -> float:
-    """Fraction of op evaluations saved vs running every op for every member."""
-    p = archs.batch_shape[0]
-    full = p * len(capacities)
-    return float(1.0 - np.sum(capacities) / full)

@@ -39,7 +39,15 @@ from nasjax.distributed.mesh import (
 from nasjax.graph.arch import Arch
 from nasjax.nn.fold_params import as_fold_params, broadcast_folds
 from nasjax.nn.model import init
-from nasjax.nn.population import NODE_LOOPS, check_node_loop, op_capacities
+from nasjax.nn.population import (
+    NODE_LOOPS,
+    Capacities,
+    capacities_from_counts,
+    check_node_loop,
+    member_counts,
+    per_node_capacities,
+    shared_capacities,
+)
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import FOLD_AXES, TrainData, make_train_data
 from nasjax.train.dispatch_loop import make_population_train
@@ -132,26 +140,36 @@ def population_fn(cfg: TrainConfig, fold_axis: str = "vmap"):
 def dispatch_population_fn(
     cfg: TrainConfig,
     fold_axis: str,
-    capacities: tuple[int, ...],
+    capacities: Capacities,
     node_loop: str = "unroll",
 ):
     """The cached jitted population-major trainer (``dispatch="ops"``).
 
     Same signature and outputs as :func:`population_fn`; each op of the
-    network runs only on the members that use it (``capacities`` per op);
-    ``node_loop`` (``"unroll"`` or ``"scan"``) is passed to
+    network runs only on the members that use it (``capacities`` per node
+    or per op, see :func:`nasjax.nn.apply_population`); ``node_loop``
+    (``"unroll"`` or ``"scan"``) is passed to
     :func:`nasjax.nn.apply_population`. Equal arguments give the same
-    function object, however they are passed.
+    function object, however they are passed; with ``"scan"`` per-node
+    capacities are first reduced to their per-op maximum (the one node body
+    every node shares), so they key the same function as those.
     """
     if fold_axis not in FOLD_AXIS_MODES:
         raise ValueError(f"fold_axis must be one of {FOLD_AXIS_MODES}")
     check_node_loop(node_loop)
-    return _dispatch_population_fn(cfg, fold_axis, tuple(capacities), node_loop)
+    if node_loop == "scan":
+        capacities = shared_capacities(capacities)
+    else:
+        capacities = tuple(
+            c if isinstance(c, int) else tuple(c)  # type: ignore[arg-type]
+            for c in capacities
+        )
+    return _dispatch_population_fn(cfg, fold_axis, capacities, node_loop)
 
 
 @functools.lru_cache(maxsize=64)
 def _dispatch_population_fn(
-    cfg: TrainConfig, fold_axis: str, capacities: tuple[int, ...], node_loop: str
+    cfg: TrainConfig, fold_axis: str, capacities: Capacities, node_loop: str
 ):
     train = make_population_train(cfg, capacities, node_loop)
 
@@ -160,10 +178,12 @@ def _dispatch_population_fn(
         fold_keys = jax.vmap(
             lambda k: jax.vmap(jax.random.fold_in, (None, 0))(k, jnp.arange(n_folds))
         )(keys)  # [P, K]
-        if fold_axis == "vmap":
+        if fold_axis == "vmap" and n_folds > 1:
             return jax.vmap(train, in_axes=(1, None, 1, FOLD_AXES, None), out_axes=1)(
                 fold_keys, archs, params, data, lr
             )
+        # Folds one after another (also one fold alone: a vmap of one would
+        # batch-trace the whole program a second time for nothing).
 
         per_fold = {
             f: getattr(data, f)
@@ -190,6 +210,19 @@ def _init_population(keys: jax.Array, archs: Arch) -> Params:
     return jax.vmap(init)(keys, archs)
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _fold_starts(start: Params, spec, n_folds: int) -> Params:
+    """Params ``[P, K, ...]``: one start per fold (in one compiled program,
+    not one small one per leaf)."""
+    return broadcast_folds(as_fold_params(start, spec), n_folds)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _joined(outs: list, n_pop: int):
+    """The chunks' outputs concatenated, padding members dropped."""
+    return jax.tree.map(lambda *xs: jnp.concatenate(xs)[:n_pop], *outs)
+
+
 def member_keys(key: Key, n: int) -> jax.Array:
     """Key of member ``i`` = ``fold_in(key, i)`` (independent of P and padding)."""
     return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(n))
@@ -203,33 +236,42 @@ def _block_capacities(
     archs: Arch,
     block: int,
     n_devices: int,
-    floor: tuple[int, ...] | None = None,
-) -> tuple[int, ...]:
+    floor: Capacities | None,
+    per_node: bool,
+) -> Capacities:
     """Op capacities enough for the real members of every device block.
 
     Chunks are split into device blocks of ``block`` consecutive members
     (padding, copies of member 0, only at the end, behind the real members,
-    so a block's real members always get the op slots first). With one
-    device this is ``min(op_capacities(archs), block)``. ``floor`` raises
-    every capacity to at least its entry (still at most ``block``).
+    so a block's real members always get the op slots first). The counts
+    are the most over the blocks (with one device: the whole population's);
+    ``per_node`` picks exact per-node capacities (the unrolled node loop) or
+    per-op powers of two (the scanned one, see
+    :func:`nasjax.nn.population.capacities_from_counts`). ``floor`` (per op
+    or per node) raises every capacity to at least its entry; all are at
+    most ``block``.
     """
-    if n_devices == 1:
-        need = op_capacities(archs)
-    else:
-        n = archs.batch_shape[0]
-        per_block = [
-            op_capacities(_take(archs, np.arange(i, min(i + block, n))))
-            for i in range(0, n, block)
-        ]
-        need = tuple(max(c) for c in zip(*per_block, strict=True))
+    spec = archs.spec
+    n = archs.batch_shape[0]
+    step = block if n_devices > 1 else n
+    counts = np.max(
+        [
+            member_counts(_take(archs, np.arange(i, min(i + step, n))))
+            for i in range(0, n, step)
+        ],
+        axis=0,
+    )
+    caps = np.asarray(capacities_from_counts(counts, block, per_node))
     if floor is not None:
-        if len(floor) != len(need):
-            raise ValueError(
-                f"min_capacities has {len(floor)} entries, the op vocabulary "
-                f"has {len(need)}"
-            )
-        need = tuple(max(c, f) for c, f in zip(need, floor, strict=True))
-    return tuple(min(c, block) for c in need)
+        try:
+            rows = np.asarray(per_node_capacities(floor, spec.max_nodes, spec.n_ops))
+        except ValueError as e:
+            raise ValueError(f"min_capacities: {e}") from None
+        caps = np.maximum(caps, rows if per_node else rows.max(axis=0))
+    caps = np.minimum(caps, block)
+    if per_node:
+        return tuple(tuple(int(c) for c in row) for row in caps)
+    return tuple(int(c) for c in caps)
 
 
 @functools.lru_cache(maxsize=64)
@@ -254,7 +296,7 @@ def train_population(
     data: TrainData | None = None,
     chunk_size: int | None = None,
     dispatch: str = "ops",
-    min_capacities: tuple[int, ...] | None = None,
+    min_capacities: Capacities | None = None,
     node_loop: str = "auto",
 ) -> PopulationResult:
     """Train a stacked population of one bucket on every walk-forward fold.
@@ -291,7 +333,8 @@ def train_population(
             op for every member. Both compute the same result (to float
             rounding); ``benchmarks/bench_population_train.py`` compares them.
         min_capacities: With ``dispatch="ops"``, a floor on the static
-            per-op capacities (one per op of ``archs.spec.ops``). A search
+            capacities: one per op of ``archs.spec.ops`` (every node alike)
+            or one row of those per node 1..N-1. A search
             passes the elementwise max of its earlier rounds' capacities so
             the op mix of a new round rarely changes the compiled shapes:
             a few compiles per search instead of one per round. The result
@@ -342,7 +385,7 @@ def train_population(
             max_eval_samples=cfg.max_eval_samples,
         )
     # One start per fold: inherited fold copies continue their own fold.
-    params = broadcast_folds(as_fold_params(start, archs.spec), data.train.shape[0])
+    params = _fold_starts(start, archs.spec, data.train.shape[0])
     lr = jnp.ones((n_pop,), jnp.float32) if lr_scale is None else lr_scale
     lr = jnp.asarray(lr, jnp.float32).reshape(n_pop)
     devices = population_devices(shard)
@@ -361,9 +404,11 @@ def train_population(
     keys = member_keys(key, n_pop)
     block = chunk // n_dev  # members per device per chunk
     if dispatch == "ops":
-        caps = _block_capacities(archs, block, n_dev, min_capacities)
         if node_loop == "auto":
             node_loop = choose_node_loop(n_pop, data.train.shape[0], cfg.n_steps)
+        caps = _block_capacities(
+            archs, block, n_dev, min_capacities, per_node=node_loop == "unroll"
+        )
         fn = dispatch_population_fn(cfg, fold_axis, caps, node_loop)
     else:
         fn = population_fn(cfg, fold_axis)
@@ -374,12 +419,17 @@ def train_population(
     outs = []
     for c in range(n_chunks):
         idx = order[c * chunk : (c + 1) * chunk]
-        args = _take((keys, archs, params, lr), idx)
+        args = (keys, archs, params, lr)
+        if not np.array_equal(idx, np.arange(n_pop)):
+            args = _take(args, idx)
         if mesh is not None:
             args = shard_population(args, mesh)
         out = fn(args[0], args[1], args[2], data, args[3])
         outs.append(gather_population(out) if spans_processes else out)
-    out_params, metrics = jax.tree.map(lambda *xs: jnp.concatenate(xs)[:n_pop], *outs)
+    if len(outs) == 1 and chunk == n_pop:
+        out_params, metrics = outs[0]
+    else:
+        out_params, metrics = _joined(outs, n_pop)
     failed = jnp.any(metrics["failed"], axis=1)
     fitness = jnp.mean(metrics["best_score"], axis=1)
     fitness = jnp.where(failed, jnp.nan, fitness)

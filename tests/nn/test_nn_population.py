@@ -61,6 +61,40 @@ def test_capacities_count_members_per_node(spec):
     assert caps["attention"] == 0
 
 
+def test_node_capacities_are_exact_member_counts_per_node(spec):
+    a = chain(spec, ["lstm", "lstm"], [8, 8])
+    b = chain(spec, ["lstm", "gru"], [8, 8])
+    c = chain(spec, ["conv", "gru"], [8, 8])
+    rows = nnx.node_capacities(stack([a, b, c]))
+    assert len(rows) == spec.max_nodes - 1
+    node = [dict(zip(spec.ops, row, strict=True)) for row in rows]
+    assert (node[0]["lstm"], node[0]["conv"], node[0]["gru"]) == (2, 1, 0)
+    assert (node[1]["lstm"], node[1]["gru"], node[1]["conv"]) == (1, 2, 0)
+    assert all(sum(row) == 0 for row in rows[2:])  # inactive nodes: no slots
+    # The per-op capacities are the power-of-two maximum over the nodes.
+    assert nnx.op_capacities(stack([a, b, c]))[spec.ops.index("gru")] == 2
+
+
+@NODE_LOOPS
+def test_per_node_and_per_op_capacities_give_the_same_logits(spec, x, node_loop):
+    archs, params = _population(spec, 8, 8)
+    per_node = dispatched(archs, params, x, nnx.node_capacities(archs), node_loop)
+    per_op = dispatched(archs, params, x, nnx.op_capacities(archs), node_loop)
+    np.testing.assert_allclose(per_node, per_op, atol=1e-6)
+    np.testing.assert_allclose(
+        nnx.apply_population(archs, params, x, node_loop=node_loop), per_op, atol=1e-6
+    )
+
+
+def test_badly_shaped_capacities_are_refused(spec, x):
+    archs, params = _population(spec, 8, 9)
+    rows = nnx.node_capacities(archs)
+    with pytest.raises(ValueError, match="capacities must hold"):
+        nnx.apply_population(archs, params, x, rows[:-1])
+    with pytest.raises(ValueError, match="capacities must hold"):
+        nnx.apply_population(archs, params, x, (4,))
+
+
 def test_too_small_capacities_are_refused(spec):
     archs, _ = _population(spec, 8, 3)
     caps = nnx.op_capacities(archs)
@@ -68,6 +102,12 @@ def test_too_small_capacities_are_refused(spec):
     small = tuple(max(c // 2, 0) for c in caps)
     with pytest.raises(ValueError, match="capacities too small"):
         nnx.check_capacities(archs, small)
+    rows = [list(r) for r in nnx.node_capacities(archs)]
+    nnx.check_capacities(archs, tuple(map(tuple, rows)))
+    i, k = np.argwhere(np.asarray(rows) > 0)[0]
+    rows[i][k] -= 1
+    with pytest.raises(ValueError, match=f"node {i + 1} {spec.ops[k]}: needs"):
+        nnx.check_capacities(archs, tuple(map(tuple, rows)))
 
 
 def test_unknown_node_loop_is_refused(spec, x):

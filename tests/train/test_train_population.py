@@ -179,7 +179,7 @@ def test_min_capacities_floor_changes_shapes_not_results():
     np.testing.assert_allclose(
         plain.metrics["val_loss"], raised.metrics["val_loss"], rtol=1e-4, atol=1e-5
     )
-    with pytest.raises(ValueError, match="min_capacities has 1 entries"):
+    with pytest.raises(ValueError, match="min_capacities: capacities must hold"):
         train_population(
             key, archs, params, ds, folds, norm, CFG, shard=False, min_capacities=(1,)
         )
@@ -248,6 +248,24 @@ def test_node_scan_equals_node_unroll():
         train_population(
             key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="x"
         )
+
+
+def test_one_fold_alone_equals_that_fold_of_several():
+    ds, folds, norm = small_data()
+    archs, params = population(3, seed=12)
+    key = jax.random.key(8)
+    both = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    data0 = make_train_data(
+        ds, folds, norm, eval_batch_size=128, max_eval_samples=256, fold_ids=(0,)
+    )
+    first = train_population(
+        key, archs, params, ds, folds, norm, CFG, shard=False, data=data0
+    )
+    for name in ("val_loss", "train_loss", "best_score"):
+        np.testing.assert_allclose(
+            first.metrics[name][:, 0], both.metrics[name][:, 0], rtol=1e-4, atol=1e-5
+        )
+    assert first.metrics["val_loss"].shape[1] == 1
 
 
 @pytest.mark.slow
