@@ -61,18 +61,19 @@ INIT_MODES: tuple[str, ...] = ("inherit", "scratch")
 NODE_LOOP_MODES: tuple[str, ...] = ("auto", *NODE_LOOPS)
 #: ``node_loop="auto"`` unrolls the node loop from this many member-fold
 #: training steps on. Measured on a 2-core CPU (bucket N=8 / W=32, all 8 ops,
-#: P = 8 to 64): unrolling saves 15-20 ms per member-fold step and costs
-#: 23-27 s more compile, so it pays from ~1,300-1,600 steps
+#: one fold): unrolling saves 9-13 ms per member-fold step and costs 10-20 s
+#: more compile, so it pays from ~700 (P = 8) to ~1,650 (P = 64) steps
 #: (``benchmarks/README.md``).
 UNROLL_MIN_MEMBER_STEPS = 1500
 
 
 def choose_node_loop(n_members: int, n_folds: int, n_steps: int) -> str:
     """``"unroll"`` when ``n_members * n_folds * n_steps`` is large enough to
-    repay the longer compile (:data:`UNROLL_MIN_MEMBER_STEPS`), else
-    ``"scan"``."""
+    repay the longer compile (:data:`UNROLL_MIN_MEMBER_STEPS`) or for a single
+    member (its unrolled program, one op per node, compiles about as fast as
+    the scanned one), else ``"scan"``."""
     work = n_members * n_folds * n_steps
-    return "unroll" if work >= UNROLL_MIN_MEMBER_STEPS else "scan"
+    return "unroll" if n_members == 1 or work >= UNROLL_MIN_MEMBER_STEPS else "scan"
 
 
 class PopulationResult(NamedTuple):

@@ -145,6 +145,13 @@ def test_one_compile_per_bucket_and_population_size():
     assert fn._cache_size() == before
 
 
+def test_auto_node_loop_unrolls_long_runs_and_single_members():
+    assert choose_node_loop(8, 1, 50) == "scan"
+    assert choose_node_loop(32, 1, 50) == "unroll"  # 1,600 member-fold steps
+    assert choose_node_loop(8, 3, 100) == "unroll"
+    assert choose_node_loop(1, 1, 10) == "unroll"
+
+
 def test_dispatch_compiles_once_per_capacity_signature():
     ds, folds, norm = small_data()
     signatures = {}
