@@ -7,9 +7,10 @@ that wastes most of the compute (see ``benchmarks/bench_morph.py``).
 members that use it: their indices are gathered into a static-capacity slot
 (``capacities[i][k]`` members for op ``k`` at node ``i``), the op runs
 vmapped on that slot, and the results are scattered back. Capacities come
-from the concrete population on the host (:func:`node_capacities` per node,
-or :func:`op_capacities` per op for every node alike) and are rounded up to
-powers of two, so the number of distinct shapes stays small.
+from the concrete population on the host: :func:`node_capacities`, exactly
+each node's members (the unrolled node loop), or :func:`op_capacities`, one
+power of two per op for every node alike, so that few distinct shapes recur
+(the scanned node loop).
 
 The node loop is written out in Python by default (``node_loop="unroll"``):
 node ``i`` reads only its ``i`` possible predecessors, and nothing carries a

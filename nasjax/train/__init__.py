@@ -8,7 +8,7 @@ from nasjax.train.data import (
     select_fold,
     split_ids,
 )
-from nasjax.train.dispatch_loop import evaluate_population, make_population_train
+from nasjax.train.dispatch_loop import make_population_train
 from nasjax.train.loop import evaluate, make_train
 from nasjax.train.loss import class_weights, cross_entropy
 from nasjax.train.memory import member_bytes, param_bytes, plan_chunk
@@ -33,7 +33,6 @@ __all__ = [
     "cross_entropy",
     "dispatch_population_fn",
     "evaluate",
-    "evaluate_population",
     "make_optimizer",
     "make_population_train",
     "make_schedule",

@@ -33,35 +33,6 @@ from nasjax.train.optim import make_optimizer
 from nasjax.typing import Key, Params
 
 
-def evaluate_population(
-    archs: Arch,
-    params: Params,
-    data: TrainData,
-    eval_batch_size: int,
-    capacities: Capacities,
-    node_loop: str = "unroll",
-) -> tuple[jax.Array, jax.Array]:
-    """Masked validation loss and accuracy of every member, ``(f32[P], f32[P])``."""
-    window = archs.spec.window
-    ids = data.val.reshape(-1, eval_batch_size)
-    mask = data.val_mask.reshape(-1, eval_batch_size).astype(jnp.float32)
-
-    def chunk(args):
-        i, m = args
-        x = windows(data, i, window)
-        logits = apply_population(archs, params, x, capacities, node_loop)
-        y = data.labels[i]
-        ce = jax.vmap(optax.softmax_cross_entropy_with_integer_labels, (0, None))(
-            logits, y
-        )
-        hits = jax.vmap(correct, (0, None))(logits, y)
-        return jnp.sum(ce * m, axis=-1), jnp.sum(hits * m, axis=-1)
-
-    loss_sum, hit_sum = jax.lax.map(chunk, (ids, mask))
-    n = jnp.maximum(jnp.sum(mask), 1.0)
-    return jnp.sum(loss_sum, axis=0) / n, jnp.sum(hit_sum, axis=0) / n
-
-
 def _val_chunks(data: TrainData, size: int) -> tuple[jax.Array, jax.Array]:
     """Validation ids and mask in chunks of ``size``: ``(int32[C, size],
     f32[C, size])``, padded with masked-out copies of the first id."""
@@ -104,7 +75,8 @@ def make_population_train(
     ``lax.cond`` skips. One traced and compiled copy of the network instead
     of three (the training step's and two evaluation sites') makes the
     program about a third faster to trace and compile; the validation loss
-    and accuracy equal :func:`evaluate_population`'s to float rounding.
+    and accuracy equal ``make_train``'s (chunks of ``cfg.eval_batch_size``)
+    to float rounding.
 
     Args:
         cfg: Training configuration.

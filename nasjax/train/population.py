@@ -417,20 +417,17 @@ def train_population(
     if mesh is not None:
         data = replicate(data, mesh)
         fn = _per_device(fn, mesh)
+    whole = chunk == n_pop  # one chunk, no padding: nothing to gather or join
     outs = []
     for c in range(n_chunks):
-        idx = order[c * chunk : (c + 1) * chunk]
         args = (keys, archs, params, lr)
-        if not np.array_equal(idx, np.arange(n_pop)):
-            args = _take(args, idx)
+        if not whole:
+            args = _take(args, order[c * chunk : (c + 1) * chunk])
         if mesh is not None:
             args = shard_population(args, mesh)
         out = fn(args[0], args[1], args[2], data, args[3])
         outs.append(gather_population(out) if spans_processes else out)
-    if len(outs) == 1 and chunk == n_pop:
-        out_params, metrics = outs[0]
-    else:
-        out_params, metrics = _joined(outs, n_pop)
+    out_params, metrics = outs[0] if whole else _joined(outs, n_pop)
     failed = jnp.any(metrics["failed"], axis=1)
     fitness = jnp.mean(metrics["best_score"], axis=1)
     fitness = jnp.where(failed, jnp.nan, fitness)
