@@ -12,12 +12,12 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from bench_population_train import setup
+from bench_population_train import bench_config, bench_spec, setup
 
 import nasjax
-from nasjax.graph import ArchSpec, random_arch, stack
+from nasjax.graph import random_arch, stack
 from nasjax.nn.fold_params import as_fold_params, broadcast_folds
-from nasjax.train import TrainConfig, dispatch_population_fn, make_train_data
+from nasjax.train import dispatch_population_fn, make_train_data
 from nasjax.train.population import member_keys
 
 
@@ -29,21 +29,15 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=16)
     args = ap.parse_args()
     ds, folds, norm = setup(args.window)
-    spec = ArchSpec(
-        n_features=ds.features.shape[-1],
-        window=args.window,
-        max_nodes=8,
-        max_width=32,
-        ops=nasjax.graph.KNOWN_OPS,
+    spec = bench_spec(ds, args.window)
+    cfg = bench_config(args.steps)
+    data = make_train_data(
+        ds,
+        folds,
+        norm,
+        eval_batch_size=cfg.eval_batch_size,
+        max_eval_samples=cfg.max_eval_samples,
     )
-    cfg = TrainConfig(
-        n_steps=args.steps,
-        eval_every=args.steps,
-        batch_size=64,
-        eval_batch_size=256,
-        max_eval_samples=512,
-    )
-    data = make_train_data(ds, folds, norm, eval_batch_size=256, max_eval_samples=512)
     p = args.members
     keys = jax.random.split(jax.random.key(p), p)
     archs = stack([random_arch(k, spec) for k in keys])

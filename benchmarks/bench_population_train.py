@@ -55,6 +55,28 @@ def setup(window: int, n_symbols: int = 4, signal: float = 0.15):
     return build_dataset(syn.frame, fc, window=window, folds=FoldConfig(n_folds=1))
 
 
+def bench_spec(ds, window: int, max_nodes=8, max_width=32, ops=None) -> ArchSpec:
+    """The benchmark's bucket: all known ops unless ``ops`` is given."""
+    return ArchSpec(
+        n_features=ds.features.shape[-1],
+        window=window,
+        max_nodes=max_nodes,
+        max_width=max_width,
+        ops=nasjax.graph.KNOWN_OPS if ops is None else ops,
+    )
+
+
+def bench_config(steps: int, batch: int = 64) -> TrainConfig:
+    """``steps`` steps of ``batch`` samples, one validation pass of 512."""
+    return TrainConfig(
+        n_steps=steps,
+        eval_every=steps,
+        batch_size=batch,
+        eval_batch_size=256,
+        max_eval_samples=512,
+    )
+
+
 def timed(fn, *args):
     t = time.perf_counter()
     out = jax.block_until_ready(fn(*args))
@@ -241,21 +263,15 @@ def main() -> None:
     args = ap.parse_args()
     ds, folds, norm = setup(args.window, args.symbols, args.signal)
     ops = nasjax.graph.KNOWN_OPS if args.ops == "all" else tuple(args.ops.split(","))
-    spec = ArchSpec(
-        n_features=ds.features.shape[-1],
-        window=args.window,
-        max_nodes=args.max_nodes,
-        max_width=args.max_width,
-        ops=ops,
+    spec = bench_spec(ds, args.window, args.max_nodes, args.max_width, ops)
+    cfg = bench_config(args.steps, args.batch)
+    data1 = make_train_data(
+        ds,
+        folds,
+        norm,
+        eval_batch_size=cfg.eval_batch_size,
+        max_eval_samples=cfg.max_eval_samples,
     )
-    cfg = TrainConfig(
-        n_steps=args.steps,
-        eval_every=args.steps,
-        batch_size=args.batch,
-        eval_batch_size=256,
-        max_eval_samples=512,
-    )
-    data1 = make_train_data(ds, folds, norm, eval_batch_size=256, max_eval_samples=512)
     print(
         f"# {platform.platform()} cpus={os.cpu_count()} jax={jax.__version__} "
         f"devices={jax.devices()} spec=N{spec.max_nodes}/W{spec.max_width}/"
