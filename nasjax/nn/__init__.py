@@ -20,12 +20,15 @@ from nasjax.nn.population import (
     member_counts,
     node_capacities,
     op_capacities,
+    schedule_shape,
 )
+from nasjax.nn.schedule import ScheduleShape
 from nasjax.nn.static import apply_static, embed_static
 
 __all__ = [
     "NODE_LOOPS",
     "Capacities",
+    "ScheduleShape",
     "active_macs",
     "active_param_count",
     "apply",
@@ -44,4 +47,5 @@ __all__ = [
     "node_capacities",
     "op_capacities",
     "pad_params",
+    "schedule_shape",
 ]
