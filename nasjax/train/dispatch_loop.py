@@ -19,6 +19,7 @@ import optax
 
 from nasjax.graph.arch import Arch
 from nasjax.nn.population import Capacities, apply_population
+from nasjax.nn.schedule import ScheduleShape
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import TrainData, windows
 from nasjax.train.loop import (
@@ -64,7 +65,9 @@ def _schedule(n_evals: int, every: int, n_chunks: int) -> dict[str, np.ndarray]:
 
 
 def make_population_train(
-    cfg: TrainConfig, capacities: Capacities, node_loop: str = "unroll"
+    cfg: TrainConfig,
+    capacities: Capacities | ScheduleShape,
+    node_loop: str = "unroll",
 ) -> TrainFn:
     """Population-major twin of :func:`nasjax.train.make_train`.
 
@@ -82,8 +85,8 @@ def make_population_train(
         cfg: Training configuration.
         capacities: Static capacities, from ``nasjax.nn.node_capacities``
             (per node) or ``nasjax.nn.op_capacities`` (per op) of the
-            population to train.
-        node_loop: ``"unroll"`` or ``"scan"`` (see
+            population to train, or a ``ScheduleShape`` (``"schedule"``).
+        node_loop: ``"unroll"``, ``"scan"`` or ``"schedule"`` (see
             :func:`nasjax.nn.apply_population`).
 
     Returns:

@@ -46,7 +46,14 @@ from nasjax.nn.population import (
     check_node_loop,
     member_counts,
     per_node_capacities,
+    schedule_shape,
     shared_capacities,
+)
+from nasjax.nn.schedule import (
+    SCHEDULE_GROUP,
+    ScheduleShape,
+    round_steps,
+    schedule_steps,
 )
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import FOLD_AXES, TrainData, make_train_data
@@ -60,20 +67,24 @@ DISPATCH_MODES: tuple[str, ...] = ("ops", "switch")
 INIT_MODES: tuple[str, ...] = ("inherit", "scratch")
 NODE_LOOP_MODES: tuple[str, ...] = ("auto", *NODE_LOOPS)
 #: ``node_loop="auto"`` unrolls the node loop from this many member-fold
-#: training steps on. Measured on a 2-core CPU (bucket N=8 / W=32, all 8 ops,
-#: one fold): unrolling saves 9-13 ms per member-fold step and costs 10-20 s
-#: more compile, so it pays from ~700 (P = 8) to ~1,650 (P = 64) steps
-#: (``benchmarks/README.md``).
-UNROLL_MIN_MEMBER_STEPS = 1500
+#: training steps on, and runs the op schedule below. Measured on a 2-core
+#: CPU (bucket N=8 / W=32, all 8 ops, one fold): unrolling compiles 10-18 s
+#: longer than the schedule and saves 4-6 ms per member-fold step, so it pays
+#: from ~1,750 (P = 8) to ~4,300 (P = 32) member-fold steps; a search also
+#: reuses one schedule program across rounds (``benchmarks/README.md``).
+UNROLL_MIN_MEMBER_STEPS = 4000
 
 
 def choose_node_loop(n_members: int, n_folds: int, n_steps: int) -> str:
     """``"unroll"`` when ``n_members * n_folds * n_steps`` is large enough to
     repay the longer compile (:data:`UNROLL_MIN_MEMBER_STEPS`) or for a single
-    member (its unrolled program, one op per node, compiles about as fast as
-    the scanned one), else ``"scan"``."""
+    member (its unrolled program, one op per node, compiles fast), else
+    ``"schedule"`` (each op compiled once; see
+    :func:`nasjax.nn.embed_population`)."""
     work = n_members * n_folds * n_steps
-    return "unroll" if n_members == 1 or work >= UNROLL_MIN_MEMBER_STEPS else "scan"
+    if n_members == 1 or work >= UNROLL_MIN_MEMBER_STEPS:
+        return "unroll"
+    return "schedule"
 
 
 class PopulationResult(NamedTuple):
@@ -141,15 +152,17 @@ def population_fn(cfg: TrainConfig, fold_axis: str = "vmap"):
 def dispatch_population_fn(
     cfg: TrainConfig,
     fold_axis: str,
-    capacities: Capacities,
+    capacities: Capacities | ScheduleShape,
     node_loop: str = "unroll",
 ):
     """The cached jitted population-major trainer (``dispatch="ops"``).
 
     Same signature and outputs as :func:`population_fn`; each op of the
     network runs only on the members that use it (``capacities`` per node
-    or per op, see :func:`nasjax.nn.apply_population`); ``node_loop``
-    (``"unroll"`` or ``"scan"``) is passed to
+    or per op, or with ``node_loop="schedule"`` a
+    :class:`~nasjax.nn.schedule.ScheduleShape`; see
+    :func:`nasjax.nn.apply_population`); ``node_loop``
+    (``"unroll"``, ``"scan"`` or ``"schedule"``) is passed to
     :func:`nasjax.nn.apply_population`. Equal arguments give the same
     function object, however they are passed; with ``"scan"`` per-node
     capacities are first reduced to their per-op maximum (the one node body
@@ -160,6 +173,8 @@ def dispatch_population_fn(
     check_node_loop(node_loop)
     if node_loop == "scan":
         capacities = shared_capacities(capacities)
+    elif isinstance(capacities, ScheduleShape):
+        capacities = ScheduleShape(*(int(c) for c in capacities))
     else:
         capacities = tuple(
             c if isinstance(c, int) else tuple(c)  # type: ignore[arg-type]
@@ -168,9 +183,12 @@ def dispatch_population_fn(
     return _dispatch_population_fn(cfg, fold_axis, capacities, node_loop)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64, typed=True)  # a ScheduleShape is no tuple
 def _dispatch_population_fn(
-    cfg: TrainConfig, fold_axis: str, capacities: Capacities, node_loop: str
+    cfg: TrainConfig,
+    fold_axis: str,
+    capacities: Capacities | ScheduleShape,
+    node_loop: str,
 ):
     train = make_population_train(cfg, capacities, node_loop)
 
@@ -275,6 +293,37 @@ def _block_capacities(
     return tuple(int(c) for c in caps)
 
 
+def _block_schedule(
+    archs: Arch,
+    order: np.ndarray,
+    block: int,
+    floor: Capacities | None,
+) -> ScheduleShape:
+    """An op schedule long enough for every device block of every chunk.
+
+    ``order`` lists the members of the chunks one after another (padding
+    members, copies of member 0, included: they are scheduled like the
+    others), ``block`` members per device. The length is rounded up
+    (:func:`nasjax.nn.schedule.round_steps`) so that later populations of
+    similar size reuse the compiled program; ``floor`` (capacities per op
+    or per node) raises it to the schedule those capacities bound.
+    """
+    spec = archs.spec
+    need = max(
+        schedule_steps(
+            member_counts(_take(archs, order[i : i + block])), SCHEDULE_GROUP
+        )
+        for i in range(0, len(order), block)
+    )
+    if floor is not None:
+        try:
+            least = schedule_shape(floor, spec.max_nodes, spec.n_ops).n_steps
+        except ValueError as e:
+            raise ValueError(f"min_capacities: {e}") from None
+        need = max(need, least)
+    return ScheduleShape(SCHEDULE_GROUP, round_steps(need))
+
+
 @functools.lru_cache(maxsize=64)
 def _per_device(fn, mesh):
     """``fn`` on each device's block of the population (no communication)."""
@@ -335,14 +384,17 @@ def train_population(
             rounding); ``benchmarks/bench_population_train.py`` compares them.
         min_capacities: With ``dispatch="ops"``, a floor on the static
             capacities: one per op of ``archs.spec.ops`` (every node alike)
-            or one row of those per node 1..N-1. A search
+            or one row of those per node 1..N-1 (with
+            ``node_loop="schedule"``: on the schedule length they bound). A search
             passes the elementwise max of its earlier rounds' capacities so
             the op mix of a new round rarely changes the compiled shapes:
             a few compiles per search instead of one per round. The result
             does not depend on it beyond float rounding.
         node_loop: With ``dispatch="ops"``: ``"unroll"`` (the fastest
-            training step, about twice the compile time), ``"scan"`` (nodes
-            in ``lax.scan``: faster to compile, slower to run; see
+            training step, about 2.5x the compile time), ``"schedule"``
+            (one scan over an op schedule: each op compiled once, and the
+            program's length rounded so that later populations of similar
+            size reuse it), ``"scan"`` (nodes in ``lax.scan``; see
             :func:`nasjax.nn.embed_population`) or ``"auto"`` (default:
             :func:`choose_node_loop` of P, the folds and ``cfg.n_steps``).
 
@@ -407,9 +459,12 @@ def train_population(
     if dispatch == "ops":
         if node_loop == "auto":
             node_loop = choose_node_loop(n_pop, data.train.shape[0], cfg.n_steps)
-        caps = _block_capacities(
-            archs, block, n_dev, min_capacities, per_node=node_loop == "unroll"
-        )
+        if node_loop == "schedule":
+            caps = _block_schedule(archs, order, block, min_capacities)
+        else:
+            caps = _block_capacities(
+                archs, block, n_dev, min_capacities, per_node=node_loop == "unroll"
+            )
         fn = dispatch_population_fn(cfg, fold_axis, caps, node_loop)
     else:
         fn = population_fn(cfg, fold_axis)

@@ -11,6 +11,12 @@ import pytest
 import nasjax
 from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
 from nasjax.graph import ArchSpec, random_arch, stack, unstack
+from nasjax.nn.schedule import (
+    SCHEDULE_GROUP,
+    ScheduleShape,
+    round_steps,
+    schedule_steps,
+)
 from nasjax.train import (
     TrainConfig,
     choose_node_loop,
@@ -146,27 +152,65 @@ def test_one_compile_per_bucket_and_population_size():
 
 
 def test_auto_node_loop_unrolls_long_runs_and_single_members():
-    assert choose_node_loop(8, 1, 50) == "scan"
-    assert choose_node_loop(32, 1, 50) == "unroll"  # 1,600 member-fold steps
-    assert choose_node_loop(8, 3, 100) == "unroll"
+    assert choose_node_loop(8, 1, 50) == "schedule"
+    assert choose_node_loop(32, 1, 50) == "schedule"  # 1,600 member-fold steps
+    assert choose_node_loop(32, 1, 200) == "unroll"
+    assert choose_node_loop(8, 3, 200) == "unroll"
     assert choose_node_loop(1, 1, 10) == "unroll"
 
 
-def test_dispatch_compiles_once_per_capacity_signature():
+@pytest.mark.slow  # the default node loop's compile count is tested above
+def test_scan_dispatch_compiles_once_per_capacity_signature():
     ds, folds, norm = small_data()
     signatures = {}
     for seed in (4, 5):
         archs, params = population(3, seed=seed)
         caps = nasjax.nn.op_capacities(archs)
-        # 3 members x 2 folds x 12 steps: "auto" walks the nodes in a scan.
-        assert choose_node_loop(3, 2, CFG.n_steps) == "scan"
         fn = dispatch_population_fn(CFG, "vmap", caps, node_loop="scan")
         assert fn is dispatch_population_fn(CFG, "vmap", caps, "scan")
         train_population(
-            jax.random.key(seed), archs, params, ds, folds, norm, CFG, shard=False
+            jax.random.key(seed),
+            archs,
+            params,
+            ds,
+            folds,
+            norm,
+            CFG,
+            shard=False,
+            node_loop="scan",
         )
         signatures[caps] = fn
     assert all(fn._cache_size() == 1 for fn in signatures.values())
+
+
+def test_schedule_serves_different_populations_with_one_compile():
+    ds, folds, norm = small_data()
+    # 3 members x 2 folds x 12 steps: "auto" runs the op schedule.
+    assert choose_node_loop(3, 2, CFG.n_steps) == "schedule"
+    shapes = set()
+    for seed in range(6):
+        archs, _ = population(3, seed=seed)
+        counts = nasjax.nn.member_counts(archs)
+        shapes.add(round_steps(schedule_steps(counts, SCHEDULE_GROUP)))
+    # Six populations with different op mixes, few schedule lengths.
+    assert len(shapes) <= 2
+    n_steps = max(shapes)
+    shape = ScheduleShape(SCHEDULE_GROUP, n_steps)
+    fn = dispatch_population_fn(CFG, "vmap", shape, "schedule")
+    assert fn is not dispatch_population_fn(CFG, "vmap", tuple(shape), "schedule")
+    before = fn._cache_size()
+    ran = 0
+    for seed in range(6):
+        archs, params = population(3, seed=seed)
+        need = round_steps(schedule_steps(nasjax.nn.member_counts(archs), 1))
+        if need != n_steps:
+            continue
+        train_population(
+            jax.random.key(seed), archs, params, ds, folds, norm, CFG, shard=False
+        )
+        ran += 1
+    assert ran >= 2
+    assert fn._cache_size() == before + 1
 
 
 def test_min_capacities_floor_changes_shapes_not_results():
@@ -176,7 +220,10 @@ def test_min_capacities_floor_changes_shapes_not_results():
     floor = (3,) * len(need)  # every op at full capacity (P = 3)
     key = jax.random.key(2)
     plain = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
-    fn = dispatch_population_fn(CFG, "vmap", (3,) * len(need), "scan")
+    # "auto" runs the op schedule here: the floor bounds its length.
+    rows = np.full((archs.spec.max_nodes - 1, len(need)), 3)
+    shape = ScheduleShape(SCHEDULE_GROUP, round_steps(schedule_steps(rows, 1)))
+    fn = dispatch_population_fn(CFG, "vmap", shape, "schedule")
     before = fn._cache_size()
     raised = train_population(
         key, archs, params, ds, folds, norm, CFG, shard=False, min_capacities=floor
@@ -190,22 +237,6 @@ def test_min_capacities_floor_changes_shapes_not_results():
         train_population(
             key, archs, params, ds, folds, norm, CFG, shard=False, min_capacities=(1,)
         )
-
-
-def test_dispatch_equals_switch():
-    ds, folds, norm = small_data()
-    archs, params = population(4, seed=9)
-    key = jax.random.key(3)
-    a = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
-    b = train_population(
-        key, archs, params, ds, folds, norm, CFG, shard=False, dispatch="switch"
-    )
-    np.testing.assert_allclose(
-        a.metrics["val_loss"], b.metrics["val_loss"], rtol=1e-4, atol=1e-5
-    )
-    np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
-    for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params), strict=True):
-        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
 
 
 def test_early_stopping_is_per_member_and_equal_across_dispatch():
@@ -227,9 +258,16 @@ def test_early_stopping_is_per_member_and_equal_across_dispatch():
     assert (best <= stopped).all() and (best % cfg.eval_every == 0).all()
     for name in ("stopped_step", "best_step"):
         np.testing.assert_array_equal(ops.metrics[name], switch.metrics[name])
+    # Per-op dispatch computes what vmap over every node's switch computes.
     np.testing.assert_allclose(
         ops.metrics["val_loss"], switch.metrics["val_loss"], rtol=1e-4, atol=1e-5
     )
+    np.testing.assert_allclose(ops.fitness, switch.fitness, atol=1e-6)
+    leaves = zip(
+        jax.tree.leaves(ops.params), jax.tree.leaves(switch.params), strict=True
+    )
+    for a, b in leaves:
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
     # After a member stops, its curve stays at the value it stopped with.
     va = np.asarray(ops.metrics["val_loss"])
     for i, k in zip(*np.nonzero(stopped < cfg.n_steps), strict=True):
@@ -237,20 +275,21 @@ def test_early_stopping_is_per_member_and_equal_across_dispatch():
         np.testing.assert_allclose(va[i, k, e - 1 :], va[i, k, e - 1], rtol=1e-6)
 
 
-def test_node_scan_equals_node_unroll():
+def test_node_scan_and_schedule_equal_node_unroll():
     ds, folds, norm = small_data()
     archs, params = population(3, seed=10)
     key = jax.random.key(4)
     a = train_population(
         key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="unroll"
     )
-    b = train_population(
-        key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="scan"
-    )
-    np.testing.assert_allclose(
-        a.metrics["val_loss"], b.metrics["val_loss"], rtol=1e-4, atol=1e-5
-    )
-    np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
+    for loop in ("scan", "schedule"):
+        b = train_population(
+            key, archs, params, ds, folds, norm, CFG, shard=False, node_loop=loop
+        )
+        np.testing.assert_allclose(
+            a.metrics["val_loss"], b.metrics["val_loss"], rtol=1e-4, atol=1e-5
+        )
+        np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
     with pytest.raises(ValueError, match="node_loop must be one of"):
         train_population(
             key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="x"
