@@ -1,10 +1,27 @@
 """Shared fixtures. ``nasjax`` is imported first so its XLA settings apply."""
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import jax
 import pytest
 
 import nasjax  # noqa: F401  (must precede jax initialisation)
 from nasjax.graph import ArchSpec
+
+# One persistent XLA compilation cache for the whole test session, shared with
+# the subprocesses the CLI, checkpoint and multi-process tests start (they
+# inherit the environment): a program that several processes compile (the
+# same tiny search run again, resumed, or in a sweep) compiles once. Fresh per
+# session, so every session still compiles everything at least once.
+_XLA_CACHE = tempfile.mkdtemp(prefix="nasjax-tests-xla-cache-")
+atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _XLA_CACHE
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+jax.config.update("jax_compilation_cache_dir", _XLA_CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 @pytest.fixture(scope="session")
