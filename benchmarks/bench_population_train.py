@@ -2,9 +2,10 @@
 
 (a) nasjax: ``train_population`` over P different architectures of one
     bucket (one compile for the whole population), population-major with
-    per-op dispatch; timed with the node loop unrolled and in ``lax.scan``
-    (the default, ``node_loop="auto"``, picks one by the amount of work), and
-    as ``jit(vmap(train))`` with every node's ``lax.switch`` (``"switch"``).
+    per-op dispatch; timed with the node loop unrolled, in ``lax.scan`` and
+    as one scan over an op schedule (the default, ``node_loop="auto"``,
+    picks unrolled or schedule by the amount of work), and as
+    ``jit(vmap(train))`` with every node's ``lax.switch`` (``"switch"``).
 (b) user loop: what a user writes without nasjax's population engine: one
     model per architecture, ``jax.jit`` of the same training loop around it,
     run in a Python loop (one compile per architecture). The model is
@@ -83,8 +84,26 @@ def timed(fn, *args):
     return out, time.perf_counter() - t
 
 
+#: The population-training modes timed for (a).
+MODES = {
+    "unroll": {"node_loop": "unroll"},
+    "scan": {"node_loop": "scan"},
+    "schedule": {"node_loop": "schedule"},
+    "switch": {"dispatch": "switch"},
+}
+
+
 def bench_size(
-    p, spec, ds, folds, norm, cfg, data1, n_user_steady, user_model="static"
+    p,
+    spec,
+    ds,
+    folds,
+    norm,
+    cfg,
+    data1,
+    n_user_steady,
+    user_model="static",
+    modes=MODES,
 ):
     keys = jax.random.split(jax.random.key(p), p)
     archs = stack([random_arch(k, spec) for k in keys])
@@ -110,13 +129,9 @@ def bench_size(
         _, steady = timed(run)
         return total, steady
 
-    modes = {
-        "unroll": {"node_loop": "unroll"},
-        "scan": {"node_loop": "scan"},
-        "switch": {"dispatch": "switch"},
-    }
-    times = {name: timed_mode(**mode) for name, mode in modes.items()}
     default_loop = choose_node_loop(p, 1, cfg.n_steps)
+    wanted = dict.fromkeys([default_loop, *modes])  # the default always runs
+    times = {name: timed_mode(**MODES[name]) for name in wanted}
     first, steady = times[default_loop]
     forward = nasjax.nn.apply_static if user_model == "static" else nasjax.nn.apply
     train = make_train(cfg, forward=forward)
@@ -146,13 +161,20 @@ def bench_size(
         "ours_steady_s": steady,
         "ours_total_s": first,
         **per_mode,
-        "ratio_steady_switch_over_ops": times["switch"][1] / steady,
+        **(
+            {"ratio_steady_switch_over_ops": times["switch"][1] / steady}
+            if "switch" in times
+            else {}
+        ),
         "user_compile_s": u_total - u_steady,
         "user_steady_s": u_steady,
         "user_total_s": u_total,
         "ratio_total": u_total / first,
-        "ratio_total_unroll": u_total / times["unroll"][0],
-        "ratio_total_scan": u_total / times["scan"][0],
+        **{
+            f"ratio_total_{name}": u_total / total
+            for name, (total, _) in times.items()
+            if name != "switch"
+        },
         "ratio_steady": u_steady / steady,
         "ours_examples_per_s": examples / steady,
         "user_examples_per_s": examples / u_steady,
@@ -252,6 +274,13 @@ def main() -> None:
         default="static",
         help="per-arch model of the user loop (see the module docstring)",
     )
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        choices=list(MODES),
+        default=list(MODES),
+        help="modes of (a) to time (the default node loop always runs)",
+    )
     ap.add_argument("--inherit", action="store_true")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--json", default=None)
@@ -281,7 +310,16 @@ def main() -> None:
     if not args.skip_speed:
         for p in args.sizes:
             row = bench_size(
-                p, spec, ds, folds, norm, cfg, data1, args.user_steady, args.user_model
+                p,
+                spec,
+                ds,
+                folds,
+                norm,
+                cfg,
+                data1,
+                args.user_steady,
+                args.user_model,
+                args.modes,
             )
             rows.append(row)
             print(json.dumps({k: _rounded(v) for k, v in row.items()}), flush=True)
