@@ -79,7 +79,11 @@ def test_node_capacities_are_exact_member_counts_per_node(spec):
     assert nnx.op_capacities(stack([a, b, c]))[spec.ops.index("gru")] == 2
 
 
-@NODE_LOOPS
+# Unrolled with per-node capacities against scanned with per-op ones is also
+# held equal in tests/train (test_node_scan_and_schedule_equal_node_unroll).
+@pytest.mark.parametrize(
+    "node_loop", [pytest.param("unroll", marks=pytest.mark.slow), "scan"]
+)
 def test_per_node_and_per_op_capacities_give_the_same_logits(spec, x, node_loop):
     spec = dataclasses.replace(spec, max_nodes=4)
     archs, params = _population(spec, 8, 8)
