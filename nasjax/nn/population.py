@@ -262,13 +262,10 @@ def _scheduled_nodes(ops, archs, node_params, coeff, h0, wmask, shape):
         {op.name: jax.tree.map(lambda a: a[mc, i], node_params[op.name]) for op in ops},
     )
 
-    def branch(op):
-        def run_op(prm, inp, cfg):
-            return jax.vmap(op.apply)(prm[op.name], inp, cfg)
-
-        return run_op
-
-    branches = [branch(op) for op in ops]
+    branches = [
+        lambda prm, inp, cfg, op=op: jax.vmap(op.apply)(prm[op.name], inp, cfg)
+        for op in ops
+    ]
 
     # Rematerialised: the backward pass reruns the one op a step took
     # instead of saving residuals of every branch (zeros for all but one)

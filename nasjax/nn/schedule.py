@@ -62,16 +62,12 @@ class OpSchedule(NamedTuple):
     members: jax.Array
 
 
-def _pair_counts(counts: np.ndarray, group: int) -> np.ndarray:
-    return -(-np.asarray(counts) // group)
-
-
 def schedule_steps(counts: np.ndarray, group: int) -> int:
     """Steps needed for member counts ``int[N - 1, K]``
     (:func:`nasjax.nn.member_counts`): ``sum ceil(count / group)``."""
     if group < 1:
         raise ValueError(f"group must be >= 1, got {group}")
-    return int(_pair_counts(counts, group).sum())
+    return int((-(-np.asarray(counts) // group)).sum())
 
 
 def round_steps(n_steps: int) -> int:
