@@ -34,10 +34,10 @@ from nasjax.graph.spec import bucket_size
 from nasjax.nn.schedule import (
     SCHEDULE_GROUP,
     ScheduleShape,
-    build_schedule,
     check_schedule,
     schedule_steps,
 )
+from nasjax.nn.schedule_loop import scheduled_nodes
 from nasjax.ops.base import NodeConfig, channel_mask, run
 from nasjax.ops.registry import ops_for
 from nasjax.typing import Params
@@ -228,87 +228,6 @@ def _node_output(ops, capacities, inp, node, width_mask):
     return y * width_mask(width)[:, None, None, :] * active[:, None, None, None]
 
 
-def _scheduled_nodes(ops, archs, node_params, coeff, h0, wmask, shape):
-    """Nodes 1..N-1 of every member by an op schedule: the output node's
-    ``float32[P, batch, T, W]``.
-
-    The scan carries the members' node INPUTS, ``acc[m, j]`` (``j = N``: the
-    output; member ``P``: a spare that empty slots read and write): a step
-    reads its ``group`` inputs and adds its outputs, weighted by their edges,
-    to every later node's input. A step then saves
-    only its own small inputs and outputs for the backward pass (reading
-    every predecessor's output instead would save ``N`` times as much, and
-    read a buffer it also writes, which costs XLA a whole-buffer copy).
-    Everything a step reads of the params and the graph is gathered before
-    the scan (leaves ``[S, group, ...]``): its gradient leaves the scan per
-    step and is scattered back once, instead of being accumulated into
-    full-size parameter cotangents at every step.
-    """
-    p, n = archs.batch_shape[0], archs.spec.max_nodes
-    sched = build_schedule(archs, shape)
-    ok = sched.members < p  # [S, g]
-    m = jnp.where(ok, sched.members, p)  # empty slots: a spare member row p
-    i = sched.node[:, None]
-    is_out = jax.nn.one_hot(archs.n_active - 1, n, dtype=coeff.dtype)  # [P, N]
-    fan_out = jnp.concatenate([coeff, is_out[:, :, None]], axis=2)  # [P, N, N + 1]
-    fan_out = jnp.pad(fan_out, ((0, 1), (0, 0), (0, 0)))  # spare member: no edges
-    mc = jnp.minimum(m, p - 1)
-    steps = (
-        sched.node,
-        sched.op,
-        m,
-        fan_out[m, i],  # [S, g, N + 1]
-        NodeConfig(archs.width[mc, i], archs.kernel[mc, i], archs.dilation[mc, i]),
-        {op.name: jax.tree.map(lambda a: a[mc, i], node_params[op.name]) for op in ops},
-    )
-
-    branches = [
-        lambda prm, inp, cfg, op=op: jax.vmap(op.apply)(prm[op.name], inp, cfg)
-        for op in ops
-    ]
-
-    # Rematerialised: the backward pass reruns the one op a step took
-    # instead of saving residuals of every branch (zeros for all but one)
-    # at every step.
-    @jax.checkpoint
-    def run_op(k, prm, inp, cfg):
-        return jax.lax.switch(k, branches, prm, inp, cfg)
-
-    def add_outputs(acc, y, edges, dest):
-        # An outer product written as an einsum: its transpose (the cotangent
-        # of y) is then a dot, not a broadcast-multiply-reduce.
-        delta = jnp.einsum("gj,gbtw->gjbtw", edges, y)  # [g, N + 1, B, T, W]
-        return acc.at[dest].add(delta)
-
-    def body(carry, step):
-        # Software-pipelined: a step first adds the PREVIOUS step's outputs,
-        # then reads its own inputs. Every read of `acc` in an iteration
-        # then follows its write, so XLA updates it in place (a read after
-        # the write, e.g. of a saved residual, would cost a full copy).
-        acc, prev = carry
-        acc = add_outputs(acc, *prev)
-        node, k, members, edges, cfg, prm = step
-        inp = acc[members, node]  # [g, B, T, W]
-        y = run_op(k, prm, inp, cfg)
-        y = y * wmask(cfg.width)[:, None, None, :]
-        return (acc, (y, edges, members)), None
-
-    # acc[m, j]: member m's input to node j; row N its output. Member p is
-    # the spare that empty slots read and write (it has no edges).
-    acc = jnp.einsum(
-        "pj,pbtw->pjbtw", fan_out[:, 0], jnp.pad(h0, ((0, 1),) + ((0, 0),) * 3)
-    )
-    g = shape.group
-    nothing = (
-        jnp.zeros((g, *h0.shape[1:]), h0.dtype),
-        jnp.zeros((g, n + 1), h0.dtype),
-        jnp.full((g,), p),
-    )
-    (acc, last), _ = jax.lax.scan(body, (acc, nothing), steps)
-    acc = add_outputs(acc, *last)
-    return acc[:p, n]
-
-
 def embed_population(
     archs: Arch,
     params: Params,
@@ -398,7 +317,7 @@ def embed_population(
             outs.append(y)
             final = final + is_output(i, y)
     elif node_loop == "schedule":
-        final = _scheduled_nodes(ops, archs, params["nodes"], coeff, h0, wmask, shape)
+        final = scheduled_nodes(ops, archs, params["nodes"], coeff, h0, wmask, shape)
     else:
         shared = shared_capacities(rows)
         acc = coeff[:, 0].reshape(p, n, 1, 1, 1) * h0[:, None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 
@@ -19,8 +20,10 @@ PARAM_COPIES = 6
 ACTIVATION_FACTOR = 3
 
 
+@functools.lru_cache(maxsize=64)
 def param_bytes(spec: ArchSpec) -> int:
-    """Bytes of one member's parameters at bucket shapes (``jax.eval_shape``)."""
+    """Bytes of one member's parameters at bucket shapes (``jax.eval_shape``;
+    cached per spec: tracing ``init`` takes a quarter of a second)."""
     from nasjax.graph.build import random_arch
     from nasjax.nn.model import init
 

@@ -110,19 +110,27 @@ def test_schedule_equals_unroll_whatever_its_length_and_group(spec, x):
 
 
 def test_schedule_gradients_equal_unroll(spec):
-    ops = ("dense_gelu", "conv", "identity")  # the switch is op-agnostic
-    spec = dataclasses.replace(spec, max_nodes=4, ops=ops)
-    archs, params = _population(spec, 5, 4)
-    xs = jax.random.normal(jax.random.key(5), (5, 4, spec.window, spec.n_features))
+    # The schedule's backward pass is written by hand (one switch per step
+    # reruns and differentiates the op): every op of the vocabulary, the
+    # edge gates and the inputs must get autodiff's gradients of the
+    # unrolled loop, one member per step or several.
+    spec = dataclasses.replace(spec, max_nodes=4)
+    archs, params = _population(spec, 6, 4)
+    xs = jax.random.normal(jax.random.key(5), (6, 4, spec.window, spec.n_features))
     caps = nnx.node_capacities(archs)
+    used = {spec.ops[k] for k in np.asarray(archs.ops)[np.asarray(archs.node_mask) > 0]}
+    assert len(used) >= 6, used  # most of the vocabulary is differentiated
 
-    def loss(p, loop):
-        return jnp.sum(nnx.apply_population(archs, p, xs, caps, loop) ** 2)
+    def loss(p, x, shape, loop):
+        return jnp.sum(jnp.sin(nnx.apply_population(archs, p, x, shape, loop)))
 
-    grad = jax.jit(jax.grad(loss), static_argnums=1)
-    g_unroll, g_sched = grad(params, "unroll"), grad(params, "schedule")
-    for a, b in zip(jax.tree.leaves(g_unroll), jax.tree.leaves(g_sched), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1)), static_argnums=(2, 3))
+    expected = jax.tree.leaves(grad(params, xs, caps, "unroll"))
+    for group in (1, 3):
+        shape = nnx.schedule_shape(caps, spec.max_nodes, spec.n_ops, group)
+        got = jax.tree.leaves(grad(params, xs, shape, "schedule"))
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
 def test_nan_member_does_not_leak_through_the_schedule(population, x):
