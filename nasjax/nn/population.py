@@ -17,9 +17,10 @@ node ``i`` reads only its ``i`` possible predecessors, and nothing carries a
 ``[P, N, batch, T, W]`` accumulator from node to node. A training step is
 2.3-4.6x faster than with the ``lax.scan`` over nodes (``"scan"``) on a
 2-core CPU, for 1.8-3.1x the compile time (``benchmarks/README.md``).
-``node_loop="schedule"`` (:mod:`nasjax.nn.schedule`) compiles each op once
-and still runs each op only for its members: between the two in speed,
-fastest to compile, and one program serves many populations.
+``node_loop="schedule"`` (:mod:`nasjax.nn.schedule`,
+:mod:`nasjax.nn.schedule_loop`) compiles each op once and still runs each op
+only for its members: a training step 1.3-1.4x slower than unrolled, 2-3.5x
+faster to compile, and one program serves many populations.
 """
 
 from __future__ import annotations
@@ -258,12 +259,13 @@ def embed_population(
             every node gets the per-op maximum of ``capacities``.
             ``"schedule"`` runs one ``lax.scan`` over an op schedule
             (:mod:`nasjax.nn.schedule`): each step applies one op, picked
-            by ``lax.switch``, to a small group of members at one node.
-            Each op is compiled once (2-2.7x faster to compile than
+            by ``lax.switch``, to a small group of members at one node
+            (with a hand-written VJP, :mod:`nasjax.nn.schedule_loop`).
+            Each op is compiled once (2-3.5x faster to compile than
             ``"unroll"``), only the members using an op run it, and one
             program serves every population whose schedule fits its
-            length; on a 2-core CPU a training step is ~1.7x slower than
-            unrolled and ~1.6x faster than ``"scan"``.
+            length; on a 2-core CPU a training step is 1.3-1.4x slower
+            than unrolled and 2.1-2.4x faster than ``"scan"``.
     """
     check_node_loop(node_loop)
     spec = archs.spec

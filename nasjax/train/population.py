@@ -68,11 +68,13 @@ INIT_MODES: tuple[str, ...] = ("inherit", "scratch")
 NODE_LOOP_MODES: tuple[str, ...] = ("auto", *NODE_LOOPS)
 #: ``node_loop="auto"`` unrolls the node loop from this many member-fold
 #: training steps on, and runs the op schedule below. Measured on a 2-core
-#: CPU (bucket N=8 / W=32, all 8 ops, one fold): unrolling compiles 10-18 s
-#: longer than the schedule and saves 4-6 ms per member-fold step, so it pays
-#: from ~1,750 (P = 8) to ~4,300 (P = 32) member-fold steps; a search also
-#: reuses one schedule program across rounds (``benchmarks/README.md``).
-UNROLL_MIN_MEMBER_STEPS = 4000
+#: CPU (bucket N=8 / W=32, all 8 ops, one fold): unrolling compiles 10-21 s
+#: longer than the schedule and saves 1.5-2.4 ms per member-fold step, so it
+#: pays from ~4,000 (P = 8), ~7,900 (P = 32) and ~13,800 (P = 64)
+#: member-fold steps on; a search also reuses one schedule program across
+#: rounds, where the unrolled loop compiles each round's capacities anew
+#: (``benchmarks/README.md``).
+UNROLL_MIN_MEMBER_STEPS = 8000
 
 
 def choose_node_loop(n_members: int, n_folds: int, n_steps: int) -> str:

@@ -153,9 +153,9 @@ def test_one_compile_per_bucket_and_population_size():
 
 def test_auto_node_loop_unrolls_long_runs_and_single_members():
     assert choose_node_loop(8, 1, 50) == "schedule"
-    assert choose_node_loop(32, 1, 50) == "schedule"  # 1,600 member-fold steps
-    assert choose_node_loop(32, 1, 200) == "unroll"
-    assert choose_node_loop(8, 3, 200) == "unroll"
+    assert choose_node_loop(32, 1, 200) == "schedule"  # 6,400 member-fold steps
+    assert choose_node_loop(32, 1, 300) == "unroll"
+    assert choose_node_loop(8, 3, 400) == "unroll"
     assert choose_node_loop(1, 1, 10) == "unroll"
 
 
