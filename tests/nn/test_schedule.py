@@ -145,3 +145,23 @@ def test_nan_member_does_not_leak_through_the_schedule(population, x):
     assert np.isnan(out[2]).all()
     keep = np.array([0, 1, 3, 4, 5, 6, 7])
     np.testing.assert_array_equal(np.asarray(out)[keep], np.asarray(clean)[keep])
+
+
+def test_nan_last_member_does_not_leak_into_gradients(population, x):
+    # Empty steps borrow the LAST member's params (and write spare rows):
+    # a NaN there must stay in that member's outputs and gradients.
+    archs, params = population
+    need = schedule_steps(nnx.member_counts(archs), 1)
+    shape = ScheduleShape(1, need + 5)  # five empty steps
+    bad = jax.tree.map(lambda a: a, params)
+    bad["stem"]["kernel"] = bad["stem"]["kernel"].at[7].set(jnp.nan)
+    bad["nodes"] = jax.tree.map(lambda a: a.at[7].set(jnp.nan), bad["nodes"])
+
+    def per_member_loss(p):
+        out = nnx.apply_population(archs, p, x, shape, "schedule")
+        return jnp.sum(out**2, axis=(1, 2))  # [P]
+
+    grad = jax.jit(jax.grad(lambda p: jnp.sum(per_member_loss(p)[:7])))
+    clean, dirty = grad(params), grad(bad)
+    for a, b in zip(jax.tree.leaves(clean), jax.tree.leaves(dirty), strict=True):
+        np.testing.assert_allclose(np.asarray(a)[:7], np.asarray(b)[:7], rtol=1e-6)
