@@ -121,10 +121,10 @@ def _node_loop(ops, width_mask, n_members):
 
     @jax.custom_vjp
     def loop(acc, steps):
-        g, n_rows = steps[3].shape[1:]
-        nothing = (
+        g = steps[2].shape[1]  # members [S, g]
+        nothing = (  # the spare rows, no edges, no output
             n_members + jnp.arange(g),
-            jnp.zeros((g, n_rows), acc.dtype),
+            jnp.zeros((g, acc.shape[1]), acc.dtype),
             jnp.zeros((g, *acc.shape[2:]), acc.dtype),
         )
         (acc, last), _ = jax.lax.scan(forward_step, (acc, nothing), steps)
