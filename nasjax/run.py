@@ -64,6 +64,7 @@ from nasjax.data import (
     Dataset,
     FeatureConfig,
     FoldConfig,
+    FoldedData,
     Folds,
     NormStats,
     build_dataset,
@@ -222,7 +223,7 @@ class RunConfig:
             raise ValueError("; ".join(problems))
 
 
-def load_data(cfg: RunConfig) -> tuple[Dataset, Folds, NormStats]:
+def load_data(cfg: RunConfig) -> FoldedData:
     """The ``(dataset, folds, norm)`` triple a config asks for."""
     if cfg.data == "ucr":
         assert cfg.data_name is not None
@@ -295,7 +296,7 @@ def run_search(
     cfg: RunConfig,
     out_dir: str | Path,
     *,
-    dataset: tuple[Dataset, Folds, NormStats] | None = None,
+    dataset: FoldedData | None = None,
     progress: bool = True,
     on_round: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:

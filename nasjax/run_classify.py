@@ -30,7 +30,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from nasjax.baselines import classification as cb
-from nasjax.data import Dataset, Folds, NormStats
+from nasjax.data import Dataset, FoldedData, Folds, NormStats
 from nasjax.data.ucr import instance_split
 from nasjax.distributed.mesh import is_main_process
 from nasjax.evaluate.classification import (
@@ -115,7 +115,7 @@ def _validation(
     arch: Arch,
     fold_params: Params,
     row: dict[str, Any],
-    data: tuple[Dataset, Folds, NormStats],
+    data: FoldedData,
     cfg: RunConfig,
 ) -> dict[str, Any]:
     """Out-of-fold validation metrics of the best member (search params), and
@@ -193,7 +193,7 @@ def _export(
 def finish_classification(
     cfg: RunConfig,
     loop: LoopState,
-    data: tuple[Dataset, Folds, NormStats],
+    data: FoldedData,
     k_final: Key,
     k_base: Key,
     out: Path,

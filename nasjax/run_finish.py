@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from nasjax.baselines.registry import BASELINES, fit_arch, predict_arch
-from nasjax.data import Dataset, Folds, NormStats
+from nasjax.data import Dataset, FoldedData, Folds
 from nasjax.data.schema import timeframe_str
 from nasjax.distributed.mesh import is_main_process
 from nasjax.evaluate.bootstrap import block_indices, default_block
@@ -75,7 +75,7 @@ def _validation_metrics(
     arch: Arch,
     fold_params: Params,
     row: Mapping[str, Any],
-    data: tuple[Dataset, Folds, NormStats],
+    data: FoldedData,
     cfg: RunConfig,
 ) -> dict[str, Any]:
     """Per-fold validation accuracy of the best member and a CI of their mean.
@@ -135,7 +135,7 @@ def _validation_metrics(
 def finish(
     cfg: RunConfig,
     loop: LoopState,
-    data: tuple[Dataset, Folds, NormStats],
+    data: FoldedData,
     k_final: Key,
     k_base: Key,
     out: Path,

@@ -23,7 +23,7 @@ import polars as pl
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nasjax.checkpoint import RECORD_TYPES
-from nasjax.data import Dataset, Folds, NormStats
+from nasjax.data import FoldedData
 from nasjax.distributed.consistency import check_same_everywhere
 from nasjax.distributed.mesh import agree, is_main_process
 from nasjax.graph import unstack
@@ -94,7 +94,7 @@ def search_round(
     searcher: Searcher,
     loop: LoopState,
     n: int,
-    data: tuple[Dataset, Folds, NormStats],
+    data: FoldedData,
     train_cfg: TrainConfig,
     init_from: str = "inherit",
 ) -> LoopState:
@@ -208,7 +208,7 @@ def search_loop(
     searcher: Searcher,
     loop: LoopState,
     k_search: Key,
-    data: tuple[Dataset, Folds, NormStats],
+    data: FoldedData,
     out: Path,
     save: Callable[[int, LoopState], Path] | None,
     progress: bool,

@@ -10,6 +10,7 @@ from nasjax.data.align import align_panel
 from nasjax.data.dataset import (
     Dataset,
     DatasetMeta,
+    FoldedData,
     build_dataset,
     gather_windows,
     prepare,
@@ -32,6 +33,7 @@ __all__ = [
     "DatasetMeta",
     "FeatureConfig",
     "FoldConfig",
+    "FoldedData",
     "Folds",
     "LoadReport",
     "NormStats",

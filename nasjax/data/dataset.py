@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import mmap
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -132,6 +133,25 @@ def _infer_timeframe(frame: pl.DataFrame) -> str:
     return timeframe_str(int(pos.min()))  # type: ignore[arg-type]
 
 
+class FoldedData(NamedTuple):
+    """A dataset with its walk-forward folds and per-fold normalisation.
+
+    The one value the training, search and evaluation layers take instead of
+    three loose arguments. It is a ``NamedTuple``, so
+    ``dataset, folds, norm = data`` still unpacks it.
+
+    Attributes:
+        dataset: The pooled samples (:class:`Dataset`).
+        folds: Sample-id walk-forward folds (:class:`~nasjax.data.Folds`).
+        norm: Per-fold normalisation statistics fitted on each fold's train
+            part (:class:`~nasjax.data.NormStats`).
+    """
+
+    dataset: Dataset
+    folds: Folds
+    norm: NormStats
+
+
 def build_dataset(
     frame: pl.DataFrame,
     feature_cfg: FeatureConfig | None = None,
@@ -146,7 +166,7 @@ def build_dataset(
     dead_zone_mode: str = "drop",
     mask_filled: bool = True,
     symbols: Sequence[str] | None = None,
-) -> tuple[Dataset, Folds, NormStats]:
+) -> FoldedData:
     """Long OHLCV frame -> (`Dataset`, sample-id `Folds`, per-fold `NormStats`).
 
     Aligns the frame (unless it already has a ``filled`` column from
@@ -171,7 +191,7 @@ def build_dataset(
             after sorting by name).
 
     Returns:
-        ``(dataset, folds, norm_stats)``.
+        :class:`FoldedData` ``(dataset, folds, norm)``.
 
     Raises:
         DataError: On bad input or configuration.
@@ -272,7 +292,7 @@ def build_dataset(
         forward_return=jnp.asarray(fwd),
         meta=meta,
     )
-    return dataset, sample_folds, stats
+    return FoldedData(dataset, sample_folds, stats)
 
 
 prepare = build_dataset

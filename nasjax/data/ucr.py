@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.data.dataset import Dataset, DatasetMeta
+from nasjax.data.dataset import Dataset, DatasetMeta, FoldedData
 from nasjax.data.errors import DataError
 from nasjax.data.normalize import NormStats
 from nasjax.data.splits import Folds, pad_rows
@@ -283,9 +283,7 @@ def _norm_stats(
     )
 
 
-def build_ucr_dataset(
-    name: str, n_folds: int = 3, seed: int = 0
-) -> tuple[Dataset, Folds, NormStats]:
+def build_ucr_dataset(name: str, n_folds: int = 3, seed: int = 0) -> FoldedData:
     """A bundled UCR/UEA dataset -> (`Dataset`, sample-id `Folds`, `NormStats`).
 
     Layout (see the module docstring): ``S = n_train + n_test`` instances
@@ -365,4 +363,4 @@ def build_ucr_dataset(
         forward_return=jnp.zeros((length, n_sym), jnp.float32),
         meta=meta,
     )
-    return dataset, folds, norm
+    return FoldedData(dataset, folds, norm)
