@@ -19,17 +19,16 @@ from nasjax import (  # noqa: E402
     surrogate,
     train,
 )
-from nasjax.export import Model, load_model  # noqa: E402
+from nasjax.app import AppConfig, Model, load_model, run_search  # noqa: E402
 from nasjax.graph import Arch, ArchSpec  # noqa: E402
-from nasjax.run import RunConfig, run_search  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AppConfig",
     "Arch",
     "ArchSpec",
     "Model",
-    "RunConfig",
     "__version__",
     "baselines",
     "data",
@@ -44,3 +43,12 @@ __all__ = [
     "surrogate",
     "train",
 ]
+
+
+def __getattr__(name: str):
+    """``nasjax.RunConfig``: the deprecated flat configuration (one release)."""
+    if name == "RunConfig":
+        from nasjax.run import RunConfig
+
+        return RunConfig
+    raise AttributeError(f"module 'nasjax' has no attribute {name!r}")

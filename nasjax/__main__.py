@@ -1,5 +1,5 @@
 """``python -m nasjax``."""
 
-from nasjax.cli import main
+from nasjax.app.cli import main
 
 main()

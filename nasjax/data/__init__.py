@@ -7,6 +7,7 @@ and row or timestamp.
 """
 
 from nasjax.data.align import align_panel
+from nasjax.data.config import DATA_SOURCES, DataConfig, load_data
 from nasjax.data.dataset import (
     Dataset,
     DatasetMeta,
@@ -27,7 +28,9 @@ from nasjax.data.splits import FoldConfig, Folds, fold_samples, walk_forward
 from nasjax.data.synthetic import SyntheticData, synthetic
 
 __all__ = [
+    "DATA_SOURCES",
     "AlignReport",
+    "DataConfig",
     "DataError",
     "Dataset",
     "DatasetMeta",
@@ -46,6 +49,7 @@ __all__ = [
     "gather_windows",
     "join_asof",
     "join_daily",
+    "load_data",
     "load_ohlcv",
     "load_sample",
     "make_labels",

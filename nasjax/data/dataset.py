@@ -111,8 +111,16 @@ def _aligned_empty(shape: tuple[int, ...], dtype: type) -> np.ndarray:
     return raw[offset : offset + n].view(dtype).reshape(shape)
 
 
-def _window_valid(valid: np.ndarray, window: int) -> np.ndarray:
-    """bool[T, S]: all of rows t-window+1..t valid (False for t < window-1)."""
+def window_valid(valid: np.ndarray, window: int) -> np.ndarray:
+    """Which bars have a complete window: the rule training and serving share.
+
+    Args:
+        valid: ``bool[T, S]`` whether each bar's features are all finite.
+        window: Lookback window W in bars.
+
+    Returns:
+        ``bool[T, S]``: rows ``t-W+1..t`` all valid (False for ``t < W-1``).
+    """
     bad = np.cumsum(~valid, axis=0, dtype=np.int64)
     prev = np.zeros_like(bad)
     prev[window:] = bad[:-window]
@@ -254,7 +262,7 @@ def build_dataset(
         out = feats[a : a + b]
         out[...] = part.transpose(2, 1, 0)
         lo = max(0, a - window + 1)  # the window reaches back window - 1 bars
-        mask[a : a + b] &= _window_valid(valid[lo : a + b], window)[a - lo :]
+        mask[a : a + b] &= window_valid(valid[lo : a + b], window)[a - lo :]
         s1[a : a + b], s2[a : a + b], count[a : a + b] = time_sums(out, mask[a : a + b])
     del named, scratch
     labels = np.where(mask, label_st.T, 0).astype(np.int32)

@@ -22,8 +22,8 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from nasjax.checkpoint import RECORD_TYPES, array_specs, content_hash, decode, encode
 from nasjax.distributed.mesh import allgather_host
+from nasjax.serialize import RECORD_TYPES, array_specs, content_hash, decode, encode
 
 
 class StateDivergedError(RuntimeError):
@@ -33,7 +33,7 @@ class StateDivergedError(RuntimeError):
 def fingerprint(tree: Any, records: Mapping[str, type] = RECORD_TYPES) -> str:
     """Hex digest of a host object: structure, scalars, strings and arrays.
 
-    Accepts whatever :func:`nasjax.checkpoint.encode` accepts (search states,
+    Accepts whatever :func:`nasjax.serialize.encode` accepts (search states,
     archives, proposals, ``Arch``, dicts, tuples, numpy / jax arrays, PRNG
     keys). Two objects have the same fingerprint iff they encode to the same
     skeleton and the same array bytes.

@@ -1,6 +1,6 @@
 """Orbax save / restore of device-resident, population-sharded pytrees.
 
-:class:`nasjax.checkpoint.SearchCheckpointer` stores the host-side search
+:class:`nasjax.app.checkpoint.SearchCheckpointer` stores the host-side search
 state (numpy arrays, identical on every process). Population params that
 live on the global mesh (``[P, ...]`` split over the devices of every
 process) are saved here instead, without gathering them: every process

@@ -4,6 +4,7 @@ from nasjax.graph.arch import Arch
 from nasjax.graph.build import canonicalize, chain, pad_to, random_arch, stack, unstack
 from nasjax.graph.draw import draw_arch
 from nasjax.graph.fingerprint import fingerprint
+from nasjax.graph.space import SearchSpaceConfig
 from nasjax.graph.spec import (
     DEFAULT_OPS,
     KNOWN_OPS,
@@ -21,6 +22,7 @@ __all__ = [
     "WIDENABLE_OPS",
     "Arch",
     "ArchSpec",
+    "SearchSpaceConfig",
     "bucket_size",
     "canonicalize",
     "chain",

@@ -39,6 +39,7 @@ from nasjax.protocol.step import compile_simulation
 from nasjax.protocol.tokens import UNITS_PER_TOKEN
 from nasjax.protocol.types import AGENT_TYPES, SLASH_CAUSES, BlockEvents, State
 from nasjax.protocol.x64 import x64_mode
+from nasjax.serialize import json_default
 
 
 def state_digest(state: State) -> str:
@@ -242,16 +243,6 @@ def run_protocol(
         summary["plots"] = plot_run(frame, summary["roi"], out / "plots")
     timing["total_seconds"] = time.perf_counter() - t0
     summary["timing"] = timing
-    summary = json.loads(json.dumps(summary, default=_json_default))
+    summary = json.loads(json.dumps(summary, default=json_default))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _json_default(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
-        return str(x)
-    return str(x)

@@ -1,0 +1,19 @@
+"""The application: configuration, the search driver, its outputs and CLI.
+
+Everything above the library layers lives here: the one configuration schema
+(:mod:`nasjax.app.config`, also Hydra's), the search loop
+(:mod:`nasjax.app.loop`) and its driver :func:`run_search`
+(:mod:`nasjax.app.run`), the finish pipeline (:mod:`nasjax.app.finish` with
+its :mod:`~nasjax.app.direction` and :mod:`~nasjax.app.classify` tasks),
+checkpoints (:mod:`nasjax.app.checkpoint`), the exported model
+(:mod:`nasjax.app.export`), the command line (:mod:`nasjax.app.cli`), sweep
+reports (:mod:`nasjax.app.report`) and the demo (:mod:`nasjax.app.demo`).
+The library layers (``nasjax.graph``, ``nn``, ``train``, ``search``, ...)
+never import this package, and only this package imports Hydra.
+"""
+
+from nasjax.app.config import AppConfig
+from nasjax.app.export import Model, load_model
+from nasjax.app.run import run_search
+
+__all__ = ["AppConfig", "Model", "load_model", "run_search"]

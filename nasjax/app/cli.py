@@ -1,0 +1,238 @@
+"""The Hydra application: ``python -m nasjax`` (and the ``nasjax`` script).
+
+Configuration lives in ``conf/`` (groups ``data``, ``features``,
+``search_space``, ``search``, ``surrogate``, ``acquisition``, ``train``,
+``evaluation``, ``checkpoint``, ``logger``, ``hydra``, ``experiment``,
+``protocol``, ``distributed``, ``debug``), validated by the schemas of
+:mod:`nasjax.app.config`::
+
+    python -m nasjax                                  # default search, bundled data
+    python -m nasjax debug=smoke                      # a tiny run (a minute or two)
+    python -m nasjax search=random search.rounds=2 train.n_steps=50
+    python -m nasjax data=freqtrade data.path=FOLDER data.timeframe=5m
+    python -m nasjax --multirun search=bayes_morph,random,evolution seed=0,1,2
+    python -m nasjax --cfg job                        # print the composed config
+    python -m nasjax demo                             # the foundation demo
+
+This module is the only place (with
+:func:`nasjax.app.config.register_configs`) that imports Hydra; the library
+takes the same frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from nasjax.app.report import lookup
+
+log = logging.getLogger("nasjax")
+
+
+def conf_dir() -> Path:
+    """The ``conf/`` folder: next to the package in a source checkout, inside
+    it (``nasjax/conf``) in an installed wheel."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package.parent / "conf", package / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(f"no conf/config.yaml next to or inside {package}")
+
+
+def _fmt(metric: dict | None) -> str:
+    if not metric or metric.get("value") is None:
+        return "-"
+    low, high = metric.get("low"), metric.get("high")
+    if low is None or high is None:
+        return f"{metric['value']:.3f}"
+    return f"{metric['value']:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
+    """Best architecture vs baselines on the untouched test period."""
+    table = Table(title=f"test period ({summary.get('n_test', '?')} samples), 95% CI")
+    for col in ("model", "accuracy", "balanced acc.", "MCC", "AUC"):
+        table.add_column(col)
+    rows = [("nasjax best", summary["best"]["test"])]
+    rows += [(name, b.get("metrics", {})) for name, b in summary["baselines"].items()]
+    for name, m in rows:
+        table.add_row(
+            name,
+            _fmt(m.get("accuracy")),
+            _fmt(m.get("balanced_accuracy")),
+            _fmt(m.get("mcc")),
+            _fmt(m.get("roc_auc")),
+        )
+    console.print(table)
+    best = summary["best"]
+    console.print(
+        f"best architecture {best['fingerprint'][:12]} "
+        f"({best['params_count']} params), "
+        f"validation fitness {best['fitness']:.4f}; {summary['n_evaluations']} "
+        f"evaluations by {summary['searcher']}. Outputs in {out_dir}/"
+    )
+
+
+def run_app(cfg: Any) -> float:
+    """The Hydra task: compose -> validate -> search -> report.
+
+    Args:
+        cfg: The composed ``DictConfig``.
+
+    Returns:
+        The ``optimized_metric`` entry of the summary (a validation score), for
+        Hydra sweepers.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from nasjax.app.config import to_app_config
+    from nasjax.app.run import run_search
+
+    app = to_app_config(cfg)
+    out = Path(HydraConfig.get().runtime.output_dir)
+    logging.getLogger("nasjax").setLevel(app.logger.level)
+    console = Console()
+    if app.mode == "protocol":
+        if app.distributed.local_processes > 1:
+            raise ValueError("mode=protocol runs in one process: use distributed=none")
+        return run_protocol_app(app, out, console)
+    if app.distributed.local_processes > 1 and not is_local_worker():
+        return launch_local_workers(app, out, console)
+    from nasjax.distributed import initialize
+
+    info = initialize(app.distributed)  # before any JAX computation
+    main_process = info.process_index == 0
+    if not main_process:  # process 0 reports; the others only warn
+        logging.getLogger("nasjax").setLevel(logging.WARNING)
+        console = Console(quiet=True)
+    console.print(
+        f"[bold]nasjax[/] {app.search.name} search -> {out}"
+        + (
+            f" ({info.process_count} processes, {info.device_count} devices)"
+            if info.multi_process
+            else ""
+        )
+    )
+    summary = run_search(app, out, progress=app.logger.progress and main_process)
+    print_summary(summary, out, console)
+    return lookup(summary, app.optimized_metric)
+
+
+def is_local_worker(environ: dict[str, str] | None = None) -> bool:
+    """Whether this process was started by :func:`launch_local_workers`."""
+    from nasjax.distributed.launch import ENV_PROCESS_ID
+
+    return ENV_PROCESS_ID in (os.environ if environ is None else environ)
+
+
+def worker_argv(overrides: Sequence[str], out: Path) -> list[str]:
+    """The command each local worker runs: this job's overrides, same folder.
+
+    Every worker writes into the launcher's output folder (only process 0
+    writes results); each keeps its own resolved config under
+    ``.hydra/process<rank>``.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "nasjax",
+        *overrides,
+        f"hydra.run.dir={out}",
+        "hydra.output_subdir=.hydra/process${oc.env:NASJAX_PROCESS_ID}",
+    ]
+
+
+def launch_local_workers(app: Any, out: Path, console: Console) -> float:
+    """``distributed.local_processes > 1``: start the workers here and wait.
+
+    The workers form one ``jax.distributed`` run on 127.0.0.1
+    (:func:`nasjax.distributed.run_local`); this process computes nothing.
+
+    Returns:
+        ``optimized_metric`` of process 0's summary.
+
+    Raises:
+        RuntimeError: If a worker fails (the others are stopped).
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    from nasjax.distributed import run_local
+
+    n, per = app.distributed.local_processes, app.distributed.devices_per_process
+    console.print(
+        f"[bold]nasjax[/] starting {n} local processes"
+        + ("" if per is None else f" x {per} CPU devices")
+        + f" -> {out}"
+    )
+    argv = worker_argv(list(HydraConfig.get().overrides.task), out)
+    procs = run_local(argv, n, per, capture=False)
+    failed = [(rank, p.returncode) for rank, p in enumerate(procs) if p.returncode]
+    if failed:
+        raise RuntimeError(
+            "local worker(s) failed (rank, exit code): "
+            + ", ".join(f"({r}, {c})" for r, c in failed)
+            + f"; their logs are in {out}"
+        )
+    summary = json.loads((out / "summary.json").read_text())
+    print_summary(summary, out, console)
+    return lookup(summary, app.optimized_metric)
+
+
+def run_protocol_app(app: Any, out: Path, console: Console) -> float:
+    """``mode=protocol``: simulate the protocol of ``app.protocol``.
+
+    Returns:
+        The certified best score at the end (for sweepers).
+    """
+    from nasjax.protocol import run_protocol
+
+    console.print(
+        f"[bold]nasjax protocol[/] {app.protocol.n_nodes} nodes x "
+        f"{app.protocol.n_blocks} blocks ({app.protocol.evaluator}) -> {out}"
+    )
+    summary = run_protocol(app.protocol, out, progress=app.logger.progress)
+    table = Table(title="ROI by agent type")
+    table.add_column("agent")
+    table.add_column("ROI")
+    for name, roi in summary["roi"].items():
+        table.add_row(name, "-" if roi is None else f"{roi:+.2%}")
+    console.print(table)
+    console.print(
+        f"false accepts {summary['false_accept_rate']:.3f}, false rejects "
+        f"{summary['false_reject_rate']:.3f}; best score "
+        f"{summary['best_score']['start']:.4f} -> {summary['best_score']['end']:.4f}; "
+        f"ledger {summary['ledger']}"
+    )
+    return lookup(summary, "best_score.end")
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    """Entry point of ``python -m nasjax`` (Hydra command line) and ``demo``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["demo"]:
+        from nasjax.app.demo import run_demo
+
+        run_demo()
+        return None
+    import hydra
+
+    from nasjax.app.config import register_configs
+
+    register_configs()
+    saved = sys.argv
+    sys.argv = [saved[0] if saved else "nasjax", *args]
+    try:
+        task = hydra.main(
+            version_base="1.3", config_path=str(conf_dir()), config_name="config"
+        )(run_app)
+        return task()
+    finally:
+        sys.argv = saved

@@ -1,0 +1,379 @@
+"""Frozen dataclass schemas of the Hydra application (one per ``conf/`` group).
+
+The YAML files under ``conf/`` are validated against these schemas when Hydra
+composes them: a misspelt key or a value of the wrong type fails at start-up
+with Hydra's own error message. Library code never imports Hydra; only
+:func:`register_configs` (called by the command line) does, lazily.
+
+After composition, :func:`to_app_config` turns the ``DictConfig`` into the
+:class:`AppConfig` that :func:`nasjax.run_search` takes: the same dataclasses
+are the configuration the library consumes (``DataConfig`` and ``load_data``
+live in :mod:`nasjax.data`, ``SearchSpaceConfig`` in :mod:`nasjax.graph`,
+``TrainConfig`` in :mod:`nasjax.train`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasjax.app.checkpoint import CheckpointConfig
+from nasjax.baselines.registry import BASELINES
+from nasjax.data.config import DataConfig
+from nasjax.data.features import FeatureConfig
+from nasjax.distributed.launch import DistributedConfig
+from nasjax.graph.space import SearchSpaceConfig
+from nasjax.protocol.config import ProtocolConfig
+from nasjax.search import SEARCHERS
+from nasjax.train.config import TrainConfig
+
+__all__ = [
+    "GROUP_SCHEMAS",
+    "MODES",
+    "RESUMABLE_KEYS",
+    "AcquisitionConfig",
+    "AppConfig",
+    "DataConfig",
+    "DistributedAppConfig",
+    "EvaluationConfig",
+    "LoggerConfig",
+    "SearchConfig",
+    "SearchSpaceConfig",
+    "SurrogateConfig",
+    "register_configs",
+    "searcher_options",
+    "to_app_config",
+    "writable_schema",
+]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The searcher and its budget.
+
+    Attributes:
+        name: A key of :data:`nasjax.search.SEARCHERS`.
+        population: Architectures asked and trained per round.
+        rounds: Search rounds.
+        max_evaluations: Stop after this many evaluations (None: no limit).
+        time_budget_s: Stop after this many seconds (None: no limit).
+        morphs: Morphs children are made with (None: all).
+        aging_window: Evolution: most recent evaluations kept alive.
+        tournament_size: Evolution: tournament size.
+        objectives: Objectives of a multi-objective search (empty: accuracy
+            only), e.g. ``[accuracy, params]``.
+        startup_trials: TPE: random trials before TPE models the archive.
+        ei_candidates: TPE: candidates scored per parameter.
+        inherit: Morph children start from their parent's morphed trained
+            weights, per fold (default; benchmarks/README.md "Weight
+            inheritance" measures it); False trains every child from scratch.
+    """
+
+    name: str = "bayes_morph"
+    population: int = 8
+    rounds: int = 3
+    max_evaluations: int | None = None
+    time_budget_s: float | None = None
+    morphs: tuple[str, ...] | None = None
+    aging_window: int = 32
+    tournament_size: int = 8
+    objectives: tuple[str, ...] = ()
+    startup_trials: int = 8
+    ei_candidates: int = 24
+    inherit: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.name not in SEARCHERS:
+            problems.append(f"search.name must be one of {tuple(SEARCHERS)}")
+        if self.population < 1 or self.rounds < 1:
+            problems.append("search.population and search.rounds must be >= 1")
+        if self.max_evaluations is not None and self.max_evaluations < 1:
+            problems.append("search.max_evaluations must be >= 1 or None")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            problems.append("search.time_budget_s must be > 0 or None")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class SurrogateConfig:
+    """The Gaussian-process surrogate of ``bayes_morph``.
+
+    Attributes:
+        method: ``map`` (multi-restart MAP) or ``nuts`` (posterior samples).
+        restarts: MAP restarts (vmapped).
+        steps: Adam steps per MAP restart.
+        n_init: Successful evaluations before the GP is used.
+    """
+
+    method: str = "map"
+    restarts: int = 8
+    steps: int = 200
+    n_init: int = 8
+
+
+@dataclass(frozen=True)
+class AcquisitionConfig:
+    """How ``bayes_morph`` picks the next architectures.
+
+    Attributes:
+        name: ``ei``, ``log_ei``, ``pi`` or ``ucb``.
+        n_candidates: Candidates scored per round.
+        top_k: Parents come from the ``top_k`` fittest architectures.
+        chain_length: Morphs per candidate chain.
+        random_fraction: Share of random-restart candidates.
+    """
+
+    name: str = "ei"
+    n_candidates: int = 1024
+    top_k: int = 8
+    chain_length: int = 2
+    random_fraction: float = 0.125
+
+
+@dataclass(frozen=True)
+class LoggerConfig:
+    """What a run prints.
+
+    Attributes:
+        progress: Show the rich progress bar.
+        level: Log level of the ``nasjax`` logger.
+    """
+
+    progress: bool = True
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """The one-touch test evaluation at the end of a search.
+
+    Attributes:
+        baselines: Keys of :data:`nasjax.baselines.BASELINES` to compare with.
+        n_boot: Block-bootstrap resamples of the confidence intervals.
+    """
+
+    baselines: tuple[str, ...] = ("majority", "persistence", "logistic", "lstm")
+    n_boot: int = 200
+
+    def __post_init__(self) -> None:
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        if unknown:
+            raise ValueError(
+                f"unknown evaluation.baselines {unknown}; known: {tuple(BASELINES)}"
+            )
+
+
+@dataclass(frozen=True)
+class DistributedAppConfig(DistributedConfig):
+    """How the application joins (or starts) a multi-process run.
+
+    The fields of :class:`nasjax.distributed.DistributedConfig` go to
+    :func:`nasjax.distributed.initialize` (``auto``: from SLURM, the
+    ``NASJAX_*`` variables or JAX's cluster detection; nothing set: one
+    process), plus a local launcher for people without a cluster.
+
+    Attributes:
+        local_processes: More than 1: ``python -m nasjax`` starts this many
+            copies of itself on this machine (coordinator on 127.0.0.1), each
+            joining one ``jax.distributed`` run that shares the population
+            over every process's devices; the launching process waits and
+            prints process 0's summary. 0 or 1: run in this process only.
+        devices_per_process: Fake CPU devices per local process (sets
+            ``--xla_force_host_platform_device_count``; None: XLA's default).
+    """
+
+    local_processes: int = 0
+    devices_per_process: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.local_processes < 0:
+            raise ValueError(
+                f"local_processes must be >= 0, got {self.local_processes}"
+            )
+        if self.devices_per_process is not None and self.devices_per_process < 1:
+            raise ValueError(
+                f"devices_per_process must be >= 1, got {self.devices_per_process}"
+            )
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The whole application configuration (``conf/config.yaml``).
+
+    Attributes:
+        task_name: Name of the run family (part of the output folder).
+        seed: Root seed of every PRNG key of the run.
+        optimized_metric: Summary entry a sweeper optimises (a validation
+            score: sweeping on test scores would leak the test period).
+        data: See :class:`DataConfig`.
+        features: See :class:`nasjax.data.FeatureConfig`.
+        search_space: See :class:`SearchSpaceConfig`.
+        search: See :class:`SearchConfig`.
+        surrogate: See :class:`SurrogateConfig`.
+        acquisition: See :class:`AcquisitionConfig`.
+        train: See :class:`nasjax.train.TrainConfig`.
+        evaluation: See :class:`EvaluationConfig`.
+        checkpoint: See :class:`nasjax.app.checkpoint.CheckpointConfig`.
+        logger: See :class:`LoggerConfig`.
+        mode: ``search`` (NAS run) or ``protocol`` (the proof-of-stake
+            protocol simulation of ``protocol``).
+        protocol: See :class:`nasjax.protocol.ProtocolConfig`.
+        distributed: See :class:`DistributedAppConfig`.
+    """
+
+    task_name: str = "search"
+    seed: int = 0
+    optimized_metric: str = "best.fitness"
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    search_space: SearchSpaceConfig = field(default_factory=SearchSpaceConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
+    acquisition: AcquisitionConfig = field(default_factory=AcquisitionConfig)
+    train: TrainConfig = field(
+        default_factory=lambda: TrainConfig(n_steps=100, eval_every=50, batch_size=64)
+    )
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    mode: str = "search"
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    distributed: DistributedAppConfig = field(default_factory=DistributedAppConfig)
+
+
+MODES: tuple[str, ...] = ("search", "protocol")
+"""``AppConfig.mode`` values."""
+
+RESUMABLE_KEYS: tuple[str, ...] = (
+    "search.rounds",
+    "search.max_evaluations",
+    "search.time_budget_s",
+    "checkpoint",
+)
+"""Dotted :class:`AppConfig` keys that may differ from a checkpoint's when
+resuming (the budgets, so a finished search can be extended)."""
+
+GROUP_SCHEMAS: dict[str, type] = {
+    "data": DataConfig,
+    "features": FeatureConfig,
+    "search_space": SearchSpaceConfig,
+    "search": SearchConfig,
+    "surrogate": SurrogateConfig,
+    "acquisition": AcquisitionConfig,
+    "train": TrainConfig,
+    "evaluation": EvaluationConfig,
+    "checkpoint": CheckpointConfig,
+    "logger": LoggerConfig,
+    "protocol": ProtocolConfig,
+    "distributed": DistributedAppConfig,
+}
+"""Config group -> schema; ``conf/<group>/*.yaml`` extend ``<group>_schema``."""
+
+
+def writable_schema(schema: type) -> Any:
+    """A structured config of a frozen dataclass that Hydra may merge into.
+
+    OmegaConf marks the nodes of a frozen dataclass read-only, which would make
+    every YAML value and command-line override fail. The schema (keys and
+    types) is what we want Hydra to enforce, so the read-only flag is cleared
+    on every node; the dataclass instance built after composition is frozen.
+    """
+    from omegaconf import OmegaConf
+
+    node = OmegaConf.structured(schema)
+
+    def clear(n: Any) -> None:
+        OmegaConf.set_readonly(n, None)  # pyright: ignore[reportArgumentType]
+        if OmegaConf.is_dict(n):
+            for key in n:
+                child = n._get_node(key)
+                if OmegaConf.is_config(child):
+                    clear(child)
+
+    clear(node)
+    return node
+
+
+def register_configs() -> None:
+    """Registers ``app_schema`` and ``<group>_schema`` with Hydra's ConfigStore."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    store.store(name="app_schema", node=writable_schema(AppConfig))
+    for group, schema in GROUP_SCHEMAS.items():
+        store.store(group=group, name=f"{group}_schema", node=writable_schema(schema))
+
+
+def _tuples(value: Any) -> Any:
+    """Lists (as OmegaConf returns them) -> tuples, recursively, so the frozen
+    configs stay hashable."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: _tuples(getattr(value, f.name)) for f in dataclasses.fields(value)
+        }
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    return value
+
+
+def to_app_config(cfg: Any) -> AppConfig:
+    """A composed ``DictConfig`` (or an :class:`AppConfig`) -> :class:`AppConfig`.
+
+    Keys outside the schema (``hydra``, ``debug``, ``experiment``) are ignored.
+    """
+    if isinstance(cfg, AppConfig):
+        return _checked(_tuples(cfg))
+    from omegaconf import OmegaConf
+
+    names = {f.name for f in dataclasses.fields(AppConfig)}
+    merged = OmegaConf.merge(
+        writable_schema(AppConfig),
+        {k: v for k, v in cfg.items() if k in names},
+    )
+    app = OmegaConf.to_object(merged)
+    assert isinstance(app, AppConfig)
+    return _checked(_tuples(app))
+
+
+def _checked(app: AppConfig) -> AppConfig:
+    if app.mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {app.mode!r}")
+    return app
+
+
+def searcher_options(app: AppConfig) -> dict[str, Any]:
+    """Keyword options of the chosen searcher's factory."""
+    s = app.search
+    if s.name == "bayes_morph":
+        opts: dict[str, Any] = {
+            "n_init": app.surrogate.n_init,
+            "gp_method": app.surrogate.method,
+            "gp_restarts": app.surrogate.restarts,
+            "gp_steps": app.surrogate.steps,
+            "acquisition": app.acquisition.name,
+            "n_candidates": app.acquisition.n_candidates,
+            "top_k": app.acquisition.top_k,
+            "chain_length": app.acquisition.chain_length,
+            "random_fraction": app.acquisition.random_fraction,
+        }
+        if s.objectives:
+            opts["objectives"] = tuple(s.objectives)
+    elif s.name == "tpe":
+        opts = {
+            "n_startup_trials": s.startup_trials,
+            "n_ei_candidates": s.ei_candidates,
+        }
+    elif s.name == "evolution":
+        opts = {"population_size": s.aging_window, "sample_size": s.tournament_size}
+    else:
+        opts = {}
+    if s.morphs is not None and s.name in ("bayes_morph", "evolution"):
+        opts["morphs"] = tuple(s.morphs)
+    return opts

@@ -1,0 +1,477 @@
+"""Export of a search's winner, and :func:`load_model` to use it without the search.
+
+:func:`export_model` writes a folder (``out_dir/best/`` of a run)::
+
+    arch.json           the architecture (Arch.to_json)
+    params/             trained params (orbax StandardSave)
+    preprocess.json     FeatureConfig, feature names, symbols, window, horizon,
+                        timeframe, alignment options and the normalisation
+                        mean/std (float32, from the training part of the fold
+                        the params were trained on)
+    lineage.json        morph history from the seed architecture to the winner
+    metrics.json        validation and test metrics
+    predict.jax_export  serialized jax.export inference function:
+                        float32[B, window, n_features] raw (un-normalised)
+                        feature windows -> float32[B] P(up); B is symbolic
+
+:func:`load_model` returns a :class:`Model` whose :meth:`Model.predict` turns
+a long OHLCV frame (``timestamp, symbol, open, high, low, close, volume``, as
+:func:`nasjax.data.load_sample` returns) into P(up) per bar, with the stored
+feature configuration and normalisation statistics (never re-fitted on the new
+candles).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+import polars as pl
+from jax import export as jax_export
+
+from nasjax.data.align import align_panel
+from nasjax.data.dataset import window_valid
+from nasjax.data.errors import DataError
+from nasjax.data.features import FeatureConfig, aligned, feature_grids
+from nasjax.data.normalize import normalize
+from nasjax.graph.arch import Arch
+from nasjax.nn.model import apply, init
+from nasjax.typing import Params
+
+ARCH_FILE = "arch.json"
+PARAMS_DIR = "params"
+PREPROCESS_FILE = "preprocess.json"
+LINEAGE_FILE = "lineage.json"
+METRICS_FILE = "metrics.json"
+EXPORT_FILE = "predict.jax_export"
+EXPORT_PLATFORMS: tuple[str, ...] = ("cpu", "cuda")
+"""Platforms the inference function is lowered for."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Preprocess:
+    """How raw candles become model inputs (fixed at training time).
+
+    Attributes:
+        features: The feature configuration.
+        feature_names: F feature names, in model-input order.
+        symbols: S symbols the model was trained on (sorted); cross-asset
+            features need all of them in every frame.
+        window: Lookback window W in bars.
+        horizon: Label horizon h in bars (P(up) is for close[t+h] > close[t]).
+        timeframe: Bar size, e.g. ``"5m"``.
+        mean: ``float32[F]`` normalisation mean (training part of the fold).
+        std: ``float32[F]`` normalisation std.
+        max_fill: Gap filling of :func:`nasjax.data.align_panel`.
+        gap_policy: Long-gap policy of :func:`nasjax.data.align_panel`.
+    """
+
+    features: FeatureConfig
+    feature_names: tuple[str, ...]
+    symbols: tuple[str, ...]
+    window: int
+    horizon: int
+    timeframe: str
+    mean: np.ndarray
+    std: np.ndarray
+    max_fill: int = 3
+    gap_policy: str = "drop"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (float32 statistics as exact decimal floats)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["features"] = dataclasses.asdict(self.features)
+        d["mean"] = np.asarray(self.mean, np.float32).tolist()
+        d["std"] = np.asarray(self.std, np.float32).tolist()
+        return json.loads(json.dumps(d))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Preprocess:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        feats: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in d["features"].items()
+        }
+        d["features"] = FeatureConfig(**feats)
+        d["feature_names"] = tuple(d["feature_names"])
+        d["symbols"] = tuple(d["symbols"])
+        d["mean"] = np.asarray(d["mean"], np.float32)
+        d["std"] = np.asarray(d["std"], np.float32)
+        return cls(**d)
+
+
+def inference_fn(
+    arch: Arch, params: Params, mean: np.ndarray, std: np.ndarray
+) -> Callable[[jax.Array], jax.Array]:
+    """``x: float32[B, W, F]`` raw windows -> ``float32[B]`` P(up).
+
+    Normalises with ``mean``/``std`` (``float32[F]``), applies the network and
+    returns the softmax probability of class 1 (up).
+    """
+    mu = jnp.asarray(mean, jnp.float32)
+    sd = jnp.asarray(std, jnp.float32)
+
+    def predict(x: jax.Array) -> jax.Array:
+        logits = apply(arch, params, normalize(x, mu, sd))
+        return jax.nn.softmax(logits, axis=-1)[:, 1]
+
+    return predict
+
+
+def export_inference(
+    arch: Arch,
+    params: Params,
+    mean: np.ndarray,
+    std: np.ndarray,
+    platforms: Sequence[str] = EXPORT_PLATFORMS,
+) -> bytes:
+    """Serialized :func:`jax.export` of :func:`inference_fn` (params baked in).
+
+    The batch dimension is symbolic, so one artifact serves any batch size.
+    """
+    (batch,) = jax_export.symbolic_shape("b")
+    spec = arch.spec
+    shape = jax.ShapeDtypeStruct((batch, spec.window, spec.n_features), jnp.float32)
+    fn = jax.jit(inference_fn(arch, params, mean, std))
+    exported = jax_export.export(fn, platforms=tuple(platforms))(shape)
+    return bytes(exported.serialize())
+
+
+def lineage(rows: Sequence[Mapping[str, Any]], fingerprint: str) -> list[dict]:
+    """The morph history of ``fingerprint`` from its seed architecture.
+
+    Follows ``parent_fingerprint`` through result rows (one per evaluation:
+    ``fingerprint``, ``parent_fingerprint``, ``morphs`` comma-joined,
+    ``round``, ``fitness``, ``params_count``).
+
+    Returns:
+        Steps from the seed (no parent) to ``fingerprint``; each step holds
+        ``fingerprint``, ``parent_fingerprint``, ``morphs`` (list applied to
+        the parent), ``round``, ``fitness``, ``params_count``. If a parent is
+        not among the rows, the first step's ``origin`` says so.
+
+    Raises:
+        KeyError: If ``fingerprint`` is not a row.
+    """
+    by_fp = {str(r["fingerprint"]): r for r in rows}
+    if fingerprint not in by_fp:
+        raise KeyError(f"{fingerprint} is not among the evaluations")
+    chain: list[dict] = []
+    fp, seen = fingerprint, set()
+    origin = "seed"
+    while fp:
+        if fp in seen:
+            origin = "cycle"
+            break
+        if fp not in by_fp:
+            origin = f"parent {fp} not evaluated in this run"
+            break
+        seen.add(fp)
+        r = by_fp[fp]
+        morphs = str(r.get("morphs", ""))
+        chain.append(
+            {
+                "fingerprint": fp,
+                "parent_fingerprint": str(r.get("parent_fingerprint", "")),
+                "morphs": [m for m in morphs.split(",") if m],
+                "round": int(r["round"]),
+                "fitness": _finite(r.get("fitness")),
+                "params_count": int(r.get("params_count", 0)),
+            }
+        )
+        fp = chain[-1]["parent_fingerprint"]
+    chain.reverse()
+    if chain:
+        chain[0]["origin"] = origin
+    return chain
+
+
+def _finite(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _local_checkpointer() -> ocp.StandardCheckpointer:
+    """An orbax checkpointer this process drives alone (no barriers with the
+    other processes of a multi-process run, where only process 0 exports)."""
+    if jax.process_count() == 1:
+        return ocp.StandardCheckpointer()
+    me = jax.process_index()
+    only_me = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+    return ocp.StandardCheckpointer(multiprocessing_options=only_me)
+
+
+def export_model(
+    directory: str | Path,
+    arch: Arch,
+    params: Params,
+    preprocess: Preprocess,
+    *,
+    lineage: Sequence[Mapping[str, Any]] = (),
+    metrics: Mapping[str, Any] | None = None,
+    platforms: Sequence[str] = EXPORT_PLATFORMS,
+) -> Path:
+    """Write the model folder (replacing an existing one).
+
+    The folder is written next to ``directory`` under a temporary name and
+    renamed at the end, so a crash never leaves a half-written export under
+    the final name.
+
+    Args:
+        directory: Target folder (e.g. ``out_dir/best``).
+        arch: The single (unbatched) architecture.
+        params: Its trained params.
+        preprocess: Features and normalisation the params were trained with.
+        lineage: Morph history (:func:`lineage`).
+        metrics: JSON-serialisable metrics (validation, test).
+        platforms: Lowering platforms of the exported inference function.
+
+    Returns:
+        The folder.
+    """
+    final = Path(directory).absolute()
+    tmp = final.with_name(final.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    host = jax.tree.map(np.asarray, params)
+    (tmp / ARCH_FILE).write_text(arch.to_json())
+    with _local_checkpointer() as ckptr:
+        ckptr.save(tmp / PARAMS_DIR, host)
+        ckptr.wait_until_finished()
+    (tmp / PREPROCESS_FILE).write_text(json.dumps(preprocess.to_dict(), indent=1))
+    (tmp / LINEAGE_FILE).write_text(json.dumps(list(lineage), indent=1))
+    (tmp / METRICS_FILE).write_text(json.dumps(metrics or {}, indent=1))
+    blob = export_inference(arch, host, preprocess.mean, preprocess.std, platforms)
+    (tmp / EXPORT_FILE).write_bytes(blob)
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    return final
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """Raw feature tensor of a frame and the bars that can be predicted.
+
+    Attributes:
+        features: ``float32[T, S, F]`` un-normalised features (0 where
+            missing).
+        time: ``int64[n]`` time index of each predictable bar.
+        coin: ``int64[n]`` symbol index of each predictable bar.
+        timestamps: ``[T]`` candle open times (polars Series, UTC).
+        symbols: The S symbols.
+        window: Lookback window W.
+    """
+
+    features: np.ndarray
+    time: np.ndarray
+    coin: np.ndarray
+    timestamps: pl.Series
+    symbols: tuple[str, ...]
+    window: int
+
+    def windows(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """``float32[n, W, F]`` raw windows of predictable bars ``start:stop``."""
+        t = self.time[start:stop, None] + np.arange(1 - self.window, 1)[None, :]
+        return self.features[t, self.coin[start:stop, None]]
+
+
+def model_inputs(frame: pl.DataFrame, pre: Preprocess) -> Inputs:
+    """Features of a long OHLCV frame, exactly as at training time.
+
+    The frame is restricted to ``pre.symbols`` (all must be present), put on
+    the ``pre.timeframe`` grid by :func:`nasjax.data.align_panel` (unless it
+    already has a ``filled`` column), and featurised with ``pre.features``.
+    A bar is predictable when its whole window has finite features and it
+    was not forward-filled by the alignment.
+
+    Raises:
+        DataError: If symbols are missing or the features differ from the
+            training features.
+    """
+    present = set(frame["symbol"].unique().to_list())
+    missing = [s for s in pre.symbols if s not in present]
+    if missing:
+        raise DataError(
+            f"the frame lacks symbols {missing}; the model was trained on "
+            f"{list(pre.symbols)} and its features need all of them"
+        )
+    frame = frame.filter(pl.col("symbol").is_in(list(pre.symbols)))
+    if "filled" not in frame.columns:
+        panel = align_panel(
+            frame, pre.timeframe, max_fill=pre.max_fill, gap_policy=pre.gap_policy
+        )
+        assert isinstance(panel, pl.DataFrame)
+        frame = panel
+    df, syms, n_steps = aligned(frame)
+    named = list(feature_grids(df, syms, n_steps, pre.features))
+    names = tuple(n for n, _ in named)
+    if names != pre.feature_names:
+        raise DataError(
+            f"features {names} differ from the training features {pre.feature_names}"
+        )
+    n_sym = len(syms)
+    feats = np.empty((n_steps, n_sym, len(named)), np.float32)
+    for k, (_, values) in enumerate(named):
+        feats[:, :, k] = np.broadcast_to(values, (n_sym, n_steps)).T
+    finite = np.isfinite(feats)
+    valid = np.asarray(finite.all(axis=-1))
+    feats[~finite] = 0.0
+    filled = df["filled"].to_numpy().reshape(n_sym, n_steps).T
+    ok = window_valid(valid, pre.window) & ~filled
+    t, s = np.nonzero(ok)  # time-major: sample id order t * S + s
+    return Inputs(
+        features=feats,
+        time=t.astype(np.int64),
+        coin=s.astype(np.int64),
+        timestamps=df["timestamp"].head(n_steps),
+        symbols=syms,
+        window=pre.window,
+    )
+
+
+def _bucket(n: int, cap: int) -> int:
+    size = 1
+    while size < n:
+        size *= 2
+    return min(size, cap)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Model:
+    """A trained architecture ready for inference on new candles.
+
+    Attributes:
+        arch: The architecture.
+        params: Its trained params.
+        preprocess: Feature and normalisation settings.
+        metrics: Validation and test metrics recorded at export.
+        lineage: Morph history from the seed architecture.
+        exported: The deserialized :func:`jax.export` inference function
+            (None if the folder has none).
+    """
+
+    arch: Arch
+    params: Params
+    preprocess: Preprocess
+    metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
+    lineage: list[dict] = dataclasses.field(default_factory=list)
+    exported: jax_export.Exported | None = None
+
+    @functools.cached_property
+    def _jitted(self) -> Callable[[jax.Array], jax.Array]:
+        pre = self.preprocess
+        return jax.jit(inference_fn(self.arch, self.params, pre.mean, pre.std))
+
+    def predict_windows(
+        self, x: np.ndarray, *, use_export: bool = True, batch_size: int = 4096
+    ) -> np.ndarray:
+        """P(up) of raw (un-normalised) feature windows.
+
+        Args:
+            x: ``float32[B, window, n_features]``.
+            use_export: Run the exported function (else arch + params).
+            batch_size: Windows per call (batches are padded to powers of
+                two up to this size, so few shapes are compiled).
+
+        Returns:
+            ``float32[B]``.
+        """
+        x = np.asarray(x, np.float32)
+        if use_export and self.exported is None:
+            raise ValueError("this model has no exported function; use_export=False")
+        fn: Callable[..., Any] = (
+            self.exported.call if use_export and self.exported else self._jitted
+        )
+        out = []
+        for a in range(0, len(x), batch_size):
+            chunk = x[a : a + batch_size]
+            n = len(chunk)
+            pad = _bucket(n, batch_size) - n
+            if pad:
+                zeros = np.zeros((pad, *chunk.shape[1:]), chunk.dtype)
+                chunk = np.concatenate([chunk, zeros])
+            out.append(np.asarray(fn(chunk))[:n])
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def predict(
+        self, frame: pl.DataFrame, *, use_export: bool = True, batch_size: int = 4096
+    ) -> pl.DataFrame:
+        """P(up) for every bar of ``frame`` that has a full valid window.
+
+        Args:
+            frame: Long OHLCV frame (``timestamp``, ``symbol``, ``open``,
+                ``high``, ``low``, ``close``, ``volume``) holding every symbol
+                of ``preprocess.symbols`` (others are ignored). Give at least
+                ``window + lookback`` bars of history before the first bar
+                to predict (feature warm-up).
+            use_export: Run the exported function (else arch + params).
+            batch_size: Windows per call.
+
+        Returns:
+            Frame ``timestamp, symbol, p_up`` sorted by (timestamp, symbol).
+            ``p_up`` at (t, s) is P(close[t + horizon] > close[t]) from the
+            window of bars ``t - window + 1 .. t`` (known once bar t closes;
+            timestamps are candle open times). Bars inside the feature
+            warm-up, with a gap in their window, or forward-filled by the
+            alignment get no row.
+        """
+        inputs = model_inputs(frame, self.preprocess)
+        n = len(inputs.time)
+        p = np.zeros(n, np.float32)
+        for a in range(0, n, batch_size):
+            p[a : a + batch_size] = self.predict_windows(
+                inputs.windows(a, a + batch_size),
+                use_export=use_export,
+                batch_size=batch_size,
+            )
+        symbols = pl.Series("symbol", inputs.symbols, dtype=pl.String)
+        return pl.DataFrame(
+            {
+                "timestamp": inputs.timestamps.gather(inputs.time),
+                "symbol": symbols.gather(inputs.coin),
+                "p_up": p,
+            }
+        )
+
+
+def load_model(path: str | Path) -> Model:
+    """Load an exported model (a ``best/`` folder, or a run folder holding one).
+
+    Raises:
+        FileNotFoundError: If ``path`` holds no exported model.
+    """
+    root = Path(path).absolute()
+    if not (root / ARCH_FILE).exists() and (root / "best" / ARCH_FILE).exists():
+        root = root / "best"
+    if not (root / ARCH_FILE).exists():
+        raise FileNotFoundError(f"no exported nasjax model in {root} ({ARCH_FILE})")
+    arch = Arch.from_json((root / ARCH_FILE).read_text())
+    target = jax.eval_shape(init, jax.random.key(0), arch)
+    target = jax.tree.map(lambda s: np.empty(s.shape, s.dtype), target)
+    with _local_checkpointer() as ckptr:
+        params = ckptr.restore(root / PARAMS_DIR, target)
+    pre = Preprocess.from_dict(json.loads((root / PREPROCESS_FILE).read_text()))
+    exported = None
+    if (root / EXPORT_FILE).exists():
+        exported = jax_export.deserialize(bytearray((root / EXPORT_FILE).read_bytes()))
+    return Model(
+        arch=arch,
+        params=params,
+        preprocess=pre,
+        metrics=json.loads((root / METRICS_FILE).read_text()),
+        lineage=json.loads((root / LINEAGE_FILE).read_text()),
+        exported=exported,
+    )

@@ -1,0 +1,242 @@
+"""Aggregate the runs of a sweep into one table and one plot.
+
+``python -m nasjax.report SWEEP_DIR [--by searcher]`` reads every
+``summary.json`` under ``SWEEP_DIR`` (one per job of a ``--multirun``), groups
+the runs (by searcher by default) and reports, per group, the mean and a 95%
+Student-t interval over runs (seeds) of the best validation fitness, the test
+accuracy and MCC of the best architecture, and of each baseline's test
+accuracy. It writes ``report.parquet`` (one row per run), ``report_groups.parquet``
+(one row per group) and ``report.png`` into ``SWEEP_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+from scipy import stats
+
+RUN_METRICS: tuple[str, ...] = ("val_fitness", "test_accuracy", "test_mcc")
+
+
+def lookup(summary: dict[str, Any], dotted: str) -> float:
+    """``summary["a"]["b"]`` for ``"a.b"``, as a float (NaN when missing); a
+    metric entry ``{"value": v, "low": ..., "high": ...}`` gives ``v``."""
+    node: Any = summary
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return float("nan")
+        node = node[part]
+    if isinstance(node, dict):
+        node = node.get("value")
+    return float(node) if isinstance(node, int | float) else float("nan")
+
+
+def _metric(entry: dict[str, Any] | None, name: str) -> float:
+    return lookup(entry or {}, name)
+
+
+def _overrides(run_dir: Path) -> list[str]:
+    path = run_dir / ".hydra" / "overrides.yaml"
+    if not path.is_file():
+        return []
+    from omegaconf import OmegaConf
+
+    loaded = OmegaConf.to_container(OmegaConf.load(path))
+    return [str(o) for o in loaded] if isinstance(loaded, list) else []
+
+
+def _seed(run_dir: Path) -> int | None:
+    path = run_dir / ".hydra" / "config.yaml"
+    if not path.is_file():
+        return None
+    from omegaconf import OmegaConf
+
+    loaded = OmegaConf.to_container(OmegaConf.load(path))
+    seed = loaded.get("seed") if isinstance(loaded, dict) else None
+    return None if seed is None else int(seed)
+
+
+def collect(sweep_dir: str | Path) -> pl.DataFrame:
+    """One row per run (``summary.json``) found under ``sweep_dir``.
+
+    Raises:
+        FileNotFoundError: When no run summary is found.
+    """
+    root = Path(sweep_dir)
+    paths = sorted(root.rglob("summary.json"))
+    if not paths:
+        raise FileNotFoundError(f"no summary.json under {root}")
+    rows = []
+    for path in paths:
+        summary = json.loads(path.read_text())
+        run_dir = path.parent
+        best = summary.get("best", {})
+        row: dict[str, Any] = {
+            "run": str(run_dir.relative_to(root)) if run_dir != root else ".",
+            "searcher": summary.get("searcher", "?"),
+            "seed": _seed(run_dir),
+            "data": (summary.get("data") or {}).get("source", "?"),
+            "overrides": " ".join(_overrides(run_dir)),
+            "n_evaluations": int(summary.get("n_evaluations", 0)),
+            "val_fitness": float(best.get("fitness", math.nan)),
+            "test_accuracy": _metric(best.get("test"), "accuracy"),
+            "test_mcc": _metric(best.get("test"), "mcc"),
+            "progress": [
+                math.nan if p is None else float(p) for p in summary.get("progress", [])
+            ],
+        }
+        for name, entry in (summary.get("baselines") or {}).items():
+            row[f"baseline_{name}_accuracy"] = _metric(entry.get("metrics"), "accuracy")
+        rows.append(row)
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def mean_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t ``level`` interval of finite ``values`` ``[n]``.
+
+    Returns:
+        ``(mean, low, high)``; the interval is NaN with fewer than 2 values.
+    """
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1))
+    half /= math.sqrt(v.size)
+    return mean, mean - half, mean + half
+
+
+def aggregate(runs: pl.DataFrame, by: str = "searcher") -> pl.DataFrame:
+    """Per-group mean and 95% interval of every metric column of ``runs``."""
+    if by not in runs.columns:
+        raise KeyError(f"no column {by!r}; columns: {runs.columns}")
+    metrics = [*RUN_METRICS, *(c for c in runs.columns if c.startswith("baseline_"))]
+    out = []
+    for key in sorted(runs[by].unique().to_list(), key=str):
+        group = runs.filter(pl.col(by) == key)
+        row: dict[str, Any] = {by: key, "n_runs": group.height}
+        for m in metrics:
+            mean, low, high = mean_ci(group[m].to_numpy())
+            row[f"{m}_mean"], row[f"{m}_low"], row[f"{m}_high"] = mean, low, high
+        out.append(row)
+    return pl.DataFrame(out, infer_schema_length=None)
+
+
+def plot(runs: pl.DataFrame, groups: pl.DataFrame, by: str, path: Path) -> Path:
+    """Two panels: test accuracy per group (mean, 95% CI, runs) with baselines,
+    and best-so-far validation fitness per round (mean and 95% band)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_test, ax_prog) = plt.subplots(1, 2, figsize=(11, 4))
+    names = [str(k) for k in groups[by].to_list()]
+    for i, name in enumerate(names):
+        g = groups.row(i, named=True)
+        err = [
+            [g["test_accuracy_mean"] - g["test_accuracy_low"]],
+            [g["test_accuracy_high"] - g["test_accuracy_mean"]],
+        ]
+        ax_test.errorbar(
+            [i], [g["test_accuracy_mean"]], yerr=err, fmt="o", capsize=4, color="C0"
+        )
+        pts = runs.filter(pl.col(by).cast(pl.String) == name)["test_accuracy"]
+        ax_test.plot([i] * len(pts), pts.to_numpy(), ".", color="0.6")
+    for j, col in enumerate(c for c in groups.columns if c.endswith("_accuracy_mean")):
+        if col.startswith("baseline_"):
+            label = col.removeprefix("baseline_").removesuffix("_accuracy_mean")
+            value = float(np.nanmean(groups[col].to_numpy()))
+            ax_test.axhline(value, ls="--", lw=1, color=f"C{j + 1}", label=label)
+    ax_test.set_xticks(range(len(names)), names)
+    ax_test.set_xlim(-0.5, len(names) - 0.5)
+    ax_test.set_ylabel("test accuracy of the best architecture")
+    ax_test.set_title(f"test accuracy by {by} (mean, 95% CI)")
+    ax_test.legend(fontsize=7)
+    for i, name in enumerate(names):
+        sub = runs.filter(pl.col(by).cast(pl.String) == name)["progress"].to_list()
+        length = max((len(p) for p in sub), default=0)
+        if not length:
+            continue
+        curves = np.full((len(sub), length), np.nan)
+        for r, p in enumerate(sub):
+            curves[r, : len(p)] = p
+        bands = np.array([mean_ci(curves[:, t]) for t in range(length)])
+        x = np.arange(1, length + 1)
+        ax_prog.plot(x, bands[:, 0], "o-", color=f"C{i}", label=name)
+        ax_prog.fill_between(x, bands[:, 1], bands[:, 2], color=f"C{i}", alpha=0.2)
+    ax_prog.set_xlabel("round")
+    ax_prog.set_ylabel("best validation fitness so far")
+    ax_prog.set_title("search progress (mean, 95% band)")
+    ax_prog.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def report(sweep_dir: str | Path, by: str = "searcher") -> dict[str, Any]:
+    """Collect, aggregate, plot and save; returns the paths and the tables."""
+    root = Path(sweep_dir)
+    runs = collect(root)
+    groups = aggregate(runs, by)
+    runs.write_parquet(root / "report.parquet")
+    groups.write_parquet(root / "report_groups.parquet")
+    figure = plot(runs, groups, by, root / "report.png")
+    return {"runs": runs, "groups": groups, "plot": figure}
+
+
+def _cell(row: dict[str, Any], metric: str) -> str:
+    mean, low, high = (row[f"{metric}_{s}"] for s in ("mean", "low", "high"))
+    if not np.isfinite(mean):
+        return "-"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:.4f}"
+    return f"{mean:.4f} [{low:.4f}, {high:.4f}]"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m nasjax.report SWEEP_DIR [--by COLUMN]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m nasjax.report",
+        description="Aggregate the runs of a sweep into one table and one plot.",
+    )
+    parser.add_argument("sweep_dir", type=Path, help="folder of a --multirun sweep")
+    parser.add_argument("--by", default="searcher", help="group runs by this column")
+    args = parser.parse_args(argv)
+    try:
+        result = report(args.sweep_dir, args.by)
+    except (FileNotFoundError, KeyError) as err:
+        parser.exit(2, f"nasjax.report: {err}\n")
+    groups: pl.DataFrame = result["groups"]
+    table = Table(title=f"{args.sweep_dir}: mean [95% CI] over runs")
+    metrics = [*RUN_METRICS] + [
+        c.removesuffix("_mean")
+        for c in groups.columns
+        if c.startswith("baseline_") and c.endswith("_mean")
+    ]
+    for col in (args.by, "runs", *metrics):
+        table.add_column(col)
+    for row in groups.iter_rows(named=True):
+        table.add_row(
+            str(row[args.by]), str(row["n_runs"]), *(_cell(row, m) for m in metrics)
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"wrote report.parquet, report_groups.parquet, {result['plot']}")
+
+
+if __name__ == "__main__":
+    main()
