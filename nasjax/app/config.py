@@ -15,6 +15,7 @@ live in :mod:`nasjax.data`, ``SearchSpaceConfig`` in :mod:`nasjax.graph`,
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "SearchConfig",
     "SearchSpaceConfig",
     "SurrogateConfig",
+    "override",
     "register_configs",
     "searcher_options",
     "to_app_config",
@@ -306,6 +308,40 @@ def register_configs() -> None:
     store.store(name="app_schema", node=writable_schema(AppConfig))
     for group, schema in GROUP_SCHEMAS.items():
         store.store(group=group, name=f"{group}_schema", node=writable_schema(schema))
+
+
+def override(cfg: Any, changes: Mapping[str, Any]) -> Any:
+    """A copy of a frozen config with dotted keys replaced, validated again.
+
+    ``override(AppConfig(), {"search.population": 4, "train.n_steps": 20})``
+    is the programmatic twin of the command line's
+    ``search.population=4 train.n_steps=20``.
+
+    Args:
+        cfg: A frozen dataclass configuration (e.g. :class:`AppConfig`).
+        changes: Dotted key -> new value.
+
+    Returns:
+        The new configuration (every touched dataclass is rebuilt, so its
+        ``__post_init__`` checks run).
+
+    Raises:
+        KeyError: On a key that is not a field.
+    """
+    nested: dict[str, dict[str, Any]] = {}
+    direct: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(cfg)}
+    for key, value in changes.items():
+        head, _, rest = key.partition(".")
+        if head not in names:
+            raise KeyError(f"{type(cfg).__name__} has no field {head!r} (in {key!r})")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            direct[head] = value
+    for head, sub in nested.items():
+        direct[head] = override(direct.get(head, getattr(cfg, head)), sub)
+    return dataclasses.replace(cfg, **direct)
 
 
 def _tuples(value: Any) -> Any:

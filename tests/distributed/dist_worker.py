@@ -206,7 +206,7 @@ def search_checks(out: Path, searcher_name: str, info) -> None:
     """Fixed-population training and a 2-round search; process 0 writes."""
     import polars as pl
 
-    from nasjax.checkpoint import CheckpointConfig, SearchCheckpointer
+    from nasjax.app.checkpoint import CheckpointConfig, SearchCheckpointer
     from nasjax.graph import unstack
     from nasjax.search import SEARCHERS
     from nasjax.train import train_population

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from nasjax.config import writable_schema
+from nasjax.app.config import writable_schema
 from nasjax.protocol import PRESETS, ProtocolConfig, from_dict, to_dict, with_overrides
 from nasjax.protocol.cli import parse_args, parse_value
 

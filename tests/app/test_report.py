@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nasjax.report import aggregate, collect, main, mean_ci
+from nasjax.app.report import aggregate, collect, main, mean_ci
 
 
 def test_mean_ci_matches_scipy():

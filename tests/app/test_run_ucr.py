@@ -14,28 +14,38 @@ import polars as pl
 import pytest
 
 import nasjax  # noqa: F401  (must precede jax initialisation)
+from nasjax.app.config import (
+    AppConfig,
+    DataConfig,
+    EvaluationConfig,
+    SearchConfig,
+    SearchSpaceConfig,
+)
+from nasjax.app.run import run_search
 from nasjax.evaluate.classification import CLASS_METRICS
-from nasjax.run import RunConfig, run_search
 from nasjax.train import TrainConfig
 
 pytestmark = pytest.mark.skipif(
     find_spec("aeon") is None, reason="needs aeon: pip install 'nasjax[ucr]'"
 )
 
-CFG = RunConfig(
-    searcher="random",
-    population=1,
-    rounds=1,
+CFG = AppConfig(
+    search=SearchConfig(name="random", population=1, rounds=1),
     seed=0,
-    max_nodes=2,  # a tiny bucket keeps the compiles short
-    max_width=16,
-    ops=("dense_gelu", "conv"),
-    data="ucr",
-    data_name="JapaneseVowels",  # 9 classes, 12 channels, unequal lengths
-    n_folds=2,
+    search_space=SearchSpaceConfig(
+        max_nodes=2,  # a tiny bucket keeps the compiles short
+        max_width=16,
+        ops=("dense_gelu", "conv"),
+    ),
+    data=DataConfig(
+        source="ucr",
+        name="JapaneseVowels",  # 9 classes, 12 channels, unequal lengths
+        n_folds=2,
+    ),
     train=TrainConfig(n_steps=20, eval_every=10, batch_size=32, warmup_steps=5),
-    baselines=("majority", "persistence", "logistic"),
-    n_boot=50,
+    evaluation=EvaluationConfig(
+        baselines=("majority", "persistence", "logistic"), n_boot=50
+    ),
 )
 
 
@@ -78,7 +88,7 @@ def test_summary_has_classification_metrics(run):
 def test_outputs_on_disk(run):
     out, summary = run
     rows = pl.read_parquet(out / "results.parquet")
-    assert rows.height == CFG.population * CFG.rounds
+    assert rows.height == CFG.search.population * CFG.search.rounds
     assert (out / "plots" / "confusion.png").is_file()
     assert (out / "best" / "arch.json").is_file()
     pre = json.loads((out / "best" / "preprocess.json").read_text())

@@ -1,4 +1,4 @@
-"""Every config composes and validates against the schemas (nasjax.config)."""
+"""Every config composes and validates against the schemas (nasjax.app.config)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,13 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
 
-from nasjax.cli import conf_dir
-from nasjax.config import (
+from nasjax.app.cli import conf_dir
+from nasjax.app.config import (
     GROUP_SCHEMAS,
     AppConfig,
     register_configs,
     searcher_options,
     to_app_config,
-    to_run_config,
 )
 from nasjax.graph import ArchSpec
 from nasjax.search import SEARCHERS
@@ -48,31 +47,28 @@ def test_every_schema_group_has_options():
 
 
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
-def test_every_group_option_composes_to_a_run_config(composer, group, option):
+def test_every_group_option_composes_to_an_app_config(composer, group, option):
     overrides = [f"{group}={option}"]
     if group == "data" and option in NEEDS_PATH:
         overrides.append("data.path=/some/folder")
-    cfg = composer(overrides)
-    app = to_app_config(cfg)
+    app = to_app_config(composer(overrides))
     assert isinstance(app, AppConfig)
-    run = to_run_config(cfg)
-    assert run.seed == app.seed
-    hash(run)  # frozen configs stay hashable (lists became tuples)
+    hash(app)  # frozen configs stay hashable (lists became tuples)
 
 
 @pytest.mark.parametrize("experiment", _options("experiment"))
 def test_every_experiment_composes(composer, experiment):
     cfg = composer([f"experiment={experiment}", "data.path=/some/folder"])
-    run = to_run_config(cfg)
-    assert run.population >= 1
+    assert to_app_config(cfg).search.population >= 1
 
 
 @pytest.mark.parametrize("debug", _options("debug"))
 def test_debug_overlays_shrink_the_budget(composer, debug):
-    default = to_run_config(composer())
-    small = to_run_config(composer([f"debug={debug}"]))
+    default = to_app_config(composer())
+    small = to_app_config(composer([f"debug={debug}"]))
     assert small.train.n_steps < default.train.n_steps
-    assert small.population * small.rounds < default.population * default.rounds
+    budget = small.search.population * small.search.rounds
+    assert budget < default.search.population * default.search.rounds
 
 
 @pytest.mark.parametrize("searcher", _options("search"))
@@ -85,8 +81,8 @@ def test_searcher_options_are_accepted_by_the_factory(composer, searcher):
 
 def test_missing_mandatory_path_is_reported(composer):
     cfg = composer(["data=freqtrade"])
-    with pytest.raises(ValueError, match="needs data_path"):
-        to_run_config(cfg)
+    with pytest.raises(ValueError, match=r"needs data\.path"):
+        to_app_config(cfg)
 
 
 @pytest.mark.parametrize(
@@ -99,14 +95,14 @@ def test_misspelt_key_or_wrong_type_fails_at_composition(composer, override):
 
 
 def test_invalid_value_fails_before_any_work(composer):
-    with pytest.raises(ValueError, match="searcher must be one of"):
-        to_run_config(composer(["search.name=nope"]))
+    with pytest.raises(ValueError, match=r"search\.name must be one of"):
+        to_app_config(composer(["search.name=nope"]))
     with pytest.raises(ValueError, match="multiple of eval_every"):
-        to_run_config(composer(["train.n_steps=75"]))
+        to_app_config(composer(["train.n_steps=75"]))
 
 
-def test_overrides_reach_the_run_config(composer):
-    run = to_run_config(
+def test_overrides_reach_the_app_config(composer):
+    app = to_app_config(
         composer(
             [
                 "search=evolution",
@@ -119,14 +115,15 @@ def test_overrides_reach_the_run_config(composer):
             ]
         )
     )
-    assert run.searcher == "evolution"
-    assert run.inherit is False and to_run_config(composer()).inherit is True
-    assert run.rounds == 5
-    assert run.train.learning_rate == 0.01
-    assert run.symbols == ("BTC/USDT", "ETH/USDT")
-    assert run.ops == ("conv", "lstm")
-    assert run.seed == 7
-    assert dict(run.searcher_options)["population_size"] == 32
+    assert app.search.name == "evolution"
+    assert app.search.inherit is False
+    assert to_app_config(composer()).search.inherit is True
+    assert app.search.rounds == 5
+    assert app.train.learning_rate == 0.01
+    assert app.data.symbols == ("BTC/USDT", "ETH/USDT")
+    assert app.search_space.ops == ("conv", "lstm")
+    assert app.seed == 7
+    assert searcher_options(app)["population_size"] == 32
 
 
 def test_slurm_launcher_composes(composer):
@@ -175,7 +172,7 @@ def test_distributed_options(composer):
 
 
 def test_local_workers_rerun_the_job_in_the_same_folder(tmp_path):
-    from nasjax.cli import is_local_worker, worker_argv
+    from nasjax.app.cli import is_local_worker, worker_argv
 
     argv = worker_argv(["distributed=local2", "seed=3"], tmp_path)
     assert argv[1:5] == ["-m", "nasjax", "distributed=local2", "seed=3"]

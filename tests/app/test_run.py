@@ -1,6 +1,5 @@
 """End-to-end search driver on tiny synthetic data."""
 
-import dataclasses
 import itertools
 import json
 import math
@@ -10,41 +9,50 @@ import polars as pl
 import pytest
 
 import nasjax  # (must precede jax initialisation)
-from nasjax.checkpoint import committed_steps
-from nasjax.data import FeatureConfig, synthetic
+from nasjax.app.checkpoint import committed_steps
+from nasjax.app.config import (
+    AppConfig,
+    DataConfig,
+    EvaluationConfig,
+    SearchConfig,
+    SearchSpaceConfig,
+    override,
+)
+from nasjax.app.loop import LoopState, next_population
+from nasjax.app.run import run_search
+from nasjax.data import FeatureConfig, load_data, synthetic
 from nasjax.evaluate.metrics import accuracy, brier
-from nasjax.run import RunConfig, load_data, run_search
-from nasjax.run_loop import LoopState, next_population
 from nasjax.train import TrainConfig, split_ids
 
 FEATURES = FeatureConfig.minimal()
-CFG = RunConfig(
+CFG = AppConfig(
+    seed=0,
     # Aging evolution: morphs parents (exercises lineage and weight
     # inheritance) and compiles much less than the GP of bayes_morph.
-    searcher="evolution",
-    searcher_options=(
-        ("population_size", 8),
-        ("sample_size", 2),
-        ("morphs", ("widen", "deepen")),
+    search=SearchConfig(
+        name="evolution",
+        aging_window=8,
+        tournament_size=2,
+        morphs=("widen", "deepen"),
+        population=4,
+        rounds=2,
     ),
-    population=4,
-    rounds=2,
-    seed=0,
-    max_nodes=4,
-    max_width=16,
-    ops=("dense_gelu", "conv"),
-    window=8,
-    data="synthetic",
-    synthetic_signal=0.2,
-    synthetic_symbols=3,
-    synthetic_steps=1200,
-    n_folds=2,
+    search_space=SearchSpaceConfig(
+        max_nodes=4, max_width=16, ops=("dense_gelu", "conv")
+    ),
+    data=DataConfig(
+        source="synthetic",
+        window=8,
+        synthetic_signal=0.2,
+        synthetic_symbols=3,
+        synthetic_steps=1200,
+        n_folds=2,
+    ),
     features=FEATURES,
     train=TrainConfig(
         n_steps=20, eval_every=10, batch_size=32, warmup_steps=5, max_eval_samples=512
     ),
-    baselines=("majority", "logistic"),
-    n_boot=50,
+    evaluation=EvaluationConfig(baselines=("majority", "logistic"), n_boot=50),
 )
 
 
@@ -60,7 +68,7 @@ def runs(tmp_path_factory):
 def test_results_parquet(runs):
     a, _, _ = runs
     df = pl.read_parquet(a / "results.parquet")
-    assert df.height == CFG.population * CFG.rounds
+    assert df.height == CFG.search.population * CFG.search.rounds
     expected = {
         "round",
         "arch_json",
@@ -73,9 +81,13 @@ def test_results_parquet(runs):
         "train_seconds",
         "failed",
         "failure_reason",
-    } | {f"val_{m}_fold{k}" for m in ("accuracy", "loss") for k in range(CFG.n_folds)}
+    } | {
+        f"val_{m}_fold{k}"
+        for m in ("accuracy", "loss")
+        for k in range(CFG.data.n_folds)
+    }
     assert expected <= set(df.columns)
-    assert sorted(df["round"].unique().to_list()) == list(range(CFG.rounds))
+    assert sorted(df["round"].unique().to_list()) == list(range(CFG.search.rounds))
     assert df["fingerprint"].n_unique() == df.height
     # Round 1 children (some may be fresh random) descend from round 0.
     second = df.filter((pl.col("round") == 1) & (pl.col("parent_fingerprint") != ""))
@@ -94,9 +106,9 @@ def test_summary(runs):
     assert on_disk == summary
     for key in ("best", "baselines", "n_evaluations", "searcher", "data", "progress"):
         assert key in summary
-    assert summary["n_evaluations"] == CFG.population * CFG.rounds
-    assert set(summary["baselines"]) == set(CFG.baselines)
-    assert len(summary["progress"]) == CFG.rounds
+    assert summary["n_evaluations"] == CFG.search.population * CFG.search.rounds
+    assert set(summary["baselines"]) == set(CFG.evaluation.baselines)
+    assert len(summary["progress"]) == CFG.search.rounds
     assert summary["progress"] == sorted(summary["progress"])
     df = pl.read_parquet(a / "results.parquet")
     fit = df["fitness"].to_numpy()
@@ -113,7 +125,7 @@ def test_summary(runs):
     assert data["test_start"] < data["test_end"]
     assert (a / "best_arch.png").stat().st_size > 0
     assert summary["budget"]["stopped_by"] == "rounds"
-    assert summary["budget"]["rounds_done"] == CFG.rounds
+    assert summary["budget"]["rounds_done"] == CFG.search.rounds
     front = summary["pareto_front"]
     assert front["objectives"] == ["accuracy", "params"]
     assert best["fingerprint"] in front["fingerprints"]  # the most accurate is on it
@@ -135,9 +147,9 @@ def test_summary_validation_metrics(runs):
         pl.col("fingerprint") == summary["best"]["fingerprint"]
     )
     assert val["search_fold_accuracy"] == [
-        row[f"val_accuracy_fold{k}"].item() for k in range(CFG.n_folds)
+        row[f"val_accuracy_fold{k}"].item() for k in range(CFG.data.n_folds)
     ]
-    assert len(val["fold_accuracy"]) == len(val["fold_n"]) == CFG.n_folds
+    assert len(val["fold_accuracy"]) == len(val["fold_n"]) == CFG.data.n_folds
     assert all(0.0 <= x <= 1.0 for x in val["fold_accuracy"])
     acc = val["accuracy"]
     assert acc["value"] == pytest.approx(np.mean(val["fold_accuracy"]))
@@ -182,11 +194,11 @@ def test_exported_model_reproduces_the_test_report(runs):
     model = nasjax.load_model(a / "best")
     frame = synthetic(
         CFG.seed,
-        n_symbols=CFG.synthetic_symbols,
-        n_steps=CFG.synthetic_steps,
-        signal=CFG.synthetic_signal,
+        n_symbols=CFG.data.synthetic_symbols,
+        n_steps=CFG.data.synthetic_steps,
+        signal=CFG.data.synthetic_signal,
     ).frame
-    ds, folds, _ = load_data(CFG)
+    ds, folds, _ = load_data(CFG.data, CFG.features, CFG.seed)
     _, _, test_ids = split_ids(folds, "test")
     n_sym = len(ds.meta.symbols)
     keys = pl.DataFrame(
@@ -214,19 +226,19 @@ def test_budgets():
         rows = tuple({} for _ in range(n_rows))
         return empty._replace(rows=rows, progress=(0.5,) * n_rounds, elapsed_s=elapsed)
 
-    cfg = dataclasses.replace(CFG, population=4, rounds=3)
+    cfg = override(CFG, {"search.population": 4, "search.rounds": 3})
     assert next_population(cfg, empty) == (4, None)
     assert next_population(cfg, after(12, 3)) == (0, "rounds")
-    cfg = dataclasses.replace(cfg, max_evaluations=10)
+    cfg = override(cfg, {"search.max_evaluations": 10})
     assert next_population(cfg, after(8, 2)) == (2, None)
     assert next_population(cfg, after(10, 2)) == (0, "max_evaluations")
-    cfg = dataclasses.replace(cfg, max_evaluations=None, time_budget_s=5.0)
+    cfg = override(cfg, {"search.max_evaluations": None, "search.time_budget_s": 5.0})
     assert next_population(cfg, after(4, 1, elapsed=4.9)) == (4, None)
     assert next_population(cfg, after(4, 1, elapsed=5.0)) == (0, "time_budget_s")
     with pytest.raises(ValueError, match="max_evaluations"):
-        dataclasses.replace(CFG, max_evaluations=0)
+        override(CFG, {"search.max_evaluations": 0})
     with pytest.raises(ValueError, match="time_budget_s"):
-        dataclasses.replace(CFG, time_budget_s=0.0)
+        override(CFG, {"search.time_budget_s": 0.0})
 
 
 def test_deterministic(runs):

@@ -17,43 +17,47 @@ import polars as pl
 import pytest
 
 import nasjax  # noqa: F401  (must precede jax initialisation)
-from nasjax.checkpoint import (
+from nasjax.app.checkpoint import (
     CheckpointConfig,
     CheckpointMismatchError,
     SearchCheckpointer,
     committed_steps,
     config_diff,
-    decode,
-    encode,
-    to_jsonable,
 )
+from nasjax.app.config import (
+    RESUMABLE_KEYS,
+    AppConfig,
+    DataConfig,
+    EvaluationConfig,
+    SearchConfig,
+    SearchSpaceConfig,
+    override,
+)
+from nasjax.app.run import identity, run_search
 from nasjax.data import FeatureConfig, build_dataset, synthetic
 from nasjax.graph import ArchSpec, chain, stack
-from nasjax.run import RESUMABLE_KEYS, RunConfig, run_search
 from nasjax.search import Archive, Proposal, SearchState
+from nasjax.serialize import decode, encode
 from nasjax.train import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMING = ("train_seconds",)
 
 FEATURES = FeatureConfig.minimal()
 # One op, so every round reuses one compiled trainer; 3 + 3 + 2 evaluations
 # (max_evaluations cuts the third round and ends the search before round 4).
-KILL_CFG = RunConfig(
-    searcher="random",
-    population=3,
-    rounds=4,
-    max_evaluations=8,
+KILL_CFG = AppConfig(
+    search=SearchConfig(name="random", population=3, rounds=4, max_evaluations=8),
     seed=0,
-    max_nodes=4,
-    max_width=16,
-    ops=("dense_gelu",),
-    window=4,
-    data="synthetic",
-    synthetic_signal=0.2,
-    synthetic_symbols=2,
-    synthetic_steps=800,
-    n_folds=2,
+    search_space=SearchSpaceConfig(max_nodes=4, max_width=16, ops=("dense_gelu",)),
+    data=DataConfig(
+        source="synthetic",
+        window=4,
+        synthetic_signal=0.2,
+        synthetic_symbols=2,
+        synthetic_steps=800,
+        n_folds=2,
+    ),
     features=FEATURES,
     train=TrainConfig(
         n_steps=10,
@@ -63,8 +67,7 @@ KILL_CFG = RunConfig(
         eval_batch_size=128,
         max_eval_samples=128,
     ),
-    baselines=("majority",),
-    n_boot=20,
+    evaluation=EvaluationConfig(baselines=("majority",), n_boot=20),
 )
 
 
@@ -173,16 +176,19 @@ def test_orbax_save_restore_is_exact_and_keeps_max_to_keep(tmp_path):
 
 
 def test_config_diff_names_keys_and_skips_budgets():
-    a = to_jsonable(KILL_CFG)
-    b = to_jsonable(
-        dataclasses.replace(
+    a = identity(KILL_CFG)
+    b = identity(
+        override(
             KILL_CFG,
-            seed=1,
-            rounds=9,
-            max_evaluations=None,
-            time_budget_s=5.0,
-            train=dataclasses.replace(KILL_CFG.train, n_steps=20),
-            checkpoint=CheckpointConfig(force_new=True),
+            {
+                "seed": 1,
+                "search.rounds": 9,
+                "search.max_evaluations": None,
+                "search.time_budget_s": 5.0,
+                "train.n_steps": 20,
+                "checkpoint": CheckpointConfig(force_new=True),
+                "logger.progress": False,  # not part of a search's identity
+            },
         )
     )
     diff = config_diff(a, b, ignore=RESUMABLE_KEYS)
@@ -197,8 +203,8 @@ CHILD = textwrap.dedent(
     """
     import pickle, sys, time
     import nasjax  # noqa: F401  (first: XLA settings)
-    from nasjax.checkpoint import committed_steps
-    from nasjax.run import run_search
+    from nasjax.app.checkpoint import committed_steps
+    from nasjax.app.run import run_search
 
     cfg_path, out, pause = sys.argv[1], sys.argv[2], int(sys.argv[3])
     with open(cfg_path, "rb") as f:
@@ -282,7 +288,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(kill_runs):
     assert resumed == ["ROUND", "2", "ROUND", "3", "DONE"]
     a = pl.read_parquet(ref / "results.parquet")
     b = pl.read_parquet(run / "results.parquet")
-    assert a.height == b.height == KILL_CFG.max_evaluations
+    assert a.height == b.height == KILL_CFG.search.max_evaluations
     assert a.columns == b.columns
     cols = [c for c in a.columns if c not in TIMING]
     assert a.select(cols).equals(b.select(cols))
@@ -302,20 +308,18 @@ def test_resumed_summary_matches(kill_runs):
     assert a["best"]["validation"] == b["best"]["validation"]
     assert a["progress"] == b["progress"]
     assert b["budget"]["stopped_by"] == "max_evaluations"
-    assert b["n_evaluations"] == KILL_CFG.max_evaluations
+    assert b["n_evaluations"] == KILL_CFG.search.max_evaluations
 
 
 def test_other_config_is_refused_naming_the_keys(kill_runs):
     _, run, _, _ = kill_runs
-    other = dataclasses.replace(
-        KILL_CFG, seed=3, train=dataclasses.replace(KILL_CFG.train, n_steps=20)
-    )
+    other = override(KILL_CFG, {"seed": 3, "train.n_steps": 20})
     with pytest.raises(CheckpointMismatchError, match="force_new") as err:
         run_search(other, run, progress=False)
     message = str(err.value)
     assert "seed: checkpoint 0, now 3" in message
     assert "train.n_steps: checkpoint 10, now 20" in message
-    assert "synthetic_steps" not in message
+    assert "data.synthetic_steps" not in message
 
 
 def test_other_data_is_refused(kill_runs):

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from nasjax.cli import lookup
+from nasjax.app.report import lookup
 
 # A tiny synthetic run: the pipeline, not the result, is under test.
 TINY = [
@@ -121,7 +121,7 @@ def test_multirun_with_the_joblib_launcher_and_report(tmp_path):
     searchers = {json.loads(p.read_text())["searcher"] for p in summaries}
     assert searchers == {"random", "evolution"}
 
-    from nasjax.report import report
+    from nasjax.app.report import report
 
     out = report(sweep)
     assert out["groups"].height == 2

@@ -8,14 +8,14 @@ import polars as pl
 import pytest
 
 import nasjax
-from nasjax.data import DataError, FeatureConfig, FoldConfig, build_dataset, synthetic
-from nasjax.export import (
+from nasjax.app.export import (
     EXPORT_FILE,
     Preprocess,
     export_model,
     lineage,
     load_model,
 )
+from nasjax.data import DataError, FeatureConfig, FoldConfig, build_dataset, synthetic
 from nasjax.graph import ArchSpec, chain
 from nasjax.nn import init
 from nasjax.train.predict import predict_proba
