@@ -101,7 +101,8 @@ def bench_ledger(tmp: Path) -> dict:
 
 def bench_real(tmp: Path, nodes: int, blocks: int, data: str) -> dict:
     cfg = with_overrides(
-        PRESETS["real"], {"n_nodes": nodes, "n_blocks": blocks, "real.data": data}
+        PRESETS["real"],
+        {"n_nodes": nodes, "n_blocks": blocks, "real.data.source": data},
     )
     t0 = time.perf_counter()
     summary = run_protocol(dataclasses.replace(cfg, plots=False), tmp / "real_run")

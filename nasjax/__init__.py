@@ -48,7 +48,17 @@ __all__ = [
 def __getattr__(name: str):
     """``nasjax.RunConfig``: the deprecated flat configuration (one release)."""
     if name == "RunConfig":
-        from nasjax.run import RunConfig
+        import warnings
+
+        warnings.warn(
+            "nasjax.RunConfig is deprecated and will be removed in the next "
+            "release; use nasjax.AppConfig",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from nasjax.run import RunConfig
 
         return RunConfig
     raise AttributeError(f"module 'nasjax' has no attribute {name!r}")

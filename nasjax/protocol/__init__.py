@@ -26,7 +26,7 @@ from nasjax.protocol.config import (
     LedgerConfig,
     ProtocolConfig,
     RealConfig,
-    SurrogateConfig,
+    SurrogateEvaluatorConfig,
     from_dict,
     to_dict,
     with_overrides,
@@ -79,7 +79,7 @@ __all__ = [
     "ProtocolConfig",
     "RealConfig",
     "State",
-    "SurrogateConfig",
+    "SurrogateEvaluatorConfig",
     "SweepConfig",
     "commitment",
     "committees",
@@ -106,3 +106,12 @@ __all__ = [
     "with_overrides",
     "x64_mode",
 ]
+
+
+def __getattr__(name: str):
+    """Deprecated names (one release): ``SurrogateConfig``."""
+    if name == "SurrogateConfig":
+        from nasjax.protocol import config
+
+        return config.SurrogateConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,10 +16,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from nasjax.data.config import DATA_SOURCES, DataConfig
+from nasjax.graph.space import SearchSpaceConfig
+from nasjax.train.config import TrainConfig
+
 EVALUATORS: tuple[str, ...] = ("surrogate", "real")
 RULES: tuple[str, ...] = ("supermajority", "median")
 LEDGER_MODES: tuple[str, ...] = ("full", "summary", "none")
-REAL_DATA: tuple[str, ...] = ("synthetic", "sample")
+REAL_DATA: tuple[str, ...] = tuple(s for s in DATA_SOURCES if s != "ucr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,7 +180,7 @@ class EconomicsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class SurrogateConfig:
+class SurrogateEvaluatorConfig:
     """The declared surrogate evaluator (score = quality + fold + train noise).
 
     Scores are accuracies. A candidate has a true quality; any evaluation adds
@@ -211,43 +215,50 @@ class SurrogateConfig:
 class RealConfig:
     """The real nasjax evaluator (train + walk-forward CV), for small runs.
 
+    The data, the search space and the training are configured with the
+    same schemas as a search (``data``, ``search_space`` and ``train`` of
+    :class:`nasjax.app.config.AppConfig`), with small defaults.
+
     Attributes:
-        data: ``"synthetic"`` panel or the bundled ``"sample"``.
-        symbols: Subset of symbols of the sample (None: all).
-        synthetic_symbols: Coins of the synthetic panel.
-        synthetic_steps: Bars of the synthetic panel.
-        synthetic_signal: Planted signal (Bayes accuracy ``0.5 + signal``).
-        window: Lookback window in bars.
-        horizon: Label horizon in bars.
-        n_folds: Walk-forward folds (public and chain-drawn alike).
-        max_nodes: Node capacity of the architecture bucket.
-        max_width: Width capacity of the bucket.
-        ops: Op vocabulary of the bucket.
-        train_steps: Optimiser steps per evaluation (one evaluation at the end).
-        batch_size: Minibatch size.
-        learning_rate: Peak learning rate.
-        max_eval_samples: Cap on validation samples per fold.
+        data: Candles and windows (:class:`nasjax.data.DataConfig`; any
+            candle source, not ``ucr``); ``n_folds`` walk-forward folds serve
+            the public and the chain-drawn evaluations alike.
+        search_space: The architecture bucket
+            (:class:`nasjax.graph.SearchSpaceConfig`).
+        train: Training of one evaluation (:class:`nasjax.train.TrainConfig`;
+            by default one validation pass at the end).
         chain_val_fraction: Share of each validation block a validator keeps,
             drawn from the chain's randomness per block.
         morph_length: Morphs per proposed child.
         morphs: Morphs proposers draw from (names of ``nasjax.morph.MORPHS``).
     """
 
-    data: str = "synthetic"
-    symbols: tuple[str, ...] | None = None
-    synthetic_symbols: int = 3
-    synthetic_steps: int = 1200
-    synthetic_signal: float = 0.2
-    window: int = 8
-    horizon: int = 1
-    n_folds: int = 2
-    max_nodes: int = 4
-    max_width: int = 16
-    ops: tuple[str, ...] = ("dense_gelu", "conv")
-    train_steps: int = 20
-    batch_size: int = 32
-    learning_rate: float = 0.003
-    max_eval_samples: int = 512
+    data: DataConfig = dataclasses.field(
+        default_factory=lambda: DataConfig(
+            source="synthetic",
+            window=8,
+            n_folds=2,
+            synthetic_symbols=3,
+            synthetic_steps=1200,
+            synthetic_signal=0.2,
+        )
+    )
+    search_space: SearchSpaceConfig = dataclasses.field(
+        default_factory=lambda: SearchSpaceConfig(
+            max_nodes=4, max_width=16, ops=("dense_gelu", "conv")
+        )
+    )
+    train: TrainConfig = dataclasses.field(
+        default_factory=lambda: TrainConfig(
+            n_steps=20,
+            eval_every=20,
+            warmup_steps=5,
+            batch_size=32,
+            learning_rate=0.003,
+            max_eval_samples=512,
+            eval_batch_size=128,
+        )
+    )
     chain_val_fraction: float = 0.7
     morph_length: int = 1
     morphs: tuple[str, ...] = ("widen", "deepen", "swap_op")
@@ -298,7 +309,9 @@ class ProtocolConfig:
     agents: AgentConfig = dataclasses.field(default_factory=AgentConfig)
     consensus: ConsensusConfig = dataclasses.field(default_factory=ConsensusConfig)
     economics: EconomicsConfig = dataclasses.field(default_factory=EconomicsConfig)
-    surrogate: SurrogateConfig = dataclasses.field(default_factory=SurrogateConfig)
+    surrogate: SurrogateEvaluatorConfig = dataclasses.field(
+        default_factory=SurrogateEvaluatorConfig
+    )
     real: RealConfig = dataclasses.field(default_factory=RealConfig)
     ledger: LedgerConfig = dataclasses.field(default_factory=LedgerConfig)
     plots: bool = True
@@ -332,8 +345,8 @@ def validate(cfg: ProtocolConfig) -> list[str]:
         p.append(f"ledger.mode must be one of {LEDGER_MODES}")
     if cfg.ledger.every < 1:
         p.append("ledger.every must be >= 1")
-    if r.data not in REAL_DATA:
-        p.append(f"real.data must be one of {REAL_DATA}")
+    if r.data.source not in REAL_DATA:
+        p.append(f"real.data.source must be one of {REAL_DATA}")
     if cfg.n_nodes < 2 or cfg.n_blocks < 1:
         p.append("n_nodes must be >= 2 and n_blocks >= 1")
     shares = a.shares()
@@ -388,8 +401,8 @@ def validate(cfg: ProtocolConfig) -> list[str]:
         p.append("surrogate noise levels must be >= 0")
     if not 0 < r.chain_val_fraction <= 1:
         p.append("real.chain_val_fraction must be in (0, 1]")
-    if r.train_steps < 1 or r.n_folds < 1 or r.morph_length < 1:
-        p.append("real.train_steps, real.n_folds and real.morph_length must be >= 1")
+    if r.data.n_folds < 1 or r.morph_length < 1:
+        p.append("real.data.n_folds and real.morph_length must be >= 1")
     if not r.morphs:
         p.append("real.morphs must name at least one morph")
     return p
@@ -482,7 +495,22 @@ PRESETS: dict[str, ProtocolConfig] = {
             min_improvement=0.0,
             claim_tolerance=0.03,
         ),
-        real=RealConfig(data="sample"),
+        real=RealConfig(data=dataclasses.replace(RealConfig().data, source="sample")),
     ),
 }
 """Named presets; ``conf/protocol/<name>.yaml`` mirrors each one."""
+
+
+def __getattr__(name: str) -> Any:
+    """``SurrogateConfig``: deprecated name of :class:`SurrogateEvaluatorConfig`
+    (it clashed with the search's GP ``SurrogateConfig``); one release."""
+    if name == "SurrogateConfig":
+        import warnings
+
+        warnings.warn(
+            "nasjax.protocol SurrogateConfig is renamed SurrogateEvaluatorConfig",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return SurrogateEvaluatorConfig
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

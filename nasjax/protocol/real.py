@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.data import FeatureConfig, FoldConfig, build_dataset, load_sample, synthetic
+from nasjax.data import FeatureConfig, load_data
 from nasjax.graph import Arch, ArchSpec, chain, random_arch, stack
 from nasjax.morph import MORPHS, morph_chain
 from nasjax.nn import init as init_params
@@ -191,44 +191,17 @@ class RealEvaluator:
 def make_real_evaluator(cfg: ProtocolConfig) -> RealEvaluator:
     """Load the data and fix the folds and training setup of ``cfg.real``."""
     r, c = cfg.real, cfg.consensus
-    if r.data == "sample":
-        frame = load_sample(None if r.symbols is None else tuple(r.symbols))
-    else:
-        frame = synthetic(
-            cfg.seed,
-            n_symbols=r.synthetic_symbols,
-            n_steps=r.synthetic_steps,
-            signal=r.synthetic_signal,
-        ).frame
-    dataset, folds, norm = build_dataset(
-        frame,
-        FEATURES,
-        horizon=r.horizon,
-        window=r.window,
-        folds=FoldConfig(n_folds=r.n_folds),
-    )
-    train_cfg = TrainConfig(
-        n_steps=r.train_steps,
-        eval_every=r.train_steps,
-        warmup_steps=min(5, r.train_steps - 1),
-        batch_size=r.batch_size,
-        learning_rate=r.learning_rate,
-        max_eval_samples=r.max_eval_samples,
-        eval_batch_size=128,
-    )
+    dataset, folds, norm = load_data(r.data, FEATURES, cfg.seed)
+    train_cfg = r.train
     public = make_train_data(
         dataset,
         folds,
         norm,
         eval_batch_size=train_cfg.eval_batch_size,
-        max_eval_samples=r.max_eval_samples,
+        max_eval_samples=train_cfg.max_eval_samples,
     )
-    spec = ArchSpec(
-        n_features=int(dataset.features.shape[-1]),
-        window=int(dataset.meta.window),
-        max_nodes=r.max_nodes,
-        max_width=r.max_width,
-        ops=tuple(r.ops),
+    spec = r.search_space.spec(
+        int(dataset.features.shape[-1]), int(dataset.meta.window), n_classes=2
     )
     per_block = c.proposals_per_block * (c.committee_size + cfg.agents.overfit_tries)
     return RealEvaluator(

@@ -82,8 +82,12 @@ def test_validation_names_the_problem():
 def test_dict_round_trip_and_overrides():
     cfg = PRESETS["real"]
     assert from_dict(to_dict(cfg)) == cfg
-    cfg2 = with_overrides(cfg, {"consensus.committee_size": 3, "real.ops": ["conv"]})
-    assert cfg2.consensus.committee_size == 3 and cfg2.real.ops == ("conv",)
+    cfg2 = with_overrides(
+        cfg, {"consensus.committee_size": 3, "real.search_space.ops": ["conv"]}
+    )
+    assert cfg2.consensus.committee_size == 3 and cfg2.real.search_space.ops == (
+        "conv",
+    )
     assert cfg2.agents == cfg.agents
 
 

@@ -16,8 +16,8 @@ REAL = with_overrides(
     {
         "n_blocks": 4,
         "ledger.fsync": False,
-        "real.data": "synthetic",
-        "real.synthetic_steps": 900,
+        "real.data.source": "synthetic",
+        "real.data.synthetic_steps": 900,
     },
 )
 
