@@ -3,14 +3,21 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DOCS_STAMP := $(VENV)/.docs-stamp
 
-.PHONY: setup demo test test-all lint bench clean
+.PHONY: setup demo test test-all lint bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
+
+$(DOCS_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
 
 setup: $(STAMP)  ## create .venv and install nasjax with its dependencies
 
@@ -31,5 +38,8 @@ lint: $(STAMP)  ## ruff lint + format check + pyright
 bench: $(STAMP)  ## run the morph/forward benchmark
 	$(BIN)/python benchmarks/bench_morph.py
 
+docs: $(DOCS_STAMP)  ## build the user guide + API reference into site/ (strict: a broken reference fails)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis outputs multirun
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis outputs multirun site

@@ -29,7 +29,7 @@ class DatasetMeta:
     Attributes:
         symbols: S symbol names, in the order of the symbol axis.
         feature_names: F feature names, in the order of the feature axis.
-        timestamps: datetime64[us][T] candle open times (UTC).
+        timestamps: ``datetime64[us][T]`` candle open times (UTC).
         window: Lookback window the label mask was built for.
         horizon: Label horizon in bars.
         class_names: Names of the classes of a classification dataset

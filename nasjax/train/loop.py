@@ -170,7 +170,7 @@ def make_train(cfg: TrainConfig, forward: Forward = apply) -> TrainFn:
         * ``arch``: a single ``Arch``; ``params``: its ``nasjax.nn`` params.
         * ``data``: a single-fold :class:`~nasjax.train.TrainData`.
         * ``lr_scale``: ``float32[]`` multiplier of every update (a per-member
-          learning-rate factor).
+        learning-rate factor).
 
         The returned params are the best seen at an evaluation point (the
         initial params if none was finite). ``metrics`` holds
