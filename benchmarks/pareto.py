@@ -39,12 +39,20 @@ import numpy as np
 import polars as pl
 
 import nasjax  # noqa: F401  (must precede JAX initialisation)
+from nasjax.app.config import (
+    AppConfig,
+    EvaluationConfig,
+    SearchConfig,
+    SurrogateConfig,
+)
+from nasjax.app.run import run_search
 from nasjax.baselines.deep import DEEP_ARCHS
 from nasjax.baselines.registry import BASELINES, default_spec, fit_arch, predict_arch
+from nasjax.data import DataConfig, load_data
 from nasjax.evaluate.metrics import accuracy
 from nasjax.evaluate.report import split_arrays
+from nasjax.graph import SearchSpaceConfig
 from nasjax.nn import active_param_count
-from nasjax.run import RunConfig, load_data, run_search
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import split_ids
 
@@ -75,7 +83,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_config(args: argparse.Namespace) -> RunConfig:
+def run_config(args: argparse.Namespace) -> AppConfig:
     """The multi-objective search configuration."""
     eval_every = args.steps // 3 if args.steps % 3 == 0 else args.steps
     train = TrainConfig(
@@ -85,27 +93,26 @@ def run_config(args: argparse.Namespace) -> RunConfig:
         learning_rate=args.lr,
         warmup_steps=min(20, args.steps // 4),
     )
-    return RunConfig(
-        searcher="bayes_morph",
-        searcher_options=(
-            ("n_init", args.population),
-            ("objectives", ("accuracy", "params")),
-        ),
-        population=args.population,
-        rounds=args.rounds,
+    return AppConfig(
         seed=args.seed,
-        max_nodes=args.max_nodes,
-        max_width=args.max_width,
-        window=args.window,
-        data=args.task,
-        n_folds=args.folds,
+        data=DataConfig(source=args.task, window=args.window, n_folds=args.folds),
+        search_space=SearchSpaceConfig(
+            max_nodes=args.max_nodes, max_width=args.max_width
+        ),
+        search=SearchConfig(
+            name="bayes_morph",
+            population=args.population,
+            rounds=args.rounds,
+            objectives=("accuracy", "params"),
+        ),
+        surrogate=SurrogateConfig(n_init=args.population),
         train=train,
-        baselines=(),
+        evaluation=EvaluationConfig(baselines=()),
     )
 
 
 def baseline_points(
-    cfg: RunConfig, data, names: list[str], key: jax.Array
+    cfg: AppConfig, data, names: list[str], key: jax.Array
 ) -> list[dict[str, Any]]:
     """Validation (mean over folds) and test accuracy and size of each baseline."""
     ds, folds, norm = data
@@ -182,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = run_config(args)
-    data = load_data(cfg)
+    data = load_data(cfg.data, cfg.features, cfg.seed)
     t0 = time.perf_counter()
     summary = run_search(cfg, out / "search", dataset=data, progress=True)
     search_s = time.perf_counter() - t0

@@ -11,7 +11,8 @@ Tools:
 
 * nasjax's searchers ``bayes_morph``, ``evolution``, ``tpe`` (Optuna's TPE
   over the nasjax architecture space through ask/tell) and ``random``, run
-  in-process through :func:`nasjax.run.run_search` like
+  in-process through :func:`nasjax.run_search` (:mod:`nasjax.app.run`, with
+  an :class:`~nasjax.app.config.AppConfig`) like
   ``benchmarks/search_quality.py`` (whose configuration helpers are reused);
 * ``autokeras`` (``StructuredDataClassifier`` on the flattened windows) and
   ``autokeras_rnn`` (``AutoModel`` with an ``RNNBlock`` on ``[n, W, F]``),
@@ -68,15 +69,16 @@ import numpy as np
 import polars as pl
 
 import nasjax  # noqa: F401  (must precede JAX initialisation)
-from nasjax.data import gather_windows, normalize
+from nasjax.app.config import AppConfig, override
+from nasjax.app.run import run_search
+from nasjax.data import gather_windows, load_data, normalize
 from nasjax.evaluate.report import evaluation_report, split_arrays
-from nasjax.run import RunConfig, load_data, run_search
 from nasjax.train.data import make_train_data, split_ids
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import finite_or_none, machine_info, mean_ci
 from peer_runners.common import peak_rss_mb  # VmHWM: since the last reset
-from search_quality import base_config, searcher_options
+from search_quality import base_config, searcher_config
 from search_quality import parse_args as sq_parse_args
 
 HERE = Path(__file__).resolve().parent
@@ -218,27 +220,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ---------------------------------------------------------------- config
 
 
-def task_config(args: argparse.Namespace, task: str) -> RunConfig:
+def task_config(args: argparse.Namespace, task: str) -> AppConfig:
     """The run configuration of a task (search_quality's, on one fold)."""
     ns = sq_parse_args([])  # search_quality's defaults, then ours
     for k in SHARED_ARGS:
         setattr(ns, k, getattr(args, k))
     ns.rounds = math.ceil(args.archs / args.population)
-    cfg = base_config(ns, task)
-    train = dataclasses.replace(cfg.train, max_eval_samples=args.val_samples)
-    return dataclasses.replace(
-        cfg,
-        n_folds=1,
-        max_evaluations=args.archs,
-        time_budget_s=args.time_budget,
-        train=train,
+    return override(
+        base_config(ns, task),
+        {
+            "data.n_folds": 1,
+            "search.max_evaluations": args.archs,
+            "search.time_budget_s": args.time_budget,
+            "train.max_eval_samples": args.val_samples,
+        },
     )
 
 
 # ---------------------------------------------------------------- splits
 
 
-def split_id_sets(cfg: RunConfig, dataset) -> dict[str, np.ndarray]:
+def split_id_sets(cfg: AppConfig, dataset) -> dict[str, np.ndarray]:
     """Train, (scored) validation and test ids, exactly as nasjax uses them."""
     ds, folds, norm = dataset
     train, _, test = split_ids(folds, "test")
@@ -254,7 +256,7 @@ def split_id_sets(cfg: RunConfig, dataset) -> dict[str, np.ndarray]:
     return {"train": np.asarray(train), "val": val, "test": np.asarray(test)}
 
 
-def export_splits(cfg: RunConfig, dataset, path: Path) -> dict[str, np.ndarray]:
+def export_splits(cfg: AppConfig, dataset, path: Path) -> dict[str, np.ndarray]:
     """Write the normalised windows and labels of every split to ``path``.
 
     Returns the id sets. Windows are gathered and normalised with nasjax's own
@@ -417,17 +419,12 @@ def _f(x: Any) -> float:
 # ---------------------------------------------------------------- nasjax
 
 
-def nasjax_config(cfg0: RunConfig, tool: str, seed: int, population: int) -> RunConfig:
-    return dataclasses.replace(
-        cfg0,
-        searcher=tool,
-        seed=seed,
-        searcher_options=tuple(searcher_options(tool, population).items()),
-    )
+def nasjax_config(cfg0: AppConfig, tool: str, seed: int, population: int) -> AppConfig:
+    return searcher_config(cfg0, tool, seed, population)
 
 
 def run_nasjax(
-    cfg: RunConfig, dataset, run_dir: Path, reset_rss: bool = True
+    cfg: AppConfig, dataset, run_dir: Path, reset_rss: bool = True
 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """One nasjax search: run row, curve rows (without keys), raw record.
 
@@ -489,7 +486,7 @@ def run_peer(
     tool: str,
     python: Path,
     args: argparse.Namespace,
-    cfg: RunConfig,
+    cfg: AppConfig,
     seed: int,
     data_path: Path,
     run_dir: Path,
@@ -611,7 +608,7 @@ def worker(args: argparse.Namespace) -> None:
     """``--worker TASK:TOOL:SEED``: one nasjax run, written to ``--worker-dir``."""
     task, tool, seed = args.worker.split(":")
     cfg0 = task_config(args, task)
-    dataset = load_data(cfg0)
+    dataset = load_data(cfg0.data, cfg0.features, cfg0.seed)
     cfg = nasjax_config(cfg0, tool, int(seed), args.population)
     out = Path(args.worker_dir)
     run, curve, record = run_nasjax(cfg, dataset, out / "run", reset_rss=False)
@@ -897,7 +894,7 @@ class Task:
     """One task's data, shared by every tool and seed."""
 
     name: str
-    cfg0: RunConfig
+    cfg0: AppConfig
     dataset: Any
     data_path: Path
     ids: dict[str, np.ndarray]
@@ -924,7 +921,8 @@ class Bench:
     def load(self, task: str) -> Task:
         cfg0 = task_config(self.args, task)
         t0 = time.perf_counter()
-        dataset = load_data(cfg0)  # built once: every tool and seed sees it
+        # built once: every tool and seed sees it
+        dataset = load_data(cfg0.data, cfg0.features, cfg0.seed)
         self.data_s[task] = time.perf_counter() - t0
         data_path = self.out / "data" / f"{task}.npz"
         ids = export_splits(cfg0, dataset, data_path)
@@ -957,7 +955,9 @@ class Bench:
                 file=sys.stderr,
             )
             return None
-        return peer_rows(res, t.name, seed, t.dataset, t.ids["test"], t.cfg0.n_boot)
+        return peer_rows(
+            res, t.name, seed, t.dataset, t.ids["test"], t.cfg0.evaluation.n_boot
+        )
 
     def run_task(self, task: str, rerun: bool) -> None:
         t = self.load(task)

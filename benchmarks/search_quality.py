@@ -4,12 +4,14 @@ For each task (``synthetic``: the planted-signal panel with a known Bayes
 accuracy of ``0.5 + signal``; ``sample``: the bundled real 5-minute candles)
 every searcher runs ``--seeds`` times at an equal budget (same population x
 rounds, same training steps, same bucket, same data) through
-:func:`nasjax.run.run_search`; the dataset is built once per task and passed
-in. Per run it records the best-so-far validation fitness after every
-evaluation, the test accuracy of the best arch (the one-touch test evaluation
-of ``summary.json``) and the wall time. The hand-designed LSTM and
-Transformer baselines are trained once per task and seed with the same
-training configuration and evaluated on the same test period.
+:func:`nasjax.run_search` (:mod:`nasjax.app.run`, configured by an
+:class:`~nasjax.app.config.AppConfig`); the dataset is built once per task
+(:func:`nasjax.data.load_data`) and passed in. Per run it records the
+best-so-far validation fitness after every evaluation, the test accuracy of
+the best arch (the one-touch test evaluation of ``summary.json``) and the wall
+time. The hand-designed LSTM and Transformer baselines are trained once per
+task and seed with the same training configuration and evaluated on the same
+test period.
 
 Outputs under ``--out``:
 
@@ -48,11 +50,13 @@ import numpy as np
 import polars as pl
 
 import nasjax  # noqa: F401  (must precede JAX initialisation)
+from nasjax.app.config import AppConfig, EvaluationConfig, SearchConfig, override
+from nasjax.app.run import run_search
 from nasjax.baselines.registry import BASELINES
-from nasjax.data import FeatureConfig
+from nasjax.data import DataConfig, FeatureConfig, load_data
 from nasjax.evaluate.metrics import accuracy
 from nasjax.evaluate.report import split_arrays
-from nasjax.run import RunConfig, load_data, run_search
+from nasjax.graph import SearchSpaceConfig
 from nasjax.search import SEARCHERS
 from nasjax.train.data import split_ids
 
@@ -114,9 +118,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def base_config(args: argparse.Namespace, task: str) -> RunConfig:
+def base_config(args: argparse.Namespace, task: str) -> AppConfig:
     """The run configuration shared by every searcher and seed of a task."""
-    default = RunConfig()
+    default = AppConfig()
     eval_every = args.steps // 2 if args.steps % 2 == 0 else args.steps
     train = dataclasses.replace(
         default.train,
@@ -131,34 +135,53 @@ def base_config(args: argparse.Namespace, task: str) -> RunConfig:
     features = default.features
     if args.features == "minimal":
         features = FeatureConfig.minimal()
-    return RunConfig(
-        population=args.population,
-        rounds=args.rounds,
-        max_nodes=args.max_nodes,
-        max_width=args.max_width,
-        window=args.window,
-        data=task,
-        synthetic_signal=args.signal,
-        synthetic_steps=args.synthetic_steps,
-        synthetic_symbols=args.synthetic_symbols,
-        n_folds=args.folds,
+    return AppConfig(
+        data=DataConfig(
+            source=task,
+            window=args.window,
+            n_folds=args.folds,
+            synthetic_signal=args.signal,
+            synthetic_symbols=args.synthetic_symbols,
+            synthetic_steps=args.synthetic_steps,
+        ),
         features=features,
-        ops=None if args.ops is None else tuple(args.ops),
+        search_space=SearchSpaceConfig(
+            max_nodes=args.max_nodes,
+            max_width=args.max_width,
+            ops=None if args.ops is None else tuple(args.ops),
+        ),
+        search=SearchConfig(population=args.population, rounds=args.rounds),
         train=train,
-        baselines=(),  # trained once per task and seed below, not per run
+        # trained once per task and seed below, not per run
+        evaluation=EvaluationConfig(baselines=()),
     )
 
 
-def searcher_options(name: str, population: int) -> dict[str, Any]:
-    """Equal warm-up: model-based searchers start modelling after one round."""
+def warmup_overrides(name: str, population: int) -> dict[str, Any]:
+    """Equal warm-up: model-based searchers start modelling after one round.
+
+    Dotted :class:`~nasjax.app.config.AppConfig` keys (for
+    :func:`~nasjax.app.config.override`): ``bayes_morph``'s ``n_init`` is
+    ``surrogate.n_init``, TPE's ``n_startup_trials`` ``search.startup_trials``.
+    """
     if name == "bayes_morph":
-        return {"n_init": population}
+        return {"surrogate.n_init": population}
     if name == "tpe":
-        return {"n_startup_trials": population}
+        return {"search.startup_trials": population}
     return {}
 
 
-def run_one(cfg: RunConfig, dataset, out_dir: Path) -> tuple[dict, list[dict]]:
+def searcher_config(
+    cfg0: AppConfig, name: str, seed: int, population: int
+) -> AppConfig:
+    """``cfg0`` for one searcher and seed (with its equal warm-up)."""
+    return override(
+        cfg0,
+        {"search.name": name, "seed": seed} | warmup_overrides(name, population),
+    )
+
+
+def run_one(cfg: AppConfig, dataset, out_dir: Path) -> tuple[dict, list[dict]]:
     """One search run: the per-run row and the per-evaluation rows."""
     t0 = time.perf_counter()
     summary = run_search(cfg, out_dir, dataset=dataset, progress=False)
@@ -167,7 +190,7 @@ def run_one(cfg: RunConfig, dataset, out_dir: Path) -> tuple[dict, list[dict]]:
     fitness = df["fitness"].to_numpy().astype(np.float64)
     best = np.fmax.accumulate(np.where(np.isfinite(fitness), fitness, -np.inf))
     best = np.where(np.isfinite(best), best, np.nan)
-    key = {"task": cfg.data, "searcher": cfg.searcher, "seed": cfg.seed}
+    key = {"task": cfg.data.source, "searcher": cfg.search.name, "seed": cfg.seed}
     curve = [
         key
         | {
@@ -197,7 +220,7 @@ def run_one(cfg: RunConfig, dataset, out_dir: Path) -> tuple[dict, list[dict]]:
     return run, curve
 
 
-def baseline_rows(cfg: RunConfig, dataset, names: list[str]) -> list[dict]:
+def baseline_rows(cfg: AppConfig, dataset, names: list[str]) -> list[dict]:
     """Test accuracy of the baselines, keyed like ``run_search``'s."""
     ds, folds, norm = dataset
     _, _, _, k_base = jax.random.split(jax.random.key(cfg.seed), 4)
@@ -211,7 +234,7 @@ def baseline_rows(cfg: RunConfig, dataset, names: list[str]) -> list[dict]:
         )
         rows.append(
             {
-                "task": cfg.data,
+                "task": cfg.data.source,
                 "baseline": name,
                 "seed": cfg.seed,
                 "test_accuracy": accuracy(labels, np.asarray(p)),
@@ -381,19 +404,13 @@ def main(argv: list[str] | None = None) -> dict:
     base_done = {(r["task"], r["seed"]) for r in base}
     for task in tasks:
         cfg0 = base_config(args, task)
-        dataset = load_data(cfg0)  # built once: every run of a task sees it
+        # built once: every run of a task sees it
+        dataset = load_data(cfg0.data, cfg0.features, cfg0.seed)
         for seed in range(args.seeds):
             for name in args.searchers:
                 if (task, name, seed) in done:
                     continue
-                cfg = dataclasses.replace(
-                    cfg0,
-                    searcher=name,
-                    seed=seed,
-                    searcher_options=tuple(
-                        searcher_options(name, args.population).items()
-                    ),
-                )
+                cfg = searcher_config(cfg0, name, seed, args.population)
                 run_dir = out / "runs" / task / name / f"seed{seed}"
                 run, curve = run_one(cfg, dataset, run_dir)
                 runs.append(run)

@@ -3,7 +3,8 @@
 For each dataset (bundled with aeon, published train/test split) this runs
 
 * the nasjax search (``bayes_morph`` by default) through
-  :func:`nasjax.run.run_search` with ``data="ucr"``: validation folds drawn
+  :func:`nasjax.run_search` (:mod:`nasjax.app.run`) with
+  ``data.source="ucr"``: validation folds drawn
   from the TRAIN instances, the best arch retrained per fold and evaluated
   once on the TEST instances as a K-fold ensemble, next to the majority,
   logistic (flattened series) and hand-designed deep baselines;
@@ -41,7 +42,6 @@ A tiny check that it runs end to end::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -54,12 +54,13 @@ import numpy as np
 import polars as pl
 
 import nasjax  # noqa: F401  (must precede JAX initialisation)
+from nasjax.app.config import AppConfig, EvaluationConfig, SearchConfig, override
+from nasjax.app.run import run_search
 from nasjax.baselines import classification as cb
-from nasjax.data import ucr
+from nasjax.data import DataConfig, load_data, ucr
 from nasjax.evaluate.classification import accuracy, bootstrap_indices
-from nasjax.graph import stack
+from nasjax.graph import SearchSpaceConfig, stack
 from nasjax.nn import active_param_count
-from nasjax.run import RunConfig, load_data, run_search
 from nasjax.train import TrainConfig, split_ids
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -155,8 +156,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_config(args: argparse.Namespace, name: str, **kw: Any) -> RunConfig:
-    """The search configuration of one dataset."""
+def run_config(
+    args: argparse.Namespace, name: str, changes: dict[str, Any] | None = None
+) -> AppConfig:
+    """The search configuration of one dataset, with dotted ``changes``
+    (:func:`nasjax.app.config.override` keys) applied."""
     eval_every = args.steps // 4 if args.steps % 4 == 0 else args.steps
     train = TrainConfig(
         learning_rate=args.lr,
@@ -166,23 +170,21 @@ def run_config(args: argparse.Namespace, name: str, **kw: Any) -> RunConfig:
         warmup_steps=min(20, args.steps // 4),
         eval_batch_size=32,  # validation folds hold tens of instances
     )
-    return RunConfig(
-        searcher=args.searcher,
-        searcher_options=kw.pop("searcher_options", ()),
-        population=args.population,
-        rounds=kw.pop("rounds", args.rounds),
+    cfg = AppConfig(
         seed=args.seed,
-        max_nodes=args.max_nodes,
-        max_width=args.max_width,
-        ops=tuple(args.ops),
-        data="ucr",
-        data_name=name,
-        n_folds=args.n_folds,
+        data=DataConfig(source="ucr", name=name, n_folds=args.n_folds),
+        search_space=SearchSpaceConfig(
+            max_nodes=args.max_nodes, max_width=args.max_width, ops=tuple(args.ops)
+        ),
+        search=SearchConfig(
+            name=args.searcher, population=args.population, rounds=args.rounds
+        ),
         train=train,
-        baselines=tuple(kw.pop("baselines", args.baselines)),
-        n_boot=args.n_boot,
-        **kw,
+        evaluation=EvaluationConfig(
+            baselines=tuple(args.baselines), n_boot=args.n_boot
+        ),
     )
+    return override(cfg, changes or {})
 
 
 def _ci(y: np.ndarray, hit: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
@@ -290,9 +292,7 @@ def search_rows(args, name: str, data, out: Path) -> tuple[list[dict], dict]:
     cfg = run_config(
         args,
         name,
-        searcher_options=(("n_init", args.population),)
-        if args.searcher == "bayes_morph"
-        else (),
+        {"surrogate.n_init": args.population} if args.searcher == "bayes_morph" else {},
     )
     t0 = time.perf_counter()
     summary = run_search(cfg, out / "runs" / name, dataset=data, progress=False)
@@ -350,20 +350,19 @@ def search_rows(args, name: str, data, out: Path) -> tuple[list[dict], dict]:
 
 def multiobjective(args, name: str, out: Path) -> tuple[pl.DataFrame, Path, dict]:
     """The accuracy + params search on one dataset and its Pareto plot."""
-    data = load_data(run_config(args, name))
-    ds, folds, norm = data
     cfg = run_config(
         args,
         name,
-        rounds=args.mo_rounds,
-        searcher_options=(
-            ("n_init", args.population),
-            ("objectives", ("accuracy", "params")),
-        ),
-        baselines=(),
+        {
+            "search.name": "bayes_morph",
+            "search.rounds": args.mo_rounds,
+            "search.objectives": ("accuracy", "params"),
+            "surrogate.n_init": args.population,
+            "evaluation.baselines": (),
+        },
     )
-    if cfg.searcher != "bayes_morph":
-        cfg = dataclasses.replace(cfg, searcher="bayes_morph")
+    data = load_data(cfg.data, cfg.features, cfg.seed)
+    ds, folds, norm = data
     t0 = time.perf_counter()
     summary = run_search(
         cfg, out / "runs" / f"{name}_multiobjective", dataset=data, progress=False
@@ -615,7 +614,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     t_all = time.perf_counter()
     results, runs = [], []
     for name in args.datasets:
-        data = load_data(run_config(args, name))
+        cfg = run_config(args, name)
+        data = load_data(cfg.data, cfg.features, cfg.seed)
         rows, run = search_rows(args, name, data, out)
         rows += peer_rows(args, name, data)
         results.extend(rows)

@@ -50,9 +50,10 @@ def test_helpers():
     assert not cmp["reproduced"] and cmp["max_abs_val_diff"] == pytest.approx(0.01)
     args = peers.parse_args(["--archs", "6", "--population", "4", "--steps", "20"])
     cfg = peers.task_config(args, "synthetic")
-    assert cfg.n_folds == 1 and cfg.max_evaluations == 6 and cfg.rounds == 2
+    assert cfg.data.n_folds == 1 and cfg.search.max_evaluations == 6
+    assert cfg.search.rounds == 2
     assert cfg.train.n_steps == 20 and cfg.train.eval_every == 10
-    assert cfg.time_budget_s == args.time_budget
+    assert cfg.search.time_budget_s == args.time_budget
 
 
 def test_missing_env_is_skipped_with_reason(tmp_path):
