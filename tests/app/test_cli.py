@@ -79,7 +79,7 @@ def test_smoke_run_writes_well_formed_outputs(tmp_path):
         ("search.colour=1", "colour"),
         ("seed=abc", "seed"),
         ("search=nope", "nope"),
-        ("data=freqtrade", "needs data_path"),
+        ("data=freqtrade", "needs data.path"),
     ],
 )
 def test_bad_override_exits_non_zero_with_a_clear_message(tmp_path, override, message):
