@@ -36,13 +36,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax import nn
-from nasjax.graph.arch import Arch
+from nasjax.graph.arch import ARCH_FIELDS, Arch
 from nasjax.graph.build import random_arch
-from nasjax.graph.spec import ArchSpec, bucket_size
+from nasjax.graph.spec import ArchSpec, bucket_size, repeat_rows
 from nasjax.nn.fold_params import as_fold_params, concat_members
 from nasjax.typing import Key, Params
 
-FIELDS = ("ops", "adj", "node_mask", "width", "kernel", "dilation", "readout")
+FIELDS = ARCH_FIELDS
+"""Alias of :data:`nasjax.graph.ARCH_FIELDS` (kept for old imports)."""
 
 
 class Proposal(NamedTuple):
@@ -154,10 +155,10 @@ def concat(a: Any, b: Any) -> Any:
 
 def fingerprints(archs: Arch) -> tuple[str, ...]:
     """Fingerprints of a stacked population (host-side)."""
-    host = {f: np.asarray(getattr(archs, f)) for f in FIELDS}
+    host = {f: np.asarray(getattr(archs, f)) for f in ARCH_FIELDS}
     n = host["ops"].shape[0]
     return tuple(
-        Arch(spec=archs.spec, **{f: host[f][i] for f in FIELDS}).fingerprint()
+        Arch(spec=archs.spec, **{f: host[f][i] for f in ARCH_FIELDS}).fingerprint()
         for i in range(n)
     )
 
@@ -193,7 +194,7 @@ def random_population(
     if len(fps) < n:
         raise RuntimeError(f"could only find {len(fps)} new random archs of {n}")
     # Pad to a power of two so varying counts do not recompile.
-    padded = np.resize(np.stack(chosen_keys), (bucket_size(n, 8), 2))
+    padded = repeat_rows(np.stack(chosen_keys), bucket_size(n, 8))
     keys = jax.random.wrap_key_data(jnp.asarray(padded))
     archs = _random_pop(keys, spec)
     params = init_population(keys, archs)
