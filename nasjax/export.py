@@ -43,6 +43,7 @@ from nasjax.data.errors import DataError
 from nasjax.data.features import FeatureConfig, aligned, feature_grids
 from nasjax.data.normalize import normalize
 from nasjax.graph.arch import Arch
+from nasjax.morph.lineage import arch_lineage
 from nasjax.nn.model import apply, init
 from nasjax.typing import Params
 
@@ -146,59 +147,8 @@ def export_inference(
 
 
 def lineage(rows: Sequence[Mapping[str, Any]], fingerprint: str) -> list[dict]:
-    """The morph history of ``fingerprint`` from its seed architecture.
-
-    Follows ``parent_fingerprint`` through result rows (one per evaluation:
-    ``fingerprint``, ``parent_fingerprint``, ``morphs`` comma-joined,
-    ``round``, ``fitness``, ``params_count``).
-
-    Returns:
-        Steps from the seed (no parent) to ``fingerprint``; each step holds
-        ``fingerprint``, ``parent_fingerprint``, ``morphs`` (list applied to
-        the parent), ``round``, ``fitness``, ``params_count``. If a parent is
-        not among the rows, the first step's ``origin`` says so.
-
-    Raises:
-        KeyError: If ``fingerprint`` is not a row.
-    """
-    by_fp = {str(r["fingerprint"]): r for r in rows}
-    if fingerprint not in by_fp:
-        raise KeyError(f"{fingerprint} is not among the evaluations")
-    chain: list[dict] = []
-    fp, seen = fingerprint, set()
-    origin = "seed"
-    while fp:
-        if fp in seen:
-            origin = "cycle"
-            break
-        if fp not in by_fp:
-            origin = f"parent {fp} not evaluated in this run"
-            break
-        seen.add(fp)
-        r = by_fp[fp]
-        morphs = str(r.get("morphs", ""))
-        chain.append(
-            {
-                "fingerprint": fp,
-                "parent_fingerprint": str(r.get("parent_fingerprint", "")),
-                "morphs": [m for m in morphs.split(",") if m],
-                "round": int(r["round"]),
-                "fitness": _finite(r.get("fitness")),
-                "params_count": int(r.get("params_count", 0)),
-            }
-        )
-        fp = chain[-1]["parent_fingerprint"]
-    chain.reverse()
-    if chain:
-        chain[0]["origin"] = origin
-    return chain
-
-
-def _finite(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
+    """The morph history of ``fingerprint``: :func:`nasjax.morph.arch_lineage`."""
+    return arch_lineage(rows, fingerprint)
 
 
 def _local_checkpointer() -> ocp.StandardCheckpointer:
