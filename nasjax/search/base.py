@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from nasjax import nn
 from nasjax.graph.arch import ARCH_FIELDS, Arch
@@ -107,19 +108,87 @@ class SearchState(NamedTuple):
     round: int
 
 
+class InitFn(Protocol):
+    """``Searcher.init``: the starting state of a search."""
+
+    def __call__(self, key: Key, cfg: Any = None, /) -> SearchState:
+        """The state before the first ``ask``.
+
+        Args:
+            key: PRNG key.
+            cfg: Searcher-specific start configuration; the registry's
+                searchers take None (see :func:`init_state`).
+
+        Returns:
+            The initial :class:`SearchState`.
+        """
+        ...
+
+
+class AskFn(Protocol):
+    """``Searcher.ask``: propose the next batch of archs to evaluate."""
+
+    def __call__(
+        self, key: Key, state: SearchState, n: int, /
+    ) -> tuple[Proposal, SearchState]:
+        """Up to ``n`` new archs (never one already evaluated or pending).
+
+        Args:
+            key: PRNG key.
+            state: The current state.
+            n: Batch size wanted.
+
+        Returns:
+            ``(proposal, state)``: a :class:`Proposal` of ``n`` stacked archs
+            ``[n]`` with their initial params ``[n, K, ...]``, and the state
+            with the proposal pending.
+        """
+        ...
+
+
+class TellFn(Protocol):
+    """``Searcher.tell``: record the evaluations of the last ``ask``."""
+
+    def __call__(
+        self,
+        key: Key,
+        state: SearchState,
+        archs: Arch,
+        fitness: ArrayLike,
+        /,
+        params: Params | None = None,
+    ) -> tuple[SearchState, dict]:
+        """Add evaluated archs to the archive.
+
+        Args:
+            key: PRNG key.
+            state: The current state.
+            archs: Stacked evaluated archs ``[P]``.
+            fitness: ``float[P]`` fitness (higher is better; NaN = failed).
+            params: Trained params ``[P, K, ...]`` per fold (or ``[P, ...]``)
+                the next rounds' children inherit; None keeps those ``ask``
+                handed out.
+
+        Returns:
+            ``(state, metrics)``: the updated state and a dict of scalar
+            metrics of the archive.
+        """
+        ...
+
+
 class Searcher(NamedTuple):
     """Pure functions ``init``, ``ask``, ``tell`` (optax / evosax style).
 
     Attributes:
-        init: ``(key, cfg) -> state``; ``cfg`` may be None or a
-            :class:`Seeds` whose archs are asked first.
-        ask: ``(key, state, n) -> (Proposal, state)``.
-        tell: ``(key, state, archs, fitness, params=None) -> (state, metrics)``.
+        init: ``(key, cfg=None) -> state`` (:class:`InitFn`).
+        ask: ``(key, state, n) -> (Proposal, state)`` (:class:`AskFn`).
+        tell: ``(key, state, archs, fitness, params=None) -> (state, metrics)``
+            (:class:`TellFn`).
     """
 
-    init: Callable[..., SearchState]
-    ask: Callable[..., tuple[Proposal, SearchState]]
-    tell: Callable[..., tuple[SearchState, dict]]
+    init: InitFn
+    ask: AskFn
+    tell: TellFn
 
 
 def init_state(key: Key, cfg: Any = None) -> SearchState:
