@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.graph.arch import Arch
+from nasjax.graph.arch import ARCH_FIELDS, Arch
 from nasjax.graph.spec import ArchSpec
 from nasjax.search.base import Archive, Proposal, SearchState
 
@@ -37,8 +37,6 @@ RECORD_TYPES: dict[str, type] = {
     "Proposal": Proposal,
 }
 """NamedTuple / dataclass types :func:`encode` may meet, by name."""
-
-_ARCH_FIELDS = ("ops", "adj", "node_mask", "width", "kernel", "dilation", "readout")
 
 
 def encode(
@@ -89,7 +87,7 @@ def encode(
                 return {"t": "key", "impl": str(jax.random.key_impl(x)), "data": data}
             return array(x, "jax")
         if isinstance(x, Arch):
-            fields = {f: enc(getattr(x, f), f"{path}.{f}") for f in _ARCH_FIELDS}
+            fields = {f: enc(getattr(x, f), f"{path}.{f}") for f in ARCH_FIELDS}
             return {"t": "Arch", "spec": x.spec.to_dict(), "v": fields}
         if type(x) in names:
             items = (

@@ -43,7 +43,9 @@ from nasjax.data.dataset import window_valid
 from nasjax.data.errors import DataError
 from nasjax.data.features import FeatureConfig, aligned, feature_grids
 from nasjax.data.normalize import normalize
+from nasjax.graph import bucket_size, pad_rows
 from nasjax.graph.arch import Arch
+from nasjax.morph.lineage import arch_lineage
 from nasjax.nn.model import apply, init
 from nasjax.typing import Params
 
@@ -146,60 +148,8 @@ def export_inference(
     return bytes(exported.serialize())
 
 
-def lineage(rows: Sequence[Mapping[str, Any]], fingerprint: str) -> list[dict]:
-    """The morph history of ``fingerprint`` from its seed architecture.
-
-    Follows ``parent_fingerprint`` through result rows (one per evaluation:
-    ``fingerprint``, ``parent_fingerprint``, ``morphs`` comma-joined,
-    ``round``, ``fitness``, ``params_count``).
-
-    Returns:
-        Steps from the seed (no parent) to ``fingerprint``; each step holds
-        ``fingerprint``, ``parent_fingerprint``, ``morphs`` (list applied to
-        the parent), ``round``, ``fitness``, ``params_count``. If a parent is
-        not among the rows, the first step's ``origin`` says so.
-
-    Raises:
-        KeyError: If ``fingerprint`` is not a row.
-    """
-    by_fp = {str(r["fingerprint"]): r for r in rows}
-    if fingerprint not in by_fp:
-        raise KeyError(f"{fingerprint} is not among the evaluations")
-    chain: list[dict] = []
-    fp, seen = fingerprint, set()
-    origin = "seed"
-    while fp:
-        if fp in seen:
-            origin = "cycle"
-            break
-        if fp not in by_fp:
-            origin = f"parent {fp} not evaluated in this run"
-            break
-        seen.add(fp)
-        r = by_fp[fp]
-        morphs = str(r.get("morphs", ""))
-        chain.append(
-            {
-                "fingerprint": fp,
-                "parent_fingerprint": str(r.get("parent_fingerprint", "")),
-                "morphs": [m for m in morphs.split(",") if m],
-                "round": int(r["round"]),
-                "fitness": _finite(r.get("fitness")),
-                "params_count": int(r.get("params_count", 0)),
-            }
-        )
-        fp = chain[-1]["parent_fingerprint"]
-    chain.reverse()
-    if chain:
-        chain[0]["origin"] = origin
-    return chain
-
-
-def _finite(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
+lineage = arch_lineage
+"""Deprecated alias of :func:`nasjax.morph.arch_lineage` (one release)."""
 
 
 def _local_checkpointer() -> ocp.StandardCheckpointer:
@@ -342,13 +292,6 @@ def model_inputs(frame: pl.DataFrame, pre: Preprocess) -> Inputs:
     )
 
 
-def _bucket(n: int, cap: int) -> int:
-    size = 1
-    while size < n:
-        size *= 2
-    return min(size, cap)
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class Model:
     """A trained architecture ready for inference on new candles.
@@ -399,10 +342,7 @@ class Model:
         for a in range(0, len(x), batch_size):
             chunk = x[a : a + batch_size]
             n = len(chunk)
-            pad = _bucket(n, batch_size) - n
-            if pad:
-                zeros = np.zeros((pad, *chunk.shape[1:]), chunk.dtype)
-                chunk = np.concatenate([chunk, zeros])
+            chunk = pad_rows(chunk, min(bucket_size(n), batch_size), fill=0)
             out.append(np.asarray(fn(chunk))[:n])
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 

@@ -19,13 +19,13 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from nasjax.app.config import AppConfig, searcher_options
-from nasjax.app.export import lineage
 from nasjax.app.loop import LoopState
 from nasjax.data import FoldedData
 from nasjax.distributed.mesh import is_main_process
 from nasjax.evaluate.search_plots import plot_search
 from nasjax.graph import draw_arch
 from nasjax.graph.arch import Arch
+from nasjax.morph import arch_lineage
 from nasjax.search import pareto_front_of
 from nasjax.serialize import json_default
 from nasjax.typing import Key, Params
@@ -177,7 +177,7 @@ def finish(
         plots += arch_and_search_plots(loop, out, plot_dir)
         plots += task.late_plots(outcome, data, plot_dir)
     data_summary = task.data_summary(data, cfg)
-    history = lineage(loop.rows, best.row["fingerprint"])
+    history = arch_lineage(loop.rows, best.row["fingerprint"])
     metrics = task.metrics(best, validation, outcome, data_summary, data)
     metrics = json.loads(json.dumps(metrics, default=json_default))
     export_dir = (out / "best").absolute()

@@ -26,7 +26,7 @@ and none of the TEST instances.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from typing import Protocol
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +48,36 @@ from nasjax.train.population import PopulationResult, train_population
 from nasjax.train.predict import predict_proba
 from nasjax.typing import Key, Params
 
-ClassifierFn = Callable[..., np.ndarray]
+
+class ClassifierFn(Protocol):
+    """An entry of :data:`CLASSIFIERS`: fit on the TRAIN instances, predict
+    class probabilities of the TEST instances."""
+
+    def __call__(
+        self,
+        key: Key,
+        dataset: Dataset,
+        folds: Folds,
+        norm: NormStats,
+        /,
+        *,
+        cfg: TrainConfig | None = None,
+    ) -> np.ndarray:
+        """Class probabilities of the test instances.
+
+        Args:
+            key: PRNG key (model seed; unused by ``majority``).
+            dataset: A classification dataset (one sample per instance,
+                ``features: float[T, S, F]``).
+            folds: The K validation folds over the TRAIN instances.
+            norm: Per-fold normalisation statistics, ``mean, std: [K, F]``.
+            cfg: Training configuration of the deep entries (default
+                ``TrainConfig()``; ignored by the others).
+
+        Returns:
+            ``float32[n_test, C]`` for :func:`test_ids` ``(folds)``, in order.
+        """
+        ...
 
 
 def is_classification(dataset: Dataset) -> bool:

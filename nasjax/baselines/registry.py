@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from typing import Protocol
 
 import jax
 import numpy as np
@@ -21,7 +21,43 @@ from nasjax.train.population import train_population
 from nasjax.train.predict import predict_proba
 from nasjax.typing import Key, Params
 
-FitPredict = Callable[..., np.ndarray]
+
+class FitPredict(Protocol):
+    """A baseline entry's ``fit_predict``: fit on a fold, predict P(up).
+
+    Entries may take further keyword options of their own (``gbdt``:
+    ``lags``; the deep ones: ``spec``, the bucket of their fixed arch).
+    """
+
+    def __call__(
+        self,
+        key: Key,
+        dataset: Dataset,
+        folds: Folds,
+        norm: NormStats,
+        /,
+        *,
+        split: str = "test",
+        fold: int = -1,
+        cfg: TrainConfig | None = None,
+    ) -> np.ndarray:
+        """Fit on fold ``fold``'s training ids only; predict P(up) for a split.
+
+        Args:
+            key: PRNG key (model seed; unused by the deterministic ones).
+            dataset: The pooled dataset, ``features: float[T, S, F]``.
+            folds: Sample-id walk-forward folds (``K`` folds).
+            norm: Per-fold normalisation statistics, ``mean, std: [K, F]``.
+            split: ``"val"`` or ``"test"``: whose evaluation ids to predict.
+            fold: Fold index (default the last, nearest the test block).
+            cfg: Training configuration of the deep baselines (default
+                ``TrainConfig()``; ignored by the others).
+
+        Returns:
+            ``float32[n]`` P(up) for ``nasjax.train.split_ids(folds, split,
+            fold)[2]``, in order.
+        """
+        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +68,9 @@ class Baseline:
         name: Registry name.
         kind: ``"naive"``, ``"classical"`` or ``"deep"``.
         fit_predict: ``(key, dataset, folds, norm, *, split="test", fold=-1,
-            cfg=None) -> float32[n]`` P(up) for the split's evaluation ids
-            (``nasjax.train.split_ids(folds, split, fold)[2]``, in order),
-            fitted on the fold's training ids only.
+            cfg=None) -> float32[n]`` (:class:`FitPredict`) P(up) for the
+            split's evaluation ids (``nasjax.train.split_ids(folds, split,
+            fold)[2]``, in order), fitted on the fold's training ids only.
     """
 
     name: str

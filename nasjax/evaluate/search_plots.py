@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from nasjax.graph import bucket_size
+from nasjax.graph import pad_to_bucket
 from nasjax.surrogate import pareto_front
 
 _pareto_front = jax.jit(pareto_front)
@@ -38,8 +38,7 @@ def plot_search(
     fig.savefig(progress_path, dpi=100)
     plt.close(fig)
 
-    points = np.full((bucket_size(len(rows), 8), 2), np.nan, np.float32)
-    points[: len(rows)] = np.stack([fit, -n_params], axis=1)
+    points = pad_to_bucket(np.stack([fit, -n_params], axis=1), 8, dtype=np.float32)
     front = np.asarray(_pareto_front(points))[: len(rows)]
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(n_params[ok], fit[ok], s=12, c="0.6", label="evaluation")

@@ -1,6 +1,6 @@
 """Architecture graphs: buckets (``ArchSpec``) and padded DAG pytrees (``Arch``)."""
 
-from nasjax.graph.arch import Arch
+from nasjax.graph.arch import ARCH_FIELDS, Arch
 from nasjax.graph.build import canonicalize, chain, pad_to, random_arch, stack, unstack
 from nasjax.graph.draw import draw_arch
 from nasjax.graph.fingerprint import fingerprint
@@ -11,11 +11,16 @@ from nasjax.graph.spec import (
     READOUTS,
     WIDENABLE_OPS,
     ArchSpec,
+    bucket_indices,
     bucket_size,
+    pad_rows,
+    pad_to_bucket,
+    repeat_rows,
 )
 from nasjax.graph.validate import validate
 
 __all__ = [
+    "ARCH_FIELDS",
     "DEFAULT_OPS",
     "KNOWN_OPS",
     "READOUTS",
@@ -23,13 +28,17 @@ __all__ = [
     "Arch",
     "ArchSpec",
     "SearchSpaceConfig",
+    "bucket_indices",
     "bucket_size",
     "canonicalize",
     "chain",
     "draw_arch",
     "fingerprint",
+    "pad_rows",
     "pad_to",
+    "pad_to_bucket",
     "random_arch",
+    "repeat_rows",
     "stack",
     "unstack",
     "validate",

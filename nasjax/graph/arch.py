@@ -1,9 +1,14 @@
-"""``Arch``: an architecture as a fixed-shape pytree of its bucket."""
+"""``Arch``: an architecture as a fixed-shape pytree of its bucket.
+
+Also the population helpers :func:`stack` / :func:`unstack` and
+:data:`ARCH_FIELDS`, the names of the array fields.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -11,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from nasjax.graph.fingerprint import fingerprint as _fingerprint
 from nasjax.graph.spec import ArchSpec
 
-_ARRAY_FIELDS = ("ops", "adj", "node_mask", "width", "kernel", "dilation", "readout")
 _DTYPES = {"adj": np.bool_, "node_mask": np.bool_}
 
 
@@ -64,7 +69,7 @@ class Arch:
 
     def to_numpy(self) -> dict[str, np.ndarray]:
         """Host copies of every array field."""
-        return {f: np.asarray(getattr(self, f)) for f in _ARRAY_FIELDS}
+        return {f: np.asarray(getattr(self, f)) for f in ARCH_FIELDS}
 
     def to_json(self) -> str:
         """Serialise a single arch (no batch axes) to a JSON string."""
@@ -90,7 +95,7 @@ class Arch:
             spec = ArchSpec.from_dict(payload["spec"])
             arrays = {
                 f: jnp.asarray(np.asarray(payload[f], dtype=_DTYPES.get(f, np.int32)))
-                for f in _ARRAY_FIELDS
+                for f in ARCH_FIELDS
             }
         except (KeyError, TypeError, json.JSONDecodeError) as err:
             raise ValueError(f"not a serialised nasjax Arch: {err}") from err
@@ -98,9 +103,7 @@ class Arch:
 
     def fingerprint(self) -> str:
         """Canonical hash of the computed graph (:mod:`nasjax.graph.fingerprint`)."""
-        from nasjax.graph.fingerprint import fingerprint
-
-        return fingerprint(self)
+        return _fingerprint(self)
 
     def summary(self) -> str:
         """One-line human description, e.g. ``input:16 -> lstm:32 -> ...``."""
@@ -113,3 +116,38 @@ class Arch:
             preds = ",".join(str(j) for j in np.flatnonzero(a["adj"][:, i]))
             parts.append(f"{i}:{name}[{a['width'][i]}{extra}]<-({preds})")
         return " ".join(parts)
+
+
+ARCH_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Arch) if f.metadata.get("pytree_node", True)
+)
+"""Names of the array fields (pytree leaves) of :class:`Arch`, in declaration
+order: ``("ops", "adj", "node_mask", "width", "kernel", "dilation",
+"readout")``; ``spec`` (static) is not one."""
+
+
+def stack(archs: Sequence[Arch]) -> Arch:
+    """Stack single archs of one bucket into a population (leading axis P).
+
+    Raises:
+        ValueError: If the list is empty or the specs differ.
+    """
+    if not archs:
+        raise ValueError("stack: empty list of archs")
+    specs = {a.spec for a in archs}
+    if len(specs) != 1:
+        raise ValueError(
+            "stack: archs come from different buckets; pad them to one spec with "
+            "nasjax.graph.pad_to first"
+        )
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *archs)
+
+
+def unstack(population: Arch) -> list[Arch]:
+    """Inverse of :func:`stack`: a list of single archs."""
+    if len(population.batch_shape) != 1:
+        raise ValueError(
+            f"unstack: expected one batch axis, got {population.batch_shape}"
+        )
+    n = population.batch_shape[0]
+    return [jax.tree.map(lambda x, i=i: x[i], population) for i in range(n)]

@@ -1,4 +1,8 @@
-"""Constructors and population helpers for :class:`~nasjax.graph.Arch`."""
+"""Constructors and bucket moves for :class:`~nasjax.graph.Arch`.
+
+:func:`stack` and :func:`unstack` live in :mod:`nasjax.graph.arch` and are
+re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.graph.arch import Arch
+from nasjax.graph.arch import Arch, stack, unstack
 from nasjax.graph.spec import READOUTS, ArchSpec
+from nasjax.graph.validate import validate
 from nasjax.typing import Key
+
+__all__ = ["canonicalize", "chain", "pad_to", "random_arch", "stack", "unstack"]
 
 
 def random_arch(key: Key, spec: ArchSpec, edge_prob: float = 0.3) -> Arch:
@@ -140,37 +147,8 @@ def chain(
         readout=jnp.asarray(READOUTS.index(readout), jnp.int32),
         spec=spec,
     )
-    from nasjax.graph.validate import validate
-
     validate(arch)
     return arch
-
-
-def stack(archs: Sequence[Arch]) -> Arch:
-    """Stack single archs of one bucket into a population (leading axis P).
-
-    Raises:
-        ValueError: If the list is empty or the specs differ.
-    """
-    if not archs:
-        raise ValueError("stack: empty list of archs")
-    specs = {a.spec for a in archs}
-    if len(specs) != 1:
-        raise ValueError(
-            "stack: archs come from different buckets; pad them to one spec with "
-            "nasjax.graph.pad_to first"
-        )
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *archs)
-
-
-def unstack(population: Arch) -> list[Arch]:
-    """Inverse of :func:`stack`: a list of single archs."""
-    if len(population.batch_shape) != 1:
-        raise ValueError(
-            f"unstack: expected one batch axis, got {population.batch_shape}"
-        )
-    n = population.batch_shape[0]
-    return [jax.tree.map(lambda x, i=i: x[i], population) for i in range(n)]
 
 
 def pad_to(arch: Arch, spec: ArchSpec) -> Arch:

@@ -4,26 +4,45 @@ Two archs get the same fingerprint when they compute the same labelled graph:
 padding, inactive nodes, the order of parallel nodes and the op vocabulary's
 ordering are ignored. Labels are op names and the hyper-parameters that change
 the computation (width; kernel and dilation for convolutions).
+
+This module sits below :mod:`nasjax.graph.arch` (``Arch.fingerprint`` calls
+it), so it takes any :class:`ArchLike` rather than importing ``Arch``.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-from nasjax.graph.spec import READOUTS
+from nasjax.graph.spec import READOUTS, ArchSpec
 
-if TYPE_CHECKING:
-    from nasjax.graph.arch import Arch
+
+class ArchLike(Protocol):
+    """What fingerprinting reads of an arch: :class:`nasjax.graph.Arch` is one."""
+
+    @property
+    def spec(self) -> ArchSpec:
+        """The bucket (its ``ops`` name the op ids)."""
+        ...
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        """Leading population axes (``()`` for a single arch)."""
+        ...
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Host copies of the array fields (``ops``, ``adj``, ``node_mask``,
+        ``width``, ``kernel``, ``dilation``, ``readout``)."""
+        ...
 
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def node_labels(arch: Arch) -> list[str]:
+def node_labels(arch: ArchLike) -> list[str]:
     """Initial WL label of each active node."""
     a = arch.to_numpy()
     n = int(a["node_mask"].sum())
@@ -38,7 +57,7 @@ def node_labels(arch: Arch) -> list[str]:
     return labels
 
 
-def fingerprint(arch: Arch) -> str:
+def fingerprint(arch: ArchLike) -> str:
     """SHA-256 hex digest of the WL-refined labelled DAG of a single arch."""
     if arch.batch_shape:
         raise ValueError(

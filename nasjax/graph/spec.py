@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
 #: Every op name the model knows, in a fixed canonical order.
 KNOWN_OPS: tuple[str, ...] = (
     "dense_gelu",
@@ -155,3 +158,83 @@ def bucket_size(n: int, minimum: int = 1) -> int:
     while size < max(n, minimum):
         size *= 2
     return size
+
+
+# Host-side padding to a static size, so jitted calls see few distinct shapes
+# (one compile per power-of-two bucket rather than one per count).
+
+
+def repeat_rows(x: ArrayLike, size: int) -> np.ndarray:
+    """The rows of ``x`` repeated cyclically to ``size`` rows.
+
+    Exactly ``np.resize(x, (size, *x.shape[1:]))``: row ``i`` of the result is
+    row ``i % n`` of ``x`` (``n = len(x)``); an empty ``x`` gives zeros.
+
+    Args:
+        x: ``[n, ...]`` rows.
+        size: Rows wanted.
+
+    Returns:
+        ``[size, ...]`` with the dtype of ``x``.
+    """
+    x = np.asarray(x)
+    return np.resize(x, (size, *x.shape[1:]))
+
+
+def bucket_indices(n: int, minimum: int = 1) -> np.ndarray:
+    """``0 .. n-1`` repeated cyclically to :func:`bucket_size` ``(n, minimum)``.
+
+    ``tree[bucket_indices(n)]`` pads a population of ``n`` to its bucket by
+    repeating members; ``result[:n]`` undoes it.
+
+    Returns:
+        ``int64[bucket_size(n, minimum)]``.
+    """
+    return repeat_rows(np.arange(n), bucket_size(n, minimum))
+
+
+def pad_rows(
+    x: ArrayLike, size: int, *, fill: float = np.nan, dtype: DTypeLike | None = None
+) -> np.ndarray:
+    """``x`` followed by ``fill`` rows up to ``size`` rows.
+
+    Args:
+        x: ``[n, ...]`` rows.
+        size: Rows wanted (``>= n``).
+        fill: Value of the padding rows (default NaN).
+        dtype: Result dtype (default that of ``x``); ``x`` is cast to it.
+
+    Returns:
+        ``[size, ...]``.
+
+    Raises:
+        ValueError: If ``size < n``.
+    """
+    x = np.asarray(x)
+    if size < len(x):
+        raise ValueError(f"pad_rows: size {size} is smaller than the {len(x)} rows")
+    out = np.full((size, *x.shape[1:]), fill, x.dtype if dtype is None else dtype)
+    out[: len(x)] = x
+    return out
+
+
+def pad_to_bucket(
+    x: ArrayLike,
+    minimum: int = 1,
+    *,
+    fill: float = np.nan,
+    dtype: DTypeLike | None = None,
+) -> np.ndarray:
+    """:func:`pad_rows` of ``x`` to :func:`bucket_size` ``(len(x), minimum)`` rows.
+
+    Args:
+        x: ``[n, ...]`` rows.
+        minimum: Smallest bucket.
+        fill: Value of the padding rows (default NaN).
+        dtype: Result dtype (default that of ``x``).
+
+    Returns:
+        ``[bucket_size(n, minimum), ...]``; ``result[:n]`` is ``x``.
+    """
+    x = np.asarray(x)
+    return pad_rows(x, bucket_size(len(x), minimum), fill=fill, dtype=dtype)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nasjax.graph.arch import Arch
-from nasjax.graph.build import unstack
+from nasjax.graph.arch import Arch, unstack
 from nasjax.graph.spec import READOUTS
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +32,29 @@ class MorphOutput(NamedTuple):
     args: jax.Array
 
 
-MorphFn = Callable[[Key, Arch, Params], MorphOutput]
+class MorphFn(Protocol):
+    """A morph's implementation (the ``fn`` of a :class:`Morph`).
+
+    Pure and jittable: ``random_morph`` switches between them with
+    ``lax.switch`` and ``morph_chain`` scans them, under ``vmap``.
+    """
+
+    def __call__(self, key: Key, arch: Arch, params: Params, /) -> MorphOutput:
+        """Edit ``arch`` and carry ``params`` over to the child.
+
+        Args:
+            key: PRNG key choosing where and how to edit.
+            arch: A single parent ``Arch`` (fields ``[N]``, ``adj [N, N]``;
+                leading batch axes only under ``vmap``).
+            params: The parent's parameters of the same bucket (one copy,
+                no fold axis).
+
+        Returns:
+            A :class:`MorphOutput`: the child and its params with the same
+            shapes as the parent's (the bucket is fixed), ``applied`` and
+            ``grow`` ``bool[]``, ``args`` ``int32[3]``.
+        """
+        ...
 
 
 @dataclasses.dataclass(frozen=True)

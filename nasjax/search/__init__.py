@@ -7,7 +7,16 @@
 from collections.abc import Callable
 
 from nasjax.search import bayes_morph, evolution, random_search, tpe
-from nasjax.search.base import Archive, Proposal, Searcher, SearchState, init_state
+from nasjax.search.base import (
+    Archive,
+    AskFn,
+    InitFn,
+    Proposal,
+    Searcher,
+    SearchState,
+    TellFn,
+    init_state,
+)
 from nasjax.search.objectives import OBJECTIVES, ParetoFront, pareto_front_of
 
 SEARCHERS: dict[str, Callable[..., Searcher]] = {
@@ -23,10 +32,13 @@ __all__ = [
     "OBJECTIVES",
     "SEARCHERS",
     "Archive",
+    "AskFn",
+    "InitFn",
     "ParetoFront",
     "Proposal",
     "SearchState",
     "Searcher",
+    "TellFn",
     "init_state",
     "pareto_front_of",
 ]

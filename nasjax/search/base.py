@@ -29,20 +29,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from nasjax import nn
-from nasjax.graph.arch import Arch
+from nasjax.graph.arch import ARCH_FIELDS, Arch
 from nasjax.graph.build import random_arch
-from nasjax.graph.spec import ArchSpec, bucket_size
+from nasjax.graph.spec import ArchSpec, bucket_size, repeat_rows
 from nasjax.nn.fold_params import as_fold_params, concat_members
 from nasjax.typing import Key, Params
 
-FIELDS = ("ops", "adj", "node_mask", "width", "kernel", "dilation", "readout")
+FIELDS = ARCH_FIELDS
+"""Alias of :data:`nasjax.graph.ARCH_FIELDS` (kept for old imports)."""
 
 
 class Proposal(NamedTuple):
@@ -106,19 +108,87 @@ class SearchState(NamedTuple):
     round: int
 
 
+class InitFn(Protocol):
+    """``Searcher.init``: the starting state of a search."""
+
+    def __call__(self, key: Key, cfg: Any = None, /) -> SearchState:
+        """The state before the first ``ask``.
+
+        Args:
+            key: PRNG key.
+            cfg: Searcher-specific start configuration; the registry's
+                searchers take None (see :func:`init_state`).
+
+        Returns:
+            The initial :class:`SearchState`.
+        """
+        ...
+
+
+class AskFn(Protocol):
+    """``Searcher.ask``: propose the next batch of archs to evaluate."""
+
+    def __call__(
+        self, key: Key, state: SearchState, n: int, /
+    ) -> tuple[Proposal, SearchState]:
+        """Up to ``n`` new archs (never one already evaluated or pending).
+
+        Args:
+            key: PRNG key.
+            state: The current state.
+            n: Batch size wanted.
+
+        Returns:
+            ``(proposal, state)``: a :class:`Proposal` of ``n`` stacked archs
+            ``[n]`` with their initial params ``[n, K, ...]``, and the state
+            with the proposal pending.
+        """
+        ...
+
+
+class TellFn(Protocol):
+    """``Searcher.tell``: record the evaluations of the last ``ask``."""
+
+    def __call__(
+        self,
+        key: Key,
+        state: SearchState,
+        archs: Arch,
+        fitness: ArrayLike,
+        /,
+        params: Params | None = None,
+    ) -> tuple[SearchState, dict]:
+        """Add evaluated archs to the archive.
+
+        Args:
+            key: PRNG key.
+            state: The current state.
+            archs: Stacked evaluated archs ``[P]``.
+            fitness: ``float[P]`` fitness (higher is better; NaN = failed).
+            params: Trained params ``[P, K, ...]`` per fold (or ``[P, ...]``)
+                the next rounds' children inherit; None keeps those ``ask``
+                handed out.
+
+        Returns:
+            ``(state, metrics)``: the updated state and a dict of scalar
+            metrics of the archive.
+        """
+        ...
+
+
 class Searcher(NamedTuple):
     """Pure functions ``init``, ``ask``, ``tell`` (optax / evosax style).
 
     Attributes:
-        init: ``(key, cfg) -> state``; ``cfg`` may be None or a
-            :class:`Seeds` whose archs are asked first.
-        ask: ``(key, state, n) -> (Proposal, state)``.
-        tell: ``(key, state, archs, fitness, params=None) -> (state, metrics)``.
+        init: ``(key, cfg=None) -> state`` (:class:`InitFn`).
+        ask: ``(key, state, n) -> (Proposal, state)`` (:class:`AskFn`).
+        tell: ``(key, state, archs, fitness, params=None) -> (state, metrics)``
+            (:class:`TellFn`).
     """
 
-    init: Callable[..., SearchState]
-    ask: Callable[..., tuple[Proposal, SearchState]]
-    tell: Callable[..., tuple[SearchState, dict]]
+    init: InitFn
+    ask: AskFn
+    tell: TellFn
 
 
 def init_state(key: Key, cfg: Any = None) -> SearchState:
@@ -154,10 +224,10 @@ def concat(a: Any, b: Any) -> Any:
 
 def fingerprints(archs: Arch) -> tuple[str, ...]:
     """Fingerprints of a stacked population (host-side)."""
-    host = {f: np.asarray(getattr(archs, f)) for f in FIELDS}
+    host = {f: np.asarray(getattr(archs, f)) for f in ARCH_FIELDS}
     n = host["ops"].shape[0]
     return tuple(
-        Arch(spec=archs.spec, **{f: host[f][i] for f in FIELDS}).fingerprint()
+        Arch(spec=archs.spec, **{f: host[f][i] for f in ARCH_FIELDS}).fingerprint()
         for i in range(n)
     )
 
@@ -193,7 +263,7 @@ def random_population(
     if len(fps) < n:
         raise RuntimeError(f"could only find {len(fps)} new random archs of {n}")
     # Pad to a power of two so varying counts do not recompile.
-    padded = np.resize(np.stack(chosen_keys), (bucket_size(n, 8), 2))
+    padded = repeat_rows(np.stack(chosen_keys), bucket_size(n, 8))
     keys = jax.random.wrap_key_data(jnp.asarray(padded))
     archs = _random_pop(keys, spec)
     params = init_population(keys, archs)

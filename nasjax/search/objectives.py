@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.graph.arch import Arch
-from nasjax.graph.spec import bucket_size
+from nasjax.graph.spec import bucket_indices, pad_to_bucket
 from nasjax.nn import active_macs, active_param_count
 from nasjax.search.base import SearchState
 from nasjax.surrogate.pareto import pareto_rank
@@ -68,7 +68,7 @@ def cost_values(archs: Arch, names: Sequence[str]) -> np.ndarray:
     if not names:
         return np.zeros((n, 0))
     # Pad to a power of two so a growing archive does not recompile.
-    idx = np.resize(np.arange(n), bucket_size(n, 8))
+    idx = bucket_indices(n, 8)
     padded = jax.tree.map(lambda v: np.asarray(v)[idx], archs)
     return np.asarray(_costs(padded, tuple(names)), np.float64)[:n]
 
@@ -115,8 +115,7 @@ def pareto_ranks(y: np.ndarray) -> np.ndarray:
     """
     y = np.asarray(y, np.float64)
     n = len(y)
-    padded = np.full((bucket_size(n, 8), y.shape[1]), np.nan, np.float32)
-    padded[:n] = y
+    padded = pad_to_bucket(y, 8, dtype=np.float32)
     return np.asarray(_rank_jit(padded))[:n]
 
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from nasjax.graph.arch import Arch
 from nasjax.graph.build import chain, stack
-from nasjax.graph.spec import READOUTS, ArchSpec, bucket_size
+from nasjax.graph.spec import READOUTS, ArchSpec, bucket_indices
 from nasjax.search.base import (
     Searcher,
     excluded,
@@ -291,7 +291,7 @@ def _unstack(archs: Arch) -> list[Arch]:
 def _fresh_params(key: Key, archs: Arch) -> Params:
     """``nn.init`` params of each member, padded to a power of two."""
     n = archs.batch_shape[0]
-    idx = np.resize(np.arange(n), bucket_size(n, 8))
+    idx = bucket_indices(n, 8)
     keys = jax.random.split(key, len(idx))
     params = init_population(keys, take(archs, idx))
     return take(params, np.arange(n))

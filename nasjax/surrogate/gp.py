@@ -28,7 +28,7 @@ from jax.typing import ArrayLike
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.util import potential_energy
 
-from nasjax.graph.spec import bucket_size
+from nasjax.graph.spec import bucket_size, pad_rows
 from nasjax.surrogate.encode import Layout
 from nasjax.surrogate.kernels import KernelParams, arch_kernel
 from nasjax.surrogate.model import JITTER, SITES, GPPriors, covariance, gp_model
@@ -139,10 +139,8 @@ def _pad(x: np.ndarray, y: np.ndarray, pad_to: int | None):
     m = bucket_size(n, MIN_PAD) if pad_to is None else pad_to
     if m < n:
         raise ValueError(f"pad_to={m} is smaller than the {n} observations")
-    xp = np.zeros((m, x.shape[1]))
-    xp[:n] = x
-    yp = np.zeros(m)
-    yp[:n] = y
+    xp = pad_rows(x, m, fill=0.0, dtype=np.float64)
+    yp = pad_rows(y, m, fill=0.0, dtype=np.float64)
     return xp, yp, np.arange(m) < n
 
 

@@ -29,10 +29,10 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from nasjax import nn
-from nasjax.graph.arch import Arch
+from nasjax.graph.arch import ARCH_FIELDS, Arch
 from nasjax.graph.build import random_arch
 from nasjax.graph.fingerprint import fingerprint
-from nasjax.graph.spec import bucket_size
+from nasjax.graph.spec import pad_to_bucket, repeat_rows
 from nasjax.morph.registry import MORPHS, morph_chain
 from nasjax.nn.fold_params import as_fold_params, broadcast_folds, map_fold_copies
 from nasjax.surrogate.acquisition import (
@@ -50,8 +50,6 @@ from nasjax.surrogate.pareto import (
     scalarised_expected_improvement,
 )
 from nasjax.typing import Key, Params
-
-_FIELDS = ("ops", "adj", "node_mask", "width", "kernel", "dilation", "readout")
 
 
 class MorphProposal(NamedTuple):
@@ -199,8 +197,7 @@ def _score_scalarised(
     if not ok.any():
         raise ValueError("scalarisation.observed needs a finite row")
     # Pad the incumbents to a power of two: one compile per size bucket.
-    rows = np.full((bucket_size(int(ok.sum()), 8), observed.shape[1]), np.nan)
-    rows[: ok.sum()] = observed[ok]
+    rows = pad_to_bucket(observed[ok], 8, dtype=np.float64)
     with jax.enable_x64(True):
         f64 = functools.partial(jnp.asarray, dtype=jnp.float64)
         m, s = f64(mean), f64(std)
@@ -211,7 +208,7 @@ def _score_scalarised(
 
 
 def _row(host: dict, i: int, spec) -> Arch:
-    return Arch(spec=spec, **{f: host[f][i] for f in _FIELDS})
+    return Arch(spec=spec, **{f: host[f][i] for f in ARCH_FIELDS})
 
 
 def propose(
@@ -270,7 +267,7 @@ def propose(
     order = finite[np.argsort(-fit[finite], kind="stable")][:top_k]
     if len(order) == 0:
         order = np.arange(min(len(fit), top_k))
-    idx = np.resize(order, top_k)  # pad to a static size by repetition
+    idx = repeat_rows(order, top_k)  # pad to a static size by repetition
     valid = np.arange(top_k) < len(order)
     parents = jax.tree.map(lambda v: v[idx], archive_archs)
     params = jax.tree.map(lambda v: v[idx], archive_params)
@@ -282,9 +279,10 @@ def propose(
         k_gen, parents, params0, jnp.asarray(valid),
         n_morph=n_morph, n_random=n_random, length=chain_length, names=names,
     )  # fmt: skip
-    host = {f: np.asarray(getattr(archs, f)) for f in _FIELDS}
+    host = {f: np.asarray(getattr(archs, f)) for f in ARCH_FIELDS}
     flat = np.concatenate(
-        [host[f].reshape(len(host["ops"]), -1).astype(np.int64) for f in _FIELDS], 1
+        [host[f].reshape(len(host["ops"]), -1).astype(np.int64) for f in ARCH_FIELDS],
+        1,
     )
     _, first = np.unique(flat, axis=0, return_index=True)
     alive = np.zeros(len(flat), bool)
@@ -328,8 +326,8 @@ def propose(
             observed = np.concatenate([observed, believed[None]])
     sel = np.asarray(chosen, np.int64)
     is_random = sel >= n_morph
-    slots = np.resize(sel, n) if len(sel) else np.zeros(n, np.int64)
-    rnd = np.resize(is_random, n) if len(sel) else np.zeros(n, bool)
+    slots = repeat_rows(sel, n)  # by repetition (zeros when none was chosen)
+    rnd = repeat_rows(is_random, n)
     m_idx = np.where(rnd, 0, np.minimum(slots, n_morph - 1))
     r_idx = np.where(rnd, slots - n_morph, 0)
     out_archs, out_params = _replay(
@@ -340,7 +338,7 @@ def propose(
     k = len(sel)
     out_archs = jax.tree.map(lambda v: v[:k], out_archs)
     out_params = jax.tree.map(lambda v: v[:k], out_params)
-    for f in _FIELDS:
+    for f in ARCH_FIELDS:
         if not np.array_equal(np.asarray(getattr(out_archs, f)), host[f][sel]):
             raise RuntimeError(f"replaying the chosen morph chains changed {f}")
     parent_out = np.where(is_random, -1, idx[np.asarray(parent)[m_idx[:k]]])
