@@ -1,10 +1,10 @@
-"""``nasjax.morph.arch_lineage`` is ``nasjax.export.lineage``."""
+"""``nasjax.morph.arch_lineage``, the one lineage of an architecture."""
 
 import math
 
 import pytest
 
-from nasjax.export import lineage as export_lineage
+from nasjax.app.export import lineage as export_lineage
 from nasjax.morph import arch_lineage
 from nasjax.morph.lineage import arch_lineage as lineage_module_fn
 
