@@ -10,6 +10,7 @@ import pytest
 
 import nasjax  # noqa: F401  (must precede jax initialisation)
 from nasjax.graph import ArchSpec
+from tests.helpers import random_inputs, small_spec
 
 # One persistent XLA compilation cache for the whole test session, shared with
 # the subprocesses the CLI, checkpoint and multi-process tests start (they
@@ -27,10 +28,10 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 @pytest.fixture(scope="session")
 def spec() -> ArchSpec:
     """A small bucket that keeps compiles fast."""
-    return ArchSpec(n_features=3, window=8, max_nodes=8, max_width=16)
+    return small_spec()
 
 
 @pytest.fixture(scope="session")
 def x(spec) -> jax.Array:
     """A batch of inputs ``float32[4, window, F]``."""
-    return jax.random.normal(jax.random.key(42), (4, spec.window, spec.n_features))
+    return random_inputs(spec, 4, seed=42)

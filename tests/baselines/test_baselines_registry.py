@@ -1,5 +1,7 @@
 """Baselines: registry, fixed deep archs in the search space, fit_predict shapes."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -7,17 +9,15 @@ import pytest
 import nasjax  # noqa: F401
 from nasjax.baselines import BASELINES, DEEP_ARCHS, default_spec
 from nasjax.baselines.registry import fit_arch, fit_predict_arch, predict_arch
-from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
-from nasjax.graph import ArchSpec, chain, validate
+from nasjax.graph import chain, validate
 from nasjax.nn import active_param_count, init
-from nasjax.train import TrainConfig, split_ids
+from nasjax.train import split_ids
+from tests.helpers import data_spec, fast_train_config, small_spec, tiny_dataset
 
 
 @pytest.fixture(scope="module")
 def data():
-    syn = synthetic(1, n_symbols=3, n_steps=1500, signal=0.1)
-    fc = FeatureConfig.minimal()
-    return build_dataset(syn.frame, fc, window=8, folds=FoldConfig(n_folds=2))
+    return tiny_dataset(1, signal=0.1, window=8)
 
 
 def test_registry_lists_every_baseline():
@@ -35,7 +35,7 @@ def test_registry_lists_every_baseline():
 
 @pytest.mark.parametrize("name", sorted(DEEP_ARCHS))
 def test_deep_archs_are_valid_fixed_archs(name):
-    spec = ArchSpec(n_features=7, window=32, max_nodes=8, max_width=64)
+    spec = small_spec(n_features=7, window=32, max_width=64)
     arch = validate(DEEP_ARCHS[name](spec))
     n_params = int(active_param_count(arch))
     assert 5_000 < n_params < 200_000, n_params
@@ -62,21 +62,10 @@ def test_classical_fit_predict_shapes(data, name, split):
 @pytest.mark.slow
 def test_deep_baseline_trains_with_the_population_engine(data):
     ds, folds, norm = data
-    spec = default_spec(ds, max_width=16).__class__(
-        n_features=ds.features.shape[-1],
-        window=8,
-        max_nodes=8,
-        max_width=16,
-        ops=("conv", "dense_gelu"),
+    spec = dataclasses.replace(
+        default_spec(ds, max_width=16), ops=("conv", "dense_gelu")
     )
-    cfg = TrainConfig(
-        n_steps=4,
-        eval_every=2,
-        batch_size=16,
-        eval_batch_size=64,
-        max_eval_samples=64,
-        warmup_steps=0,
-    )
+    cfg = fast_train_config()
     p = BASELINES["tcn"].fit_predict(
         jax.random.key(0), ds, folds, norm, split="test", cfg=cfg, spec=spec
     )
@@ -87,22 +76,9 @@ def test_deep_baseline_trains_with_the_population_engine(data):
 def test_fit_arch_then_predict_equals_fit_predict_arch(data):
     """``fit_predict_arch`` is ``fit_arch`` followed by ``predict_arch``."""
     ds, folds, norm = data
-    spec = ArchSpec(
-        n_features=int(ds.features.shape[-1]),
-        window=8,
-        max_nodes=2,
-        max_width=8,
-        ops=("dense_gelu",),
-    )
+    spec = data_spec(ds, max_nodes=2, max_width=8, ops=("dense_gelu",))
     arch = chain(spec, ["dense_gelu"], [8])
-    cfg = TrainConfig(
-        n_steps=4,
-        eval_every=2,
-        batch_size=16,
-        eval_batch_size=64,
-        max_eval_samples=64,
-        warmup_steps=0,
-    )
+    cfg = fast_train_config()
     key = jax.random.key(3)
     params = fit_arch(key, arch, ds, folds, norm, cfg=cfg)
     assert jax.tree.structure(params) == jax.tree.structure(

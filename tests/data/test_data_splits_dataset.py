@@ -9,7 +9,6 @@ import pytest
 from nasjax.data import (
     DataError,
     FeatureConfig,
-    FoldConfig,
     build_dataset,
     fit_norm_stats,
     gather_windows,
@@ -17,7 +16,7 @@ from nasjax.data import (
     normalize,
     walk_forward,
 )
-from nasjax.data import synthetic as make_synthetic
+from tests.helpers import tiny_dataset
 
 
 @pytest.mark.parametrize("mode", ["expanding", "sliding"])
@@ -66,16 +65,13 @@ def test_gather_windows_matches_numpy_and_jit() -> None:
     assert np.isfinite(win).all()
 
 
-def _small_dataset(seed: int = 0, signal: float = 0.1):
-    syn = make_synthetic(seed, n_symbols=3, n_steps=1500, signal=signal)
+def _small_dataset(seed: int = 0):
     cfg = FeatureConfig(return_lags=(1, 3), vol_windows=(6,), volume_window=6)
-    return syn, build_dataset(
-        syn.frame, cfg, horizon=1, window=8, folds=FoldConfig(n_folds=3)
-    )
+    return tiny_dataset(seed, signal=0.1, features=cfg, window=8, n_folds=3)
 
 
 def test_build_dataset_shapes_and_masks() -> None:
-    _, (ds, folds, stats) = _small_dataset()
+    ds, folds, stats = _small_dataset()
     t, s, f = ds.features.shape
     assert (s, f) == (3, len(ds.meta.feature_names))
     assert ds.labels.shape == ds.label_mask.shape == ds.forward_return.shape == (t, s)
@@ -94,7 +90,7 @@ def test_build_dataset_shapes_and_masks() -> None:
 
 
 def test_norm_stats_use_train_only() -> None:
-    _, (ds, folds, stats) = _small_dataset()
+    ds, folds, stats = _small_dataset()
     feats = np.array(ds.features)
     mask = np.asarray(ds.label_mask)
     k = 1
@@ -123,7 +119,7 @@ def test_build_dataset_on_sample() -> None:
 def test_build_dataset_stats_equal_fit_norm_stats() -> None:
     # build_dataset sums the statistics block by block while it fills the
     # tensor; they must be exactly those of fit_norm_stats on the result.
-    _, (ds, folds, stats) = _small_dataset(seed=4)
+    ds, folds, stats = _small_dataset(seed=4)
     again = fit_norm_stats(np.asarray(ds.features), np.asarray(ds.label_mask), folds)
     np.testing.assert_array_equal(again.mean, stats.mean)
     np.testing.assert_array_equal(again.std, stats.std)

@@ -26,44 +26,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this folder is on sys.path, not the repository root: put
+# the root first so that ``tests.helpers`` and the checkout's ``nasjax`` import.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 import jax
 import numpy as np
 
 import nasjax  # noqa: F401  (first: XLA settings)
 from nasjax import distributed as dist
+from tests.helpers import data_spec, fast_train_config, random_archs, tiny_dataset
 
 
 def _dataset(n_folds: int = 2):
-    from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
-
-    syn = synthetic(0, n_symbols=3, n_steps=900, signal=0.2)
-    fc = FeatureConfig.minimal()
-    return build_dataset(syn.frame, fc, window=4, folds=FoldConfig(n_folds=n_folds))
+    return tiny_dataset(n_steps=900, n_folds=n_folds)
 
 
 def _spec(ds, ops=("dense_gelu", "conv", "identity")):
-    from nasjax.graph import ArchSpec
-
-    return ArchSpec(
-        n_features=int(ds.features.shape[-1]),
-        window=4,
-        max_nodes=4,
-        max_width=8,
-        ops=tuple(ops),
-    )
+    return data_spec(ds, max_width=8, ops=tuple(ops))
 
 
 def _train_cfg():
-    from nasjax.train import TrainConfig
-
-    return TrainConfig(
-        n_steps=4,
-        eval_every=2,
-        batch_size=8,
-        eval_batch_size=32,
-        max_eval_samples=64,
-        warmup_steps=1,
-    )
+    return fast_train_config(batch_size=8, eval_batch_size=32, warmup_steps=1)
 
 
 def train_arrays(cases, ds, folds, norm, spec) -> dict[str, Any]:
@@ -71,7 +55,6 @@ def train_arrays(cases, ds, folds, norm, spec) -> dict[str, Any]:
 
     Asserts the results are identical on every process.
     """
-    from nasjax.graph import random_arch
     from nasjax.search.base import init_population
     from nasjax.train import train_population
 
@@ -79,9 +62,7 @@ def train_arrays(cases, ds, folds, norm, spec) -> dict[str, Any]:
     arrays: dict[str, Any] = {}
     for n, chunk in cases:
         keys = jax.random.split(jax.random.key(n), n)
-        archs = jax.jit(jax.vmap(random_arch, in_axes=(0, None)), static_argnums=1)(
-            keys, spec
-        )
+        archs = random_archs(spec, n, n)
         params = init_population(keys, archs)
         res = train_population(
             jax.random.key(1), archs, params, ds, folds, norm, cfg, chunk_size=chunk

@@ -7,10 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import nasjax
+import nasjax  # noqa: F401
 from nasjax import distributed as dist
 from nasjax.graph import random_arch, stack
 from nasjax.search.base import Archive, SearchState
+from tests.helpers import random_archs, small_spec
 
 
 @pytest.mark.parametrize(
@@ -39,7 +40,7 @@ def test_to_global_and_gather_round_trip(spec):
     mesh = dist.population_mesh()
     n = dist.padded_size(3, jax.device_count())
     keys = jax.random.split(jax.random.key(0), n)
-    archs = stack([random_arch(k, spec) for k in keys])
+    archs = random_archs(spec, n, 0)
     tree = {"archs": archs, "keys": keys, "x": np.arange(n, dtype=np.float32)}
     glob = dist.shard_population(tree, mesh)
     assert glob["x"].sharding == dist.population_sharding(mesh)
@@ -67,10 +68,7 @@ def test_single_process_collectives_are_identity():
 
 
 def test_fingerprint_sees_every_part():
-    arch = random_arch(
-        jax.random.key(1),
-        nasjax.ArchSpec(n_features=3, window=8, max_nodes=4, max_width=8),
-    )
+    arch = random_arch(jax.random.key(1), small_spec(max_nodes=4, max_width=8))
     archive = Archive(
         stack([arch]), np.array([0.5]), ("fp",), {"fp": {"w": np.ones(2)}}
     )

@@ -8,12 +8,11 @@ import pytest
 
 import nasjax  # noqa: F401
 from nasjax.baselines import BASELINES, fit_predict_arch
-from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
 from nasjax.evaluate import accuracy, balanced_accuracy, split_arrays
-from nasjax.graph import ArchSpec, chain
+from nasjax.graph import chain
 from nasjax.train import TrainConfig, split_ids
+from tests.helpers import data_spec, fold_frame, tiny_synthetic
 
-FC = FeatureConfig.minimal()
 CFG = TrainConfig(
     n_steps=400,
     eval_every=100,
@@ -27,21 +26,13 @@ CFG = TrainConfig(
 
 @functools.lru_cache(maxsize=4)
 def dataset(signal, seed=0):
-    syn = synthetic(seed, n_symbols=3, n_steps=5000, signal=signal)
-    ds, folds, norm = build_dataset(
-        syn.frame, FC, window=2, folds=FoldConfig(n_folds=2)
-    )
+    syn = tiny_synthetic(seed, n_steps=5000, signal=signal)
+    ds, folds, norm = fold_frame(syn.frame, window=2)
     return ds, folds, norm, syn.bayes_accuracy
 
 
 def mlp_accuracy(ds, folds, norm):
-    spec = ArchSpec(
-        n_features=ds.features.shape[-1],
-        window=2,
-        max_nodes=4,
-        max_width=32,
-        ops=("dense_gelu",),
-    )
+    spec = data_spec(ds, max_width=32, ops=("dense_gelu",))
     arch = chain(spec, ["dense_gelu", "dense_gelu"], [32, 32])
     p = fit_predict_arch(jax.random.key(0), arch, ds, folds, norm, cfg=CFG)
     ids = split_ids(folds, "test")[2]

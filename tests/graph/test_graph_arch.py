@@ -15,14 +15,13 @@ from nasjax.graph import (
     unstack,
     validate,
 )
+from tests.helpers import small_spec
 
 seeds = st.integers(0, 2**31 - 1)
 
 
 def test_spec_is_hashable_and_static(spec):
-    assert hash(spec) == hash(
-        ArchSpec(n_features=3, window=8, max_nodes=8, max_width=16)
-    )
+    assert hash(spec) == hash(small_spec())
     arch = random_arch(jax.random.key(0), spec)
     leaves = jax.tree.leaves(arch)
     assert all(isinstance(leaf, jax.Array) for leaf in leaves)
@@ -120,9 +119,7 @@ def test_fingerprint_ignores_inactive_garbage_and_vocab_order(spec):
     arch = chain(spec, ["conv", "gru"], [8, 8])
     dirty = arch.replace(width=arch.width.at[5].set(3), ops=arch.ops.at[6].set(2))
     assert dirty.fingerprint() == arch.fingerprint()
-    reordered = ArchSpec(
-        n_features=3, window=8, max_nodes=8, max_width=16, ops=tuple(reversed(spec.ops))
-    )
+    reordered = small_spec(ops=tuple(reversed(spec.ops)))
     assert pad_to(arch, reordered).fingerprint() == arch.fingerprint()
 
 

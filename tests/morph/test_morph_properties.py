@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import nasjax.nn as nnx
 from nasjax.graph import chain, random_arch, unstack, validate
 from nasjax.morph import MORPHS, PRESERVING, MorphStep, extend, morph_chain, record
+from tests.helpers import random_members
 
 seeds = st.integers(0, 2**31 - 1)
 STRUCTURAL = sorted(set(MORPHS) - PRESERVING)
@@ -122,8 +123,7 @@ def test_inapplicable_morph_returns_parent(spec):
 @pytest.mark.parametrize("name", ["widen", "deepen", "swap_op"])
 def test_vmapped_morph_equals_loop(spec, name):
     keys = jax.random.split(jax.random.key(3), 4)
-    pop = jax.vmap(random_arch, in_axes=(0, None))(keys, spec)
-    params = jax.vmap(nnx.init)(keys, pop)
+    pop, params = random_members(spec, 4, 3)
     batched = jax.jit(jax.vmap(MORPHS[name].apply))(keys, pop, params)
     for i, member in enumerate(unstack(pop)):
         p_i = jax.tree.map(lambda leaf, i=i: leaf[i], params)

@@ -3,10 +3,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nasjax.graph import ArchSpec
 from nasjax.ops import NodeConfig, make_op
+from tests.helpers import small_spec
 
-SPEC = ArchSpec(n_features=3, window=10, max_width=16)
+SPEC = small_spec(window=10)
 
 
 @pytest.mark.parametrize("name", ["conv", "lstm", "gru", "attention", "dense_gelu"])

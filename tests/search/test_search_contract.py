@@ -7,17 +7,12 @@ import numpy as np
 import pytest
 
 import nasjax
-from nasjax.graph import ArchSpec, validate
+from nasjax.graph import validate
 from nasjax.morph import PRESERVING
 from nasjax.search import SEARCHERS, Proposal
+from tests.helpers import random_inputs, search_spec
 
-SPEC = ArchSpec(
-    n_features=3,
-    window=8,
-    max_nodes=8,
-    max_width=16,
-    ops=("dense_gelu", "conv", "identity"),
-)
+SPEC = search_spec()
 MORPHS = ("widen", "deepen", "add_skip", "remove_node")
 OPTIONS = {
     "bayes_morph": {
@@ -162,7 +157,7 @@ def test_children_continue_each_fold_from_its_parent_copy(runs):
     prop = log[-1][0]
     k_copies = {leaf.shape[1] for leaf in jax.tree.leaves(prop.params)}
     assert k_copies <= {1, 2} and len(k_copies) == 1
-    x = jax.random.normal(jax.random.key(0), (2, SPEC.window, SPEC.n_features))
+    x = random_inputs(SPEC, 2, seed=0)
     checked = 0
     for i, parent_fp in enumerate(prop.parent_fingerprints):
         if not parent_fp or not set(prop.morph_names[i]) <= PRESERVING:

@@ -5,19 +5,13 @@ import numpy as np
 import pytest
 
 import nasjax  # noqa: F401
-from nasjax.graph import ArchSpec
 from nasjax.search import SEARCHERS, SearchState, init_state, pareto_front_of
 from nasjax.search.base import random_population
 from nasjax.search.objectives import check_objectives, cost_values
+from tests.helpers import search_spec
 
 # Same bucket and options as the contract tests, so compiles are shared.
-SPEC = ArchSpec(
-    n_features=3,
-    window=8,
-    max_nodes=8,
-    max_width=16,
-    ops=("dense_gelu", "conv", "identity"),
-)
+SPEC = search_spec()
 OPTIONS = {
     "n_init": 4, "n_candidates": 256, "gp_steps": 60, "gp_restarts": 4,
     "morphs": ("widen", "deepen", "add_skip", "remove_node"),

@@ -7,19 +7,14 @@ import numpy as np
 import pytest
 
 import nasjax
-from nasjax.graph import ArchSpec, chain, random_arch, unstack, validate
+from nasjax.graph import chain, unstack, validate
 from nasjax.search import SEARCHERS, SearchState, init_state, tpe
 from nasjax.search.base import Archive
+from tests.helpers import random_archs, search_spec
 
 optuna = pytest.importorskip("optuna")
 
-SPEC = ArchSpec(
-    n_features=3,
-    window=8,
-    max_nodes=8,
-    max_width=16,
-    ops=("dense_gelu", "conv", "identity"),
-)
+SPEC = search_spec()
 
 
 def toy(archs) -> np.ndarray:
@@ -28,16 +23,8 @@ def toy(archs) -> np.ndarray:
     return -np.abs(m.sum(1) - 6.0) - (np.abs(w - 8) * m).sum(1) / 8.0
 
 
-_random_archs = jax.jit(
-    lambda key, n: jax.vmap(random_arch, in_axes=(0, None))(
-        jax.random.split(key, n), SPEC
-    ),
-    static_argnums=1,
-)
-
-
 def test_random_archs_round_trip_through_params():
-    archs = _random_archs(jax.random.key(0), 24)
+    archs = random_archs(SPEC, 24, 0)
     fps = [a.fingerprint() for a in unstack(archs)]
     dists = tpe.distributions(SPEC)
     for arch, fp in zip(unstack(archs), fps, strict=True):
@@ -106,7 +93,7 @@ def test_state_rebuilt_from_plain_data_asks_the_same():
 
 
 def test_study_replays_archive_and_uses_tpe_after_startup():
-    archs = _random_archs(jax.random.key(1), 12)
+    archs = random_archs(SPEC, 12, 1)
     fit = toy(archs)
     fit[3] = np.nan
     study = tpe.build_study(jax.random.key(0), SPEC, archs, fit, n_startup_trials=4)

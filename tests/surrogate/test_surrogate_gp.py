@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import nasjax  # noqa: F401
-from nasjax.graph import ArchSpec, random_arch
 from nasjax.surrogate import encode, fit_compiles, fit_gp, kriging_believer, layout
+from tests.helpers import random_archs, small_spec
 
-SPEC = ArchSpec(n_features=3, window=8, max_nodes=8, max_width=16)
+SPEC = small_spec()
 LAY = layout(SPEC)
 
 
@@ -19,8 +19,7 @@ def _toy(enc):
 
 @pytest.fixture(scope="module")
 def data():
-    keys = jax.random.split(jax.random.key(0), 24)
-    archs = jax.vmap(random_arch, in_axes=(0, None))(keys, SPEC)
+    archs = random_archs(SPEC, 24, 0)
     enc = np.asarray(jax.vmap(encode)(archs))
     return enc, _toy(enc)
 

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nasjax  # noqa: F401
-from nasjax.graph import ArchSpec, chain, random_arch
+from nasjax.graph import chain
 from nasjax.surrogate import KernelParams, arch_kernel, encode, layout
+from tests.helpers import random_archs, small_spec
 
-SPEC = ArchSpec(n_features=3, window=8, max_nodes=8, max_width=16)
-_pop = jax.jit(jax.vmap(random_arch, in_axes=(0, None)), static_argnums=1)
+SPEC = small_spec()
 _enc = jax.jit(jax.vmap(encode))
 
 
@@ -37,7 +37,7 @@ def test_encoding_shape_and_widths_visible():
 def test_kernel_symmetric_psd(seed, amp, ls, w):
     lay = layout(SPEC)
     with jax.enable_x64(True):
-        archs = _pop(jax.random.split(jax.random.key(seed), 24), SPEC)
+        archs = random_archs(SPEC, 24, seed)
         x = jnp.asarray(_enc(archs), jnp.float64)
         x = jnp.concatenate([x, x[:3]])  # exact duplicates too
         kp = KernelParams(jnp.asarray(amp), jnp.asarray(ls), jnp.asarray(w))

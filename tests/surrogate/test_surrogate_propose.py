@@ -6,27 +6,20 @@ import pytest
 
 import nasjax  # noqa: F401
 from nasjax import nn
-from nasjax.graph import ArchSpec, random_arch, unstack, validate
+from nasjax.graph import unstack, validate
 from nasjax.morph import PRESERVING
 from nasjax.surrogate import encode_population, fit_gp, layout, propose
+from tests.helpers import random_members, search_spec
 
 # Same bucket / morphs / sizes as tests/search, so compiles are shared.
-SPEC = ArchSpec(
-    n_features=3,
-    window=8,
-    max_nodes=8,
-    max_width=16,
-    ops=("dense_gelu", "conv", "identity"),
-)
+SPEC = search_spec()
 MORPHS = ("widen", "deepen", "add_skip", "remove_node")
 
 
 @pytest.fixture(scope="module")
 def setup():
-    keys = jax.random.split(jax.random.key(0), 8)
-    archs = jax.vmap(random_arch, in_axes=(0, None))(keys, SPEC)
     # Two fold copies per parent (as trained on two walk-forward folds).
-    fold0 = jax.vmap(nn.init)(keys, archs)
+    archs, fold0 = random_members(SPEC, 8, 0)
     fold1 = jax.vmap(nn.init)(jax.random.split(jax.random.key(9), 8), archs)
     params = jax.tree.map(lambda a, b: np.stack([a, b], axis=1), fold0, fold1)
     w = np.asarray(archs.width)

@@ -1,0 +1,279 @@
+"""Builders shared by the tests: small buckets, tiny datasets, fast configs.
+
+Every factory reproduces a construction the tests used to write by hand, so
+the same arguments give the same values (same shapes, seeds and numbers).
+Keyword overrides change one field and keep the rest.
+
+Import them as ``from tests.helpers import small_spec, tiny_dataset`` (the
+repository root is on ``sys.path`` under ``python -m pytest``, and ``tests``
+is a package). A script run as a subprocess (``tests/distributed/
+dist_worker.py``) puts the root on ``sys.path`` itself first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+
+import nasjax  # noqa: F401  (first: XLA settings)
+from nasjax import nn
+from nasjax.data import (
+    Dataset,
+    FeatureConfig,
+    FoldConfig,
+    FoldedData,
+    SyntheticData,
+    build_dataset,
+    synthetic,
+)
+from nasjax.graph import Arch, ArchSpec, random_arch
+from nasjax.train import TrainConfig
+
+SEARCH_OPS: tuple[str, ...] = ("dense_gelu", "conv", "identity")
+"""The three-op vocabulary of the search, surrogate and training tests."""
+
+_SMALL_SPEC: dict[str, Any] = {
+    "n_features": 3,
+    "window": 8,
+    "max_nodes": 8,
+    "max_width": 16,
+}
+_FAST_TRAIN: dict[str, Any] = {
+    "n_steps": 4,
+    "eval_every": 2,
+    "batch_size": 16,
+    "eval_batch_size": 64,
+    "max_eval_samples": 64,
+    "warmup_steps": 0,
+}
+
+
+# --------------------------------------------------------------------------
+# Buckets
+
+
+def small_spec(**overrides: Any) -> ArchSpec:
+    """A small bucket that keeps compiles fast (the ``spec`` fixture).
+
+    Args:
+        **overrides: :class:`~nasjax.graph.ArchSpec` fields replacing the
+            defaults ``n_features=3, window=8, max_nodes=8, max_width=16``
+            (other fields keep ``ArchSpec``'s own defaults, all ops included).
+
+    Returns:
+        The bucket.
+    """
+    return ArchSpec(**{**_SMALL_SPEC, **overrides})
+
+
+def search_spec(**overrides: Any) -> ArchSpec:
+    """The small bucket with the three search ops (:data:`SEARCH_OPS`).
+
+    The search, surrogate and multi-objective tests share it so that their
+    compiles are shared too.
+
+    Args:
+        **overrides: Fields replacing those of :func:`small_spec`.
+
+    Returns:
+        ``small_spec(ops=SEARCH_OPS, **overrides)``.
+    """
+    return small_spec(**{"ops": SEARCH_OPS, **overrides})
+
+
+def data_spec(data: FoldedData | Dataset, **overrides: Any) -> ArchSpec:
+    """A small bucket fitted to a dataset: its feature count and window.
+
+    Args:
+        data: A :class:`~nasjax.data.FoldedData` (or its ``Dataset``); gives
+            ``n_features`` (the last axis of the features) and ``window``
+            (the window the dataset was built for).
+        **overrides: Fields replacing the defaults ``max_nodes=4,
+            max_width=16, ops=SEARCH_OPS`` (or the dataset-given ones).
+
+    Returns:
+        The bucket.
+    """
+    ds = data.dataset if isinstance(data, FoldedData) else data
+    return ArchSpec(
+        **{
+            "n_features": int(ds.features.shape[-1]),
+            "window": int(ds.meta.window),
+            "max_nodes": 4,
+            "max_width": 16,
+            "ops": SEARCH_OPS,
+            **overrides,
+        }
+    )
+
+
+# --------------------------------------------------------------------------
+# Architectures, parameters and inputs
+
+_random_archs = jax.jit(jax.vmap(random_arch, in_axes=(0, None)), static_argnums=1)
+
+
+def _keys(n: int, key: int | jax.Array) -> jax.Array:
+    root = jax.random.key(key) if isinstance(key, int) else key
+    return jax.random.split(root, n)
+
+
+def random_archs(spec: ArchSpec, n: int, key: int | jax.Array = 0) -> Arch:
+    """A population of ``n`` random archs of one bucket.
+
+    Member ``i`` is ``random_arch(jax.random.split(key, n)[i], spec)``
+    exactly (one jitted ``vmap``: compiled once per bucket and size).
+
+    Args:
+        spec: The bucket.
+        n: Population size.
+        key: A PRNG key, or an int seed for ``jax.random.key``.
+
+    Returns:
+        The stacked archs, ``batch_shape == (n,)``.
+    """
+    return _random_archs(_keys(n, key), spec)
+
+
+def random_members(
+    spec: ArchSpec, n: int, key: int | jax.Array = 0
+) -> tuple[Arch, Any]:
+    """A random population and its initial parameters.
+
+    Member ``i``'s arch and parameters both use key ``i`` of
+    ``jax.random.split(key, n)``: the archs of :func:`random_archs` and
+    ``jax.vmap(nasjax.nn.init)(keys, archs)``.
+
+    Args:
+        spec: The bucket.
+        n: Population size.
+        key: A PRNG key, or an int seed for ``jax.random.key``.
+
+    Returns:
+        ``(archs, params)``, both with a leading member axis of size ``n``.
+    """
+    keys = _keys(n, key)
+    archs = _random_archs(keys, spec)
+    return archs, jax.vmap(nn.init)(keys, archs)
+
+
+def random_inputs(
+    spec: ArchSpec, batch: int | tuple[int, ...] = 4, seed: int = 0
+) -> jax.Array:
+    """Standard-normal model inputs for a bucket.
+
+    Args:
+        spec: The bucket (gives ``window`` and ``n_features``).
+        batch: Leading shape (an int or a tuple, e.g. ``(members, batch)``).
+        seed: Seed of ``jax.random.key``.
+
+    Returns:
+        ``float32[*batch, window, n_features]``.
+    """
+    lead = (batch,) if isinstance(batch, int) else tuple(batch)
+    return jax.random.normal(
+        jax.random.key(seed), (*lead, spec.window, spec.n_features)
+    )
+
+
+# --------------------------------------------------------------------------
+# Data
+
+
+def tiny_synthetic(
+    seed: int = 0, *, n_symbols: int = 3, n_steps: int = 1500, signal: float = 0.2
+) -> SyntheticData:
+    """A small planted-signal panel (:func:`nasjax.data.synthetic`).
+
+    Args:
+        seed: Generator seed.
+        n_symbols: Number of symbols.
+        n_steps: Bars per symbol.
+        signal: Planted signal strength (0: none).
+
+    Returns:
+        The synthetic panel (``.frame``, ``.bayes_accuracy``, ...).
+    """
+    return synthetic(seed, n_symbols=n_symbols, n_steps=n_steps, signal=signal)
+
+
+def fold_frame(
+    frame: Any,
+    *,
+    features: FeatureConfig | None = None,
+    window: int = 4,
+    n_folds: int | None = 2,
+    horizon: int = 1,
+) -> FoldedData:
+    """:func:`nasjax.data.build_dataset` with the tests' small defaults.
+
+    Args:
+        frame: Candles (a polars frame, e.g. ``tiny_synthetic().frame``).
+        features: Features (default ``FeatureConfig.minimal()``).
+        window: Lookback window.
+        n_folds: Walk-forward folds (``FoldConfig(n_folds=n_folds)``); None
+            for ``build_dataset``'s default ``FoldConfig()``.
+        horizon: Label horizon in bars.
+
+    Returns:
+        ``(dataset, folds, norm)``.
+    """
+    return build_dataset(
+        frame,
+        FeatureConfig.minimal() if features is None else features,
+        horizon=horizon,
+        window=window,
+        folds=None if n_folds is None else FoldConfig(n_folds=n_folds),
+    )
+
+
+def tiny_dataset(
+    seed: int = 0,
+    *,
+    n_symbols: int = 3,
+    n_steps: int = 1500,
+    signal: float = 0.2,
+    features: FeatureConfig | None = None,
+    window: int = 4,
+    n_folds: int | None = 2,
+    horizon: int = 1,
+) -> FoldedData:
+    """A tiny folded dataset: :func:`fold_frame` of :func:`tiny_synthetic`.
+
+    Args:
+        seed: Seed of the synthetic panel.
+        n_symbols: Number of symbols.
+        n_steps: Bars per symbol.
+        signal: Planted signal strength.
+        features: Features (default ``FeatureConfig.minimal()``).
+        window: Lookback window.
+        n_folds: Walk-forward folds (None: ``build_dataset``'s default).
+        horizon: Label horizon in bars.
+
+    Returns:
+        ``(dataset, folds, norm)``.
+    """
+    syn = tiny_synthetic(seed, n_symbols=n_symbols, n_steps=n_steps, signal=signal)
+    return fold_frame(
+        syn.frame, features=features, window=window, n_folds=n_folds, horizon=horizon
+    )
+
+
+# --------------------------------------------------------------------------
+# Training
+
+
+def fast_train_config(**overrides: Any) -> TrainConfig:
+    """A few-step training configuration for smoke and equality tests.
+
+    Args:
+        **overrides: :class:`~nasjax.train.TrainConfig` fields replacing the
+            defaults ``n_steps=4, eval_every=2, batch_size=16,
+            eval_batch_size=64, max_eval_samples=64, warmup_steps=0`` (other
+            fields keep ``TrainConfig``'s own defaults).
+
+    Returns:
+        The configuration.
+    """
+    return TrainConfig(**{**_FAST_TRAIN, **overrides})
