@@ -114,12 +114,9 @@ def search_round(
     result = train_population(
         k_train,
         proposal.archs,
-        proposal.params,
-        ds,
-        folds,
-        norm,
+        None if init_from == "scratch" else proposal.params,
+        FoldedData(ds, folds, norm),
         train_cfg,
-        init_from=init_from,
     )
     fitness = np.asarray(result.fitness, np.float64)
     seconds = time.perf_counter() - t_train
