@@ -470,7 +470,7 @@ def test_train_state_is_a_pytree_under_jit_and_vmap():
 
     batched = jax.jit(jax.vmap(step))(state, p)
     for i in range(3):
-        one = step(jax.tree.map(lambda x, i=i: x[i], state), p["w"][i : i + 1])
+        one = step(jax.tree.map(lambda x, i=i: x[i], state), {"w": p["w"][i]})
         assert int(one.best_step) == int(batched.best_step[i])
     # Member 1 failed at the start and stays frozen; member 2 improves.
     np.testing.assert_array_equal(batched.best_step, [6, 0, 6])
