@@ -186,7 +186,10 @@ def test_schedule_serves_different_populations_with_one_compile():
     n_steps = max(shapes)
     shape = ScheduleShape(SCHEDULE_GROUP, n_steps)
     fn = compiled_trainer(CFG, "vmap", ScheduledOps(), shape)
-    assert fn is compiled_trainer(CFG, "vmap", ScheduledOps(), tuple(shape))
+    spelled = ScheduleShape(*(np.int64(c) for c in shape))
+    assert fn is compiled_trainer(CFG, "vmap", ScheduledOps(), spelled)
+    # A plain tuple is capacities (per op), not a schedule shape.
+    assert fn is not compiled_trainer(CFG, "vmap", ScheduledOps(), tuple(shape))
     assert fn is not compiled_trainer(CFG, "scan", ScheduledOps(), shape)
     before = fn._cache_size()
     ran = 0
