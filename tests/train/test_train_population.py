@@ -266,7 +266,7 @@ def test_early_stopping_is_per_member_and_equal_across_dispatch():
 def test_every_strategy_agrees_with_the_vmapped_switch_oracle(strategy):
     archs, params = population(3, seed=10)
     key = jax.random.key(4)
-    oracle = _oracle_run(key)
+    oracle = _oracle_run()
     got = fit(key, archs, params, strategy=strategy)
     for name in ("stopped_step", "best_step", "failed"):
         np.testing.assert_array_equal(got.metrics[name], oracle.metrics[name])
@@ -282,8 +282,9 @@ def test_every_strategy_agrees_with_the_vmapped_switch_oracle(strategy):
 
 
 @functools.lru_cache(maxsize=1)
-def _oracle_run(key):
+def _oracle_run():
     archs, params = population(3, seed=10)
+    key = jax.random.key(4)
     return fit(key, archs, params, strategy=VmappedSwitch())
 
 
