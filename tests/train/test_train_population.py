@@ -133,7 +133,7 @@ def test_jit_equals_no_jit():
     key = jax.random.key(1)
     p_jit, m_jit = jax.jit(train)(key, arch, p, data)
     with jax.disable_jit():
-        p_eager, m_eager = fit(key, arch, p, data)
+        p_eager, m_eager = train(key, arch, p, data)
     np.testing.assert_allclose(m_jit["val_loss"], m_eager["val_loss"], rtol=1e-5)
     for a, b in zip(jax.tree.leaves(p_jit), jax.tree.leaves(p_eager), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
@@ -143,12 +143,12 @@ def test_one_compile_per_bucket_and_population_size():
     fn = compiled_trainer(CFG, "vmap", VmappedSwitch())
     archs, params = population(3)
     fit(jax.random.key(0), archs, params, strategy=VmappedSwitch())
-    before = fn._cache_size()
+    before = fn._cache_size()  # pyright: ignore
     assert before >= 1
     for seed in (1, 2, 3):  # different archs, same bucket and population size
         archs, params = population(3, seed=seed)
         fit(jax.random.key(seed), archs, params, strategy=VmappedSwitch())
-    assert fn._cache_size() == before
+    assert fn._cache_size() == before  # pyright: ignore
 
 
 def test_auto_node_loop_unrolls_long_runs_and_single_members():
@@ -167,7 +167,7 @@ def test_scan_dispatch_compiles_once_per_capacity_signature():
         archs, params = population(3, seed=seed)
         caps = nasjax.nn.op_capacities(archs)
         fn = compiled_trainer(CFG, "vmap", scan, caps)
-        assert fn is compiled_trainer(CFG, "vmap", DispatchedOps("scan"), list(caps))
+        assert fn is compiled_trainer(CFG, "vmap", DispatchedOps("scan"), list(caps))  # pyright: ignore
         fit(jax.random.key(seed), archs, params, strategy=scan)
         signatures[caps] = fn
     assert all(fn._cache_size() == 1 for fn in signatures.values())
@@ -186,12 +186,12 @@ def test_schedule_serves_different_populations_with_one_compile():
     n_steps = max(shapes)
     shape = ScheduleShape(SCHEDULE_GROUP, n_steps)
     fn = compiled_trainer(CFG, "vmap", ScheduledOps(), shape)
-    spelled = ScheduleShape(*(np.int64(c) for c in shape))
+    spelled = ScheduleShape(*(np.int64(c) for c in shape))  # pyright: ignore
     assert fn is compiled_trainer(CFG, "vmap", ScheduledOps(), spelled)
     # A plain tuple is capacities (per op), not a schedule shape.
     assert fn is not compiled_trainer(CFG, "vmap", ScheduledOps(), tuple(shape))
     assert fn is not compiled_trainer(CFG, "scan", ScheduledOps(), shape)
-    before = fn._cache_size()
+    before = fn._cache_size()  # pyright: ignore
     ran = 0
     for seed in range(6):
         archs, params = population(3, seed=seed)
@@ -201,7 +201,7 @@ def test_schedule_serves_different_populations_with_one_compile():
         fit(jax.random.key(seed), archs, params)
         ran += 1
     assert ran >= 2
-    assert fn._cache_size() == before + 1
+    assert fn._cache_size() == before + 1  # pyright: ignore
 
 
 def test_min_capacities_floor_changes_shapes_not_results():
@@ -214,9 +214,9 @@ def test_min_capacities_floor_changes_shapes_not_results():
     rows = np.full((archs.spec.max_nodes - 1, len(need)), 3)
     shape = ScheduleShape(SCHEDULE_GROUP, round_steps(schedule_steps(rows, 1)))
     fn = compiled_trainer(CFG, "vmap", ScheduledOps(), shape)
-    before = fn._cache_size()
+    before = fn._cache_size()  # pyright: ignore
     raised = fit(key, archs, params, min_capacities=floor)
-    assert fn._cache_size() == before + 1  # the floor's shapes were compiled
+    assert fn._cache_size() == before + 1  # the floor's shapes were compiled  # pyright: ignore
     np.testing.assert_allclose(plain.fitness, raised.fitness, atol=1e-5)
     np.testing.assert_allclose(
         plain.metrics["val_loss"], raised.metrics["val_loss"], rtol=1e-4, atol=1e-5
@@ -409,8 +409,8 @@ def test_deprecated_call_form_warns_and_equals_the_new_one():
             key,
             archs,
             params,
-            ds,
-            folds,
+            ds,  # pyright: ignore
+            folds,  # pyright: ignore
             norm,
             CFG,
             shard=False,
@@ -421,12 +421,20 @@ def test_deprecated_call_form_warns_and_equals_the_new_one():
     for x, y in zip(jax.tree.leaves(new), jax.tree.leaves(old), strict=True):
         np.testing.assert_array_equal(x, y)
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="init_from"):
-        train_population(key, archs, params, ds, folds, norm, CFG, init_from="x")
+        train_population(key, archs, params, ds, folds, norm, CFG, init_from="x")  # pyright: ignore
     with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="dispatch"):
-        train_population(key, archs, params, ds, folds, norm, CFG, dispatch="x")
+        train_population(key, archs, params, ds, folds, norm, CFG, dispatch="x")  # pyright: ignore
     with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="not both"):
         train_population(
-            key, archs, params, ds, folds, norm, CFG, plan=TrainPlan(), shard=False
+            key,
+            archs,
+            params,
+            ds,  # pyright: ignore
+            folds,  # pyright: ignore
+            norm,
+            CFG,
+            plan=TrainPlan(),
+            shard=False,
         )
 
 
@@ -443,10 +451,15 @@ def test_plan_validation_errors_are_clear():
         DispatchedOps("schedule")
     archs, params = population(2)
     with pytest.raises(TypeError, match="FoldedData"):
-        train_population(jax.random.key(0), archs, params, small_data()[0:2], CFG)
+        train_population(jax.random.key(0), archs, params, small_data()[0:2], CFG)  # pyright: ignore
     with pytest.raises(TypeError, match="plan must be a TrainPlan"):
         train_population(
-            jax.random.key(0), archs, params, FoldedData(*small_data()), CFG, plan=1
+            jax.random.key(0),
+            archs,
+            params,
+            FoldedData(*small_data()),
+            CFG,
+            plan=1,  # pyright: ignore
         )
     with pytest.raises(TypeError, match="unexpected keyword"):
         train_population(
