@@ -197,7 +197,7 @@ def bench_one(bucket: tuple[int, int], n: int, setup: Setup, prepared) -> dict:
     from nasjax.graph import ArchSpec
     from nasjax.train import member_bytes, train_population
 
-    ds, folds, norm, data = prepared
+    ds, _, _, data = prepared
     nodes, width = bucket
     spec_kw: dict[str, Any] = {} if setup.ops is None else {"ops": setup.ops}
     spec = ArchSpec(
@@ -212,7 +212,7 @@ def bench_one(bucket: tuple[int, int], n: int, setup: Setup, prepared) -> dict:
     key = jax.random.key(setup.seed)
 
     def call():
-        res = train_population(key, archs, params, ds, folds, norm, cfg, data=data)
+        res = train_population(key, archs, params, data, cfg)
         return jax.block_until_ready(res.fitness)
 
     t = time.perf_counter()

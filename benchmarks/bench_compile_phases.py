@@ -17,7 +17,12 @@ from bench_population_train import bench_config, bench_spec, setup
 import nasjax
 from nasjax.graph import random_arch, stack
 from nasjax.nn.fold_params import as_fold_params, broadcast_folds
-from nasjax.train import dispatch_population_fn, make_train_data
+from nasjax.train import (
+    DispatchedOps,
+    ScheduledOps,
+    compiled_trainer,
+    make_train_data,
+)
 from nasjax.train.population import member_keys
 
 
@@ -48,7 +53,12 @@ def main() -> None:
         caps = nasjax.nn.node_capacities(archs)
     else:
         caps = nasjax.nn.op_capacities(archs)
-    fn = dispatch_population_fn(cfg, "vmap", caps, args.node_loop)
+    strategy = (
+        ScheduledOps()
+        if args.node_loop == "schedule"
+        else DispatchedOps(args.node_loop)
+    )
+    fn = compiled_trainer(cfg, "vmap", strategy, caps)
     call = (member_keys(jax.random.key(0), p), archs, params, data, jnp.ones((p,)))
     t0 = time.perf_counter()
     traced = fn.trace(*call)

@@ -37,11 +37,15 @@ import jax.numpy as jnp
 import numpy as np
 
 import nasjax
-from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
+from nasjax.data import FeatureConfig, FoldConfig, FoldedData, build_dataset, synthetic
 from nasjax.graph import ArchSpec, random_arch, stack, unstack
 from nasjax.morph import PRESERVING, random_morph
 from nasjax.train import (
+    DispatchedOps,
+    ScheduledOps,
     TrainConfig,
+    TrainPlan,
+    VmappedSwitch,
     choose_node_loop,
     make_train,
     make_train_data,
@@ -86,10 +90,10 @@ def timed(fn, *args):
 
 #: The population-training modes timed for (a).
 MODES = {
-    "unroll": {"node_loop": "unroll"},
-    "scan": {"node_loop": "scan"},
-    "schedule": {"node_loop": "schedule"},
-    "switch": {"dispatch": "switch"},
+    "unroll": DispatchedOps("unroll"),
+    "scan": DispatchedOps("scan"),
+    "schedule": ScheduledOps(),
+    "switch": VmappedSwitch(),
 }
 
 
@@ -110,20 +114,11 @@ def bench_size(
     params = jax.vmap(nasjax.nn.init)(keys, archs)
     key = jax.random.key(0)
 
-    def timed_mode(**mode):
+    def timed_mode(strategy):
+        plan = TrainPlan(strategy=strategy, shard=False)
+
         def run():
-            return train_population(
-                key,
-                archs,
-                params,
-                ds,
-                folds,
-                norm,
-                cfg,
-                shard=False,
-                data=data1,
-                **mode,
-            ).fitness
+            return train_population(key, archs, params, data1, cfg, plan=plan).fitness
 
         _, total = timed(run)
         _, steady = timed(run)
@@ -131,7 +126,7 @@ def bench_size(
 
     default_loop = choose_node_loop(p, 1, cfg.n_steps)
     wanted = dict.fromkeys([default_loop, *modes])  # the default always runs
-    times = {name: timed_mode(**MODES[name]) for name in wanted}
+    times = {name: timed_mode(MODES[name]) for name in wanted}
     first, steady = times[default_loop]
     forward = nasjax.nn.apply_static if user_model == "static" else nasjax.nn.apply
     train = make_train(cfg, forward=forward)
@@ -197,8 +192,10 @@ def bench_inherit(spec, ds, folds, norm, cfg, p=16, lr_scales=(1.0, 0.3)):
 
     keys = jax.random.split(jax.random.key(123), p)
     archs = stack([random_arch(k, spec) for k in keys])
+    folded = FoldedData(ds, folds, norm)
+    unsharded = TrainPlan(shard=False)
     parents = train_population(
-        jax.random.key(1), archs, None, ds, folds, norm, cfg, shard=False
+        jax.random.key(1), archs, None, folded, cfg, plan=unsharded
     )
     parent_params = jax.tree.map(lambda x: x[:, 0], parents.params)
     morph = jax.jit(
@@ -214,13 +211,10 @@ def bench_inherit(spec, ds, folds, norm, cfg, p=16, lr_scales=(1.0, 0.3)):
         r = train_population(
             jax.random.key(3),
             out.arch,
-            out.params,
-            ds,
-            folds,
-            norm,
+            None if mode == "scratch" else out.params,
+            folded,
             cfg,
-            shard=False,
-            init_from=mode,
+            plan=unsharded,
             lr_scale=jnp.full((p,), scale, jnp.float32),
         )
         curve = np.asarray(r.metrics["val_accuracy"][:, 0])  # [P, n_evals]

@@ -102,7 +102,6 @@ def search_round(
     ``init_from="scratch"`` trains every member from fresh weights instead
     of the params the searcher hands out (see ``train_population``).
     """
-    ds, folds, norm = data
     r = len(loop.progress)
     t0 = time.perf_counter()
     k_ask, k_train, k_tell = jax.random.split(key, 3)
@@ -113,12 +112,9 @@ def search_round(
     result = train_population(
         k_train,
         proposal.archs,
-        proposal.params,
-        ds,
-        folds,
-        norm,
+        None if init_from == "scratch" else proposal.params,
+        data,
         train_cfg,
-        init_from=init_from,
     )
     fitness = np.asarray(result.fitness, np.float64)
     seconds = time.perf_counter() - t_train

@@ -37,7 +37,7 @@ from sklearn.preprocessing import StandardScaler
 
 from nasjax.baselines.classical import gbdt_model
 from nasjax.baselines.deep import DEEP_ARCHS
-from nasjax.data.dataset import Dataset, gather_windows
+from nasjax.data.dataset import Dataset, FoldedData, gather_windows
 from nasjax.data.normalize import NormStats
 from nasjax.data.splits import Folds
 from nasjax.graph.arch import Arch
@@ -141,7 +141,7 @@ def fit_folds(
         (each early-stopped on its fold's validation instances), metrics and
         ``fitness: float32[P]`` (mean validation accuracy over folds).
     """
-    return train_population(key, archs, None, dataset, folds, norm, cfg)
+    return train_population(key, archs, None, FoldedData(dataset, folds, norm), cfg)
 
 
 def predict_folds(

@@ -17,6 +17,7 @@ from nasjax.graph.arch import Arch
 from nasjax.graph.spec import ArchSpec
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import make_train_data, split_ids
+from nasjax.train.plan import TrainPlan
 from nasjax.train.population import train_population
 from nasjax.train.predict import predict_proba
 from nasjax.typing import Key, Params
@@ -126,9 +127,7 @@ def fit_arch(
         fold_ids=(k,),
     )
     pop = jax.tree.map(lambda x: x[None], arch)
-    res = train_population(
-        key, pop, None, dataset, folds, norm, cfg, shard=False, data=data
-    )
+    res = train_population(key, pop, None, data, cfg, plan=TrainPlan(shard=False))
     return jax.tree.map(lambda x: x[0, 0], res.params)
 
 

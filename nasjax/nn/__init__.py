@@ -1,6 +1,6 @@
 """Masked DAG models over :class:`~nasjax.graph.Arch`."""
 
-from nasjax.nn.cost import active_macs, active_param_count
+from nasjax.nn.cost import active_macs, active_param_count, input_widths
 from nasjax.nn.model import (
     apply,
     count_params,
@@ -8,7 +8,6 @@ from nasjax.nn.model import (
     init,
     init_node,
     init_nodes,
-    input_widths,
     pad_params,
 )
 from nasjax.nn.population import (

@@ -8,6 +8,12 @@ import jax.numpy as jnp
 from nasjax.graph.arch import Arch
 
 
+def input_widths(arch: Arch) -> jax.Array:
+    """``int32[N]``: the widest predecessor of each node (0 for none)."""
+    contrib = jnp.where(arch.adj, arch.width[..., :, None], 0)
+    return jnp.max(contrib, axis=-2).astype(jnp.int32)
+
+
 def _per_op_params(
     name: str, d_in: jax.Array, d: jax.Array, kernel: jax.Array
 ) -> jax.Array:
@@ -43,8 +49,6 @@ def _per_op_macs(name: str, d_in, d, kernel, t: int):
 
 
 def _node_table(arch: Arch, per_op) -> jax.Array:
-    from nasjax.nn.model import input_widths
-
     spec = arch.spec
     d_in = input_widths(arch)
     d = arch.width

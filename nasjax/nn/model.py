@@ -15,15 +15,10 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.graph.arch import Arch
+from nasjax.nn.cost import active_param_count, input_widths
 from nasjax.ops.base import NodeConfig, channel_mask, fan_scale, init_params, run
 from nasjax.ops.registry import ops_for
 from nasjax.typing import Key, Params
-
-
-def input_widths(arch: Arch) -> jax.Array:
-    """``int32[N]``: the widest predecessor of each node (0 for none)."""
-    contrib = jnp.where(arch.adj, arch.width[..., :, None], 0)
-    return jnp.max(contrib, axis=-2).astype(jnp.int32)
 
 
 def init_nodes(key: Key, arch: Arch) -> Params:
@@ -191,6 +186,4 @@ def count_params(arch: Arch) -> jax.Array:
     Counts the stem, the active op of each active node at its active widths,
     the used edge gates and the head; padding is not counted.
     """
-    from nasjax.nn.cost import active_param_count
-
     return active_param_count(arch)

@@ -48,6 +48,7 @@ from nasjax.protocol.types import (
 )
 from nasjax.train import TrainConfig
 from nasjax.train.data import TrainData, make_train_data
+from nasjax.train.plan import TrainPlan, VmappedSwitch
 from nasjax.train.population import train_population
 
 FEATURES = FeatureConfig(
@@ -168,14 +169,9 @@ class RealEvaluator:
             key,
             stack(padded),
             None,
-            self.dataset,
-            self.folds,
-            self.norm,
+            self.stacked_folds(beacon),
             self.train_cfg,
-            data=self.stacked_folds(beacon),
-            init_from="scratch",
-            dispatch="switch",
-            shard=False,
+            plan=TrainPlan(strategy=VmappedSwitch(), shard=False),
         )
         acc = np.asarray(res.metrics["best_val_accuracy"], np.float64)[:n]
         failed = np.asarray(res.failed)[:n]

@@ -7,7 +7,8 @@ Driver loop (training lives elsewhere)::
     for r in range(rounds):
         key, k_ask, k_train, k_tell = jax.random.split(key, 4)
         proposal, state = searcher.ask(k_ask, state, 16)
-        trained = train_population(k_train, proposal.archs, proposal.params, ...)
+        trained = train_population(k_train, proposal.archs, proposal.params,
+                                   data, train_cfg)  # data: a FoldedData
         fitness, params = trained.fitness, trained.params  # params [n, K, ...]
         state, metrics = searcher.tell(k_tell, state, proposal.archs, fitness,
                                        params=params)

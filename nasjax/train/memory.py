@@ -9,7 +9,9 @@ import os
 import jax
 import numpy as np
 
+from nasjax.graph.build import random_arch
 from nasjax.graph.spec import ArchSpec
+from nasjax.nn.model import init
 from nasjax.train.config import TrainConfig
 
 #: Copies of the parameters a training member holds: params, best params,
@@ -24,8 +26,6 @@ ACTIVATION_FACTOR = 3
 def param_bytes(spec: ArchSpec) -> int:
     """Bytes of one member's parameters at bucket shapes (``jax.eval_shape``;
     cached per spec: tracing ``init`` takes a quarter of a second)."""
-    from nasjax.graph.build import random_arch
-    from nasjax.nn.model import init
 
     def shapes(key):
         return init(key, random_arch(key, spec))

@@ -55,8 +55,9 @@ def train_arrays(cases, ds, folds, norm, spec) -> dict[str, Any]:
 
     Asserts the results are identical on every process.
     """
+    from nasjax.data import FoldedData
     from nasjax.search.base import init_population
-    from nasjax.train import train_population
+    from nasjax.train import TrainPlan, train_population
 
     cfg = _train_cfg()
     arrays: dict[str, Any] = {}
@@ -65,7 +66,12 @@ def train_arrays(cases, ds, folds, norm, spec) -> dict[str, Any]:
         archs = random_archs(spec, n, n)
         params = init_population(keys, archs)
         res = train_population(
-            jax.random.key(1), archs, params, ds, folds, norm, cfg, chunk_size=chunk
+            jax.random.key(1),
+            archs,
+            params,
+            FoldedData(ds, folds, norm),
+            cfg,
+            plan=TrainPlan(chunk_size=chunk),
         )
         assert res.fitness.shape == (n,)
         dist.check_same_everywhere(
@@ -188,6 +194,7 @@ def search_checks(out: Path, searcher_name: str, info) -> None:
     import polars as pl
 
     from nasjax.app.checkpoint import CheckpointConfig, SearchCheckpointer
+    from nasjax.data import FoldedData
     from nasjax.graph import unstack
     from nasjax.search import SEARCHERS
     from nasjax.train import train_population
@@ -225,7 +232,11 @@ def search_checks(out: Path, searcher_name: str, info) -> None:
             )
             proposal, state = searcher.ask(k_ask, state, 3)
             res = train_population(
-                k_train, proposal.archs, proposal.params, ds, folds, norm, cfg
+                k_train,
+                proposal.archs,
+                proposal.params,
+                FoldedData(ds, folds, norm),
+                cfg,
             )
             fitness = np.asarray(res.fitness, np.float64)
             trained = jax.tree.map(lambda x: x[:, -1], res.params)

@@ -1,4 +1,5 @@
-"""Population training: vmap == alone, jit == no-jit, compiles, NaN, memory."""
+"""Population training: vmap == alone, jit == no-jit, compiles, NaN, memory,
+strategies == the vmapped-switch oracle, the deprecated call form."""
 
 import dataclasses
 import functools
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 
 import nasjax
-from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
+from nasjax.data import (
+    FeatureConfig,
+    FoldConfig,
+    FoldedData,
+    build_dataset,
+    synthetic,
+)
 from nasjax.graph import ArchSpec, random_arch, stack, unstack
 from nasjax.nn.schedule import (
     SCHEDULE_GROUP,
@@ -18,17 +25,23 @@ from nasjax.nn.schedule import (
     schedule_steps,
 )
 from nasjax.train import (
+    Auto,
+    DispatchedOps,
+    ScheduledOps,
     TrainConfig,
+    TrainPlan,
+    TrainState,
+    VmappedSwitch,
     choose_node_loop,
-    dispatch_population_fn,
+    compiled_trainer,
     make_train,
     make_train_data,
     member_bytes,
     plan_chunk,
-    population_fn,
     select_fold,
     train_population,
 )
+from nasjax.train.state import initial_state, updated_state
 
 OPS = ("dense_gelu", "conv", "identity")
 CFG = TrainConfig(
@@ -49,6 +62,14 @@ def small_data():
     return build_dataset(syn.frame, fc, window=4, folds=FoldConfig(n_folds=2))
 
 
+def fit(key, archs, params, cfg=CFG, data=None, lr_scale=None, **plan):
+    """``train_population`` on the small data, unsharded, ``plan`` keywords
+    of a ``TrainPlan``."""
+    data = FoldedData(*small_data()) if data is None else data
+    plan = TrainPlan(shard=False, **plan)
+    return train_population(key, archs, params, data, cfg, plan=plan, lr_scale=lr_scale)
+
+
 def population(n, seed=0):
     ds, _, _ = small_data()
     spec = ArchSpec(
@@ -64,7 +85,7 @@ def test_vmap_population_equals_members_alone():
     ds, folds, norm = small_data()
     archs, params = population(3)
     key = jax.random.key(7)
-    res = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    res = fit(key, archs, params)
     assert res.fitness.shape == (3,)
     assert res.metrics["val_accuracy"].shape == (3, 2, CFG.n_evals)
     data = make_train_data(ds, folds, norm, eval_batch_size=128, max_eval_samples=256)
@@ -119,36 +140,15 @@ def test_jit_equals_no_jit():
 
 
 def test_one_compile_per_bucket_and_population_size():
-    ds, folds, norm = small_data()
-    fn = population_fn(CFG, "vmap")
+    fn = compiled_trainer(CFG, "vmap", VmappedSwitch())
     archs, params = population(3)
-    train_population(
-        jax.random.key(0),
-        archs,
-        params,
-        ds,
-        folds,
-        norm,
-        CFG,
-        shard=False,
-        dispatch="switch",
-    )
-    before = fn._cache_size()
+    fit(jax.random.key(0), archs, params, strategy=VmappedSwitch())
+    before = fn._cache_size()  # pyright: ignore
     assert before >= 1
     for seed in (1, 2, 3):  # different archs, same bucket and population size
         archs, params = population(3, seed=seed)
-        train_population(
-            jax.random.key(seed),
-            archs,
-            params,
-            ds,
-            folds,
-            norm,
-            CFG,
-            shard=False,
-            dispatch="switch",
-        )
-    assert fn._cache_size() == before
+        fit(jax.random.key(seed), archs, params, strategy=VmappedSwitch())
+    assert fn._cache_size() == before  # pyright: ignore
 
 
 def test_auto_node_loop_unrolls_long_runs_and_single_members():
@@ -161,30 +161,19 @@ def test_auto_node_loop_unrolls_long_runs_and_single_members():
 
 @pytest.mark.slow  # the default node loop's compile count is tested above
 def test_scan_dispatch_compiles_once_per_capacity_signature():
-    ds, folds, norm = small_data()
     signatures = {}
+    scan = DispatchedOps("scan")
     for seed in (4, 5):
         archs, params = population(3, seed=seed)
         caps = nasjax.nn.op_capacities(archs)
-        fn = dispatch_population_fn(CFG, "vmap", caps, node_loop="scan")
-        assert fn is dispatch_population_fn(CFG, "vmap", caps, "scan")
-        train_population(
-            jax.random.key(seed),
-            archs,
-            params,
-            ds,
-            folds,
-            norm,
-            CFG,
-            shard=False,
-            node_loop="scan",
-        )
+        fn = compiled_trainer(CFG, "vmap", scan, caps)
+        assert fn is compiled_trainer(CFG, "vmap", DispatchedOps("scan"), list(caps))  # pyright: ignore
+        fit(jax.random.key(seed), archs, params, strategy=scan)
         signatures[caps] = fn
     assert all(fn._cache_size() == 1 for fn in signatures.values())
 
 
 def test_schedule_serves_different_populations_with_one_compile():
-    ds, folds, norm = small_data()
     # 3 members x 2 folds x 12 steps: "auto" runs the op schedule.
     assert choose_node_loop(3, 2, CFG.n_steps) == "schedule"
     shapes = set()
@@ -196,60 +185,54 @@ def test_schedule_serves_different_populations_with_one_compile():
     assert len(shapes) <= 2
     n_steps = max(shapes)
     shape = ScheduleShape(SCHEDULE_GROUP, n_steps)
-    fn = dispatch_population_fn(CFG, "vmap", shape, "schedule")
-    assert fn is not dispatch_population_fn(CFG, "vmap", tuple(shape), "schedule")
-    before = fn._cache_size()
+    fn = compiled_trainer(CFG, "vmap", ScheduledOps(), shape)
+    spelled = ScheduleShape(*(np.int64(c) for c in shape))  # pyright: ignore
+    assert fn is compiled_trainer(CFG, "vmap", ScheduledOps(), spelled)
+    # A plain tuple is capacities (per op), not a schedule shape.
+    assert fn is not compiled_trainer(CFG, "vmap", ScheduledOps(), tuple(shape))
+    assert fn is not compiled_trainer(CFG, "scan", ScheduledOps(), shape)
+    before = fn._cache_size()  # pyright: ignore
     ran = 0
     for seed in range(6):
         archs, params = population(3, seed=seed)
         need = round_steps(schedule_steps(nasjax.nn.member_counts(archs), 1))
         if need != n_steps:
             continue
-        train_population(
-            jax.random.key(seed), archs, params, ds, folds, norm, CFG, shard=False
-        )
+        fit(jax.random.key(seed), archs, params)
         ran += 1
     assert ran >= 2
-    assert fn._cache_size() == before + 1
+    assert fn._cache_size() == before + 1  # pyright: ignore
 
 
 def test_min_capacities_floor_changes_shapes_not_results():
-    ds, folds, norm = small_data()
     archs, params = population(3, seed=6)
     need = nasjax.nn.op_capacities(archs)
     floor = (3,) * len(need)  # every op at full capacity (P = 3)
     key = jax.random.key(2)
-    plain = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    plain = fit(key, archs, params)
     # "auto" runs the op schedule here: the floor bounds its length.
     rows = np.full((archs.spec.max_nodes - 1, len(need)), 3)
     shape = ScheduleShape(SCHEDULE_GROUP, round_steps(schedule_steps(rows, 1)))
-    fn = dispatch_population_fn(CFG, "vmap", shape, "schedule")
-    before = fn._cache_size()
-    raised = train_population(
-        key, archs, params, ds, folds, norm, CFG, shard=False, min_capacities=floor
-    )
-    assert fn._cache_size() == before + 1  # the floor's shapes were compiled
+    fn = compiled_trainer(CFG, "vmap", ScheduledOps(), shape)
+    before = fn._cache_size()  # pyright: ignore
+    raised = fit(key, archs, params, min_capacities=floor)
+    assert fn._cache_size() == before + 1  # the floor's shapes were compiled  # pyright: ignore
     np.testing.assert_allclose(plain.fitness, raised.fitness, atol=1e-5)
     np.testing.assert_allclose(
         plain.metrics["val_loss"], raised.metrics["val_loss"], rtol=1e-4, atol=1e-5
     )
     with pytest.raises(ValueError, match="min_capacities: capacities must hold"):
-        train_population(
-            key, archs, params, ds, folds, norm, CFG, shard=False, min_capacities=(1,)
-        )
+        fit(key, archs, params, min_capacities=(1,))
 
 
 def test_early_stopping_is_per_member_and_equal_across_dispatch():
-    ds, folds, norm = small_data()
     archs, params = population(4, seed=11)
     cfg = dataclasses.replace(
         CFG, n_steps=30, eval_every=3, patience=1, learning_rate=3e-2
     )
     key = jax.random.key(5)
-    ops = train_population(key, archs, params, ds, folds, norm, cfg, shard=False)
-    switch = train_population(
-        key, archs, params, ds, folds, norm, cfg, shard=False, dispatch="switch"
-    )
+    ops = fit(key, archs, params, cfg)
+    switch = fit(key, archs, params, cfg, strategy=VmappedSwitch())
     stopped = np.asarray(ops.metrics["stopped_step"])
     best = np.asarray(ops.metrics["best_step"])
     # Patience 1: a member stops at the first evaluation without improvement,
@@ -275,38 +258,45 @@ def test_early_stopping_is_per_member_and_equal_across_dispatch():
         np.testing.assert_allclose(va[i, k, e - 1 :], va[i, k, e - 1], rtol=1e-6)
 
 
-def test_node_scan_and_schedule_equal_node_unroll():
-    ds, folds, norm = small_data()
+@pytest.mark.parametrize(
+    "strategy",
+    [ScheduledOps(), DispatchedOps("unroll"), DispatchedOps("scan"), Auto()],
+    ids=repr,
+)
+def test_every_strategy_agrees_with_the_vmapped_switch_oracle(strategy):
     archs, params = population(3, seed=10)
     key = jax.random.key(4)
-    a = train_population(
-        key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="unroll"
-    )
-    for loop in ("scan", "schedule"):
-        b = train_population(
-            key, archs, params, ds, folds, norm, CFG, shard=False, node_loop=loop
-        )
+    oracle = _oracle_run()
+    got = fit(key, archs, params, strategy=strategy)
+    for name in ("stopped_step", "best_step", "failed"):
+        np.testing.assert_array_equal(got.metrics[name], oracle.metrics[name])
+    for name in ("val_loss", "train_loss", "val_accuracy"):
         np.testing.assert_allclose(
-            a.metrics["val_loss"], b.metrics["val_loss"], rtol=1e-4, atol=1e-5
+            got.metrics[name], oracle.metrics[name], rtol=1e-4, atol=1e-5
         )
-        np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
-    with pytest.raises(ValueError, match="node_loop must be one of"):
-        train_population(
-            key, archs, params, ds, folds, norm, CFG, shard=False, node_loop="x"
-        )
+    np.testing.assert_allclose(got.fitness, oracle.fitness, atol=1e-6)
+    for a, b in zip(
+        jax.tree.leaves(got.params), jax.tree.leaves(oracle.params), strict=True
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@functools.lru_cache(maxsize=1)
+def _oracle_run():
+    archs, params = population(3, seed=10)
+    key = jax.random.key(4)
+    return fit(key, archs, params, strategy=VmappedSwitch())
 
 
 def test_one_fold_alone_equals_that_fold_of_several():
     ds, folds, norm = small_data()
     archs, params = population(3, seed=12)
     key = jax.random.key(8)
-    both = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    both = fit(key, archs, params)
     data0 = make_train_data(
         ds, folds, norm, eval_batch_size=128, max_eval_samples=256, fold_ids=(0,)
     )
-    first = train_population(
-        key, archs, params, ds, folds, norm, CFG, shard=False, data=data0
-    )
+    first = fit(key, archs, params, data=data0)
     for name in ("val_loss", "train_loss", "best_score"):
         np.testing.assert_allclose(
             first.metrics[name][:, 0], both.metrics[name][:, 0], rtol=1e-4, atol=1e-5
@@ -316,13 +306,10 @@ def test_one_fold_alone_equals_that_fold_of_several():
 
 @pytest.mark.slow
 def test_fold_scan_equals_fold_vmap():
-    ds, folds, norm = small_data()
     archs, params = population(2)
     key = jax.random.key(3)
-    a = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
-    b = train_population(
-        key, archs, params, ds, folds, norm, CFG, shard=False, fold_axis="scan"
-    )
+    a = fit(key, archs, params)
+    b = fit(key, archs, params, fold_axis="scan")
     np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-6)
     np.testing.assert_allclose(
         a.metrics["val_loss"], b.metrics["val_loss"], rtol=1e-4, atol=1e-5
@@ -331,31 +318,16 @@ def test_fold_scan_equals_fold_vmap():
 
 @pytest.mark.parametrize("how", ["nan_params", "huge_lr"])
 def test_nan_member_is_isolated(how):
-    ds, folds, norm = small_data()
     archs, params = population(3)
     key = jax.random.key(5)
     lr = jnp.ones(3)
-    clean = train_population(
-        key, archs, params, ds, folds, norm, CFG, shard=False, lr_scale=lr
-    )
+    clean = fit(key, archs, params, lr_scale=lr)
     if how == "nan_params":
         bad = jax.tree.map(lambda x: x, params)
         bad["stem"]["kernel"] = bad["stem"]["kernel"].at[1].set(jnp.nan)
-        res = train_population(
-            key, archs, bad, ds, folds, norm, CFG, shard=False, lr_scale=lr
-        )
+        res = fit(key, archs, bad, lr_scale=lr)
     else:
-        res = train_population(
-            key,
-            archs,
-            params,
-            ds,
-            folds,
-            norm,
-            CFG,
-            shard=False,
-            lr_scale=lr.at[1].set(1e30),
-        )
+        res = fit(key, archs, params, lr_scale=lr.at[1].set(1e30))
     assert bool(res.failed[1]) and np.isnan(res.fitness[1])
     assert not bool(res.failed[0]) and not bool(res.failed[2])
     idx = np.array([0, 2])
@@ -369,7 +341,6 @@ def test_nan_member_is_isolated(how):
 
 
 def test_memory_guard_refuses_and_chunks():
-    ds, folds, norm = small_data()
     archs, params = population(3)
     spec = archs.spec
     per = member_bytes(spec, CFG)
@@ -379,38 +350,32 @@ def test_memory_guard_refuses_and_chunks():
     assert plan_chunk(spec, CFG, 3, 2, budget=100 * per) == 3
     cfg = CFG.__class__(**{**CFG.__dict__, "memory_budget_bytes": int(2.5 * per)})
     key = jax.random.key(9)
-    chunked = train_population(key, archs, params, ds, folds, norm, cfg, shard=False)
-    whole = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+    chunked = fit(key, archs, params, cfg)
+    whole = fit(key, archs, params)
     np.testing.assert_allclose(chunked.fitness, whole.fitness, atol=1e-6)
     tiny = CFG.__class__(**{**CFG.__dict__, "memory_budget_bytes": per})
     with pytest.raises(MemoryError, match="batch_size"):
-        train_population(key, archs, params, ds, folds, norm, tiny, shard=False)
+        fit(key, archs, params, tiny)
 
 
 def test_scratch_init_differs_from_inherit_and_config_validation():
-    ds, folds, norm = small_data()
     archs, params = population(2)
     key = jax.random.key(0)
-    a = train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
-    b = train_population(
-        key, archs, params, ds, folds, norm, CFG, shard=False, init_from="scratch"
-    )
+    a = fit(key, archs, params)
+    b = fit(key, archs, None)
     assert not np.allclose(a.metrics["val_loss"], b.metrics["val_loss"])
     with pytest.raises(ValueError, match="multiple of eval_every"):
         TrainConfig(n_steps=10, eval_every=3)
-    with pytest.raises(ValueError, match="init_from"):
-        train_population(key, archs, params, ds, folds, norm, CFG, init_from="x")
 
 
 def test_fold_k_starts_from_fold_copy_k():
     """Per-fold params: fold k's run depends on copy k only; K = 1 broadcasts."""
-    ds, folds, norm = small_data()
     archs, a = population(2, seed=7)
     _, b = population(2, seed=8)
     key = jax.random.key(3)
 
     def run(params):
-        return train_population(key, archs, params, ds, folds, norm, CFG, shard=False)
+        return fit(key, archs, params)
 
     def folds_of(*copies):
         return jax.tree.map(lambda *v: jnp.stack(v, axis=1), *copies)
@@ -429,3 +394,102 @@ def test_fold_k_starts_from_fold_copy_k():
     three = folds_of(a, a, b)
     with pytest.raises(ValueError, match="3 fold copies, the data has 2 folds"):
         run(three)
+
+
+def test_deprecated_call_form_warns_and_equals_the_new_one():
+    ds, folds, norm = small_data()
+    archs, params = population(2)
+    key = jax.random.key(0)
+    data0 = make_train_data(
+        ds, folds, norm, eval_batch_size=128, max_eval_samples=256, fold_ids=(0,)
+    )
+    new = fit(key, archs, None, data=data0, strategy=ScheduledOps())
+    with pytest.warns(DeprecationWarning, match="deprecated"):
+        old = train_population(
+            key,
+            archs,
+            params,
+            ds,  # pyright: ignore
+            folds,  # pyright: ignore
+            norm,
+            CFG,
+            shard=False,
+            init_from="scratch",
+            node_loop="schedule",
+            data=data0,
+        )
+    for x, y in zip(jax.tree.leaves(new), jax.tree.leaves(old), strict=True):
+        np.testing.assert_array_equal(x, y)
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="init_from"):
+        train_population(key, archs, params, ds, folds, norm, CFG, init_from="x")  # pyright: ignore
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="dispatch"):
+        train_population(key, archs, params, ds, folds, norm, CFG, dispatch="x")  # pyright: ignore
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="not both"):
+        train_population(
+            key,
+            archs,
+            params,
+            ds,  # pyright: ignore
+            folds,  # pyright: ignore
+            norm,
+            CFG,
+            plan=TrainPlan(),
+            shard=False,
+        )
+
+
+def test_plan_validation_errors_are_clear():
+    with pytest.raises(ValueError, match="strategy must be one of Auto"):
+        TrainPlan(strategy="ops")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="fold_axis must be one of"):
+        TrainPlan(fold_axis="x")
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        TrainPlan(chunk_size=0)
+    with pytest.raises(ValueError, match="min_capacities applies to op strategies"):
+        TrainPlan(strategy=VmappedSwitch(), min_capacities=(1, 1, 1))
+    with pytest.raises(ValueError, match="ScheduledOps"):
+        DispatchedOps("schedule")
+    archs, params = population(2)
+    with pytest.raises(TypeError, match="FoldedData"):
+        train_population(jax.random.key(0), archs, params, small_data()[0:2], CFG)  # pyright: ignore
+    with pytest.raises(TypeError, match="plan must be a TrainPlan"):
+        train_population(
+            jax.random.key(0),
+            archs,
+            params,
+            FoldedData(*small_data()),
+            CFG,
+            plan=1,  # pyright: ignore
+        )
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        train_population(
+            jax.random.key(0), archs, params, FoldedData(*small_data()), CFG, x=1
+        )
+
+
+def test_train_state_is_a_pytree_under_jit_and_vmap():
+    p = {"w": jnp.arange(6.0).reshape(3, 2)}
+    score = jnp.array([0.5, jnp.nan, 0.2])
+
+    def start(p, s):
+        return initial_state(p, p, -s, s, s, 12)
+
+    state = jax.jit(jax.vmap(start))(p, score)
+    assert isinstance(state, TrainState)
+    assert state.best_score.shape == (3,)
+    np.testing.assert_array_equal(state.failed, [False, True, False])
+    state = state._replace(since=jnp.array([0, 0, 2], jnp.int32))
+
+    def step(st, p):
+        better = st.best_score + 0.1
+        bad = jnp.zeros((), bool)
+        return updated_state(st, p, p, -better, better, better, bad, 6, 3)
+
+    batched = jax.jit(jax.vmap(step))(state, p)
+    for i in range(3):
+        one = step(jax.tree.map(lambda x, i=i: x[i], state), {"w": p["w"][i]})
+        assert int(one.best_step) == int(batched.best_step[i])
+    # Member 1 failed at the start and stays frozen; member 2 improves.
+    np.testing.assert_array_equal(batched.best_step, [6, 0, 6])
+    np.testing.assert_array_equal(batched.since, [0, 1, 0])
+    assert jax.tree.structure(batched) == jax.tree.structure(state)

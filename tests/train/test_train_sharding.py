@@ -16,7 +16,8 @@ SCRIPT = textwrap.dedent(
     import jax, numpy as np
     from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
     from nasjax.graph import ArchSpec, random_arch, stack
-    from nasjax.train import TrainConfig, train_population
+    from nasjax.data import FoldedData
+    from nasjax.train import TrainConfig, TrainPlan, train_population
 
     assert jax.device_count() == 4, jax.devices()
     syn = synthetic(0, n_symbols=3, n_steps=1200, signal=0.2)
@@ -31,8 +32,9 @@ SCRIPT = textwrap.dedent(
     cfg = TrainConfig(n_steps=6, eval_every=3, batch_size=16, eval_batch_size=64,
                       max_eval_samples=128, warmup_steps=1)
     key = jax.random.key(1)
-    a = train_population(key, archs, params, ds, folds, norm, cfg, shard=True)
-    b = train_population(key, archs, params, ds, folds, norm, cfg, shard=False)
+    data = FoldedData(ds, folds, norm)
+    a = train_population(key, archs, params, data, cfg, plan=TrainPlan(shard=True))
+    b = train_population(key, archs, params, data, cfg, plan=TrainPlan(shard=False))
     assert a.fitness.shape == (5,)
     np.testing.assert_allclose(a.fitness, b.fitness, atol=1e-5)
     np.testing.assert_allclose(a.metrics["val_loss"], b.metrics["val_loss"],
@@ -41,7 +43,8 @@ SCRIPT = textwrap.dedent(
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
     # Two chunks of 4 (one member per device and chunk; each device runs the
     # op dispatch on its own block with its own capacities).
-    c = train_population(key, archs, params, ds, folds, norm, cfg, chunk_size=4)
+    c = train_population(key, archs, params, data, cfg,
+                         plan=TrainPlan(chunk_size=4))
     np.testing.assert_allclose(c.fitness, b.fitness, atol=1e-5)
     np.testing.assert_allclose(c.metrics["val_loss"], b.metrics["val_loss"],
                                rtol=1e-5, atol=1e-5)
