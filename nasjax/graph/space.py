@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from nasjax.graph.spec import ArchSpec
 
@@ -24,12 +25,12 @@ class SearchSpaceConfig:
     def spec(self, n_features: int, window: int, n_classes: int = 2) -> ArchSpec:
         """The `ArchSpec` of this space for data of ``n_features`` features,
         ``window`` steps and ``n_classes`` classes."""
-        ops = {} if self.ops is None else {"ops": tuple(self.ops)}
+        extra: dict[str, Any] = {} if self.ops is None else {"ops": tuple(self.ops)}
         return ArchSpec(
             n_features=n_features,
             window=window,
             n_classes=n_classes,
             max_nodes=self.max_nodes,
             max_width=self.max_width,
-            **ops,
+            **extra,
         )
