@@ -93,13 +93,13 @@ def make_data(setup: Setup):
 
     syn = synthetic(setup.seed, n_symbols=4, n_steps=3000, signal=0.15)
     fc = FeatureConfig.minimal(return_lags=(1, 3), vol_windows=(12,))
-    ds, folds, norm = build_dataset(
+    folded = build_dataset(
         syn.frame, fc, window=setup.window, folds=FoldConfig(n_folds=setup.folds)
     )
     data = make_train_data(
-        ds, folds, norm, eval_batch_size=128, max_eval_samples=setup.eval_samples
+        folded, eval_batch_size=128, max_eval_samples=setup.eval_samples
     )
-    return ds, folds, norm, data
+    return (*folded, data)
 
 
 def train_config(setup: Setup):

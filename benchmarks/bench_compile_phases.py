@@ -33,13 +33,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--window", type=int, default=16)
     args = ap.parse_args()
-    ds, folds, norm = setup(args.window)
-    spec = bench_spec(ds, args.window)
+    folded = setup(args.window)
+    spec = bench_spec(folded.dataset, args.window)
     cfg = bench_config(args.steps)
     data = make_train_data(
-        ds,
-        folds,
-        norm,
+        folded,
         eval_batch_size=cfg.eval_batch_size,
         max_eval_samples=cfg.max_eval_samples,
     )

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import nasjax
-from nasjax.data import FeatureConfig, FoldConfig, FoldedData, build_dataset, synthetic
+from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
 from nasjax.graph import ArchSpec, random_arch, stack, unstack
 from nasjax.morph import PRESERVING, random_morph
 from nasjax.train import (
@@ -100,9 +100,6 @@ MODES = {
 def bench_size(
     p,
     spec,
-    ds,
-    folds,
-    norm,
     cfg,
     data1,
     n_user_steady,
@@ -176,7 +173,7 @@ def bench_size(
     }
 
 
-def bench_inherit(spec, ds, folds, norm, cfg, p=16, lr_scales=(1.0, 0.3)):
+def bench_inherit(spec, folded, cfg, p=16, lr_scales=(1.0, 0.3)):
     """Weight inheritance vs training from scratch, at equal steps.
 
     ``p`` random parents are trained ``cfg.n_steps``; each gets one random
@@ -192,7 +189,6 @@ def bench_inherit(spec, ds, folds, norm, cfg, p=16, lr_scales=(1.0, 0.3)):
 
     keys = jax.random.split(jax.random.key(123), p)
     archs = stack([random_arch(k, spec) for k in keys])
-    folded = FoldedData(ds, folds, norm)
     unsharded = TrainPlan(shard=False)
     parents = train_population(
         jax.random.key(1), archs, None, folded, cfg, plan=unsharded
@@ -284,14 +280,12 @@ def main() -> None:
     ap.add_argument("--inherit-members", type=int, default=16)
     ap.add_argument("--lr-scales", type=float, nargs="+", default=[1.0, 0.3])
     args = ap.parse_args()
-    ds, folds, norm = setup(args.window, args.symbols, args.signal)
+    folded = setup(args.window, args.symbols, args.signal)
     ops = nasjax.graph.KNOWN_OPS if args.ops == "all" else tuple(args.ops.split(","))
-    spec = bench_spec(ds, args.window, args.max_nodes, args.max_width, ops)
+    spec = bench_spec(folded.dataset, args.window, args.max_nodes, args.max_width, ops)
     cfg = bench_config(args.steps, args.batch)
     data1 = make_train_data(
-        ds,
-        folds,
-        norm,
+        folded,
         eval_batch_size=cfg.eval_batch_size,
         max_eval_samples=cfg.max_eval_samples,
     )
@@ -306,9 +300,6 @@ def main() -> None:
             row = bench_size(
                 p,
                 spec,
-                ds,
-                folds,
-                norm,
                 cfg,
                 data1,
                 args.user_steady,
@@ -331,7 +322,7 @@ def main() -> None:
         if args.lr is not None:
             icfg = dataclasses.replace(icfg, learning_rate=args.lr)
         result["inherit"] = bench_inherit(
-            spec, ds, folds, norm, icfg, args.inherit_members, tuple(args.lr_scales)
+            spec, folded, icfg, args.inherit_members, tuple(args.lr_scales)
         )
         print(json.dumps(result["inherit"]), flush=True)
     if args.json:

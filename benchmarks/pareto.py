@@ -115,7 +115,7 @@ def baseline_points(
     cfg: AppConfig, data, names: list[str], key: jax.Array
 ) -> list[dict[str, Any]]:
     """Validation (mean over folds) and test accuracy and size of each baseline."""
-    ds, folds, norm = data
+    ds, folds, _ = data
     n_folds = int(folds.train.shape[0])
     _, _, test_ids = split_ids(folds, "test")
     y_test = split_arrays(ds, test_ids)["labels"]
@@ -126,14 +126,12 @@ def baseline_points(
         for k in range(n_folds):
             params = fit_arch(
                 jax.random.fold_in(key, 10 * j + k),
-                arch, ds, folds, norm, fold=k, cfg=cfg.train,
+                arch, data, fold=k, cfg=cfg.train,
             )  # fmt: skip
             _, _, val_ids = split_ids(folds, "val", k)
-            p_val = predict_arch(arch, params, ds, folds, norm, split="val", fold=k)
+            p_val = predict_arch(arch, params, data, split="val", fold=k)
             val_acc.append(accuracy(split_arrays(ds, val_ids)["labels"], p_val))
-            test_proba.append(
-                predict_arch(arch, params, ds, folds, norm, split="test", fold=k)
-            )
+            test_proba.append(predict_arch(arch, params, data, split="test", fold=k))
         points.append(
             {
                 "model": name,
@@ -147,11 +145,9 @@ def baseline_points(
     val_acc = []
     for k in range(n_folds):
         _, _, val_ids = split_ids(folds, "val", k)
-        p_val = BASELINES["logistic"].fit_predict(
-            key, ds, folds, norm, split="val", fold=k
-        )
+        p_val = BASELINES["logistic"].fit_predict(key, data, split="val", fold=k)
         val_acc.append(accuracy(split_arrays(ds, val_ids)["labels"], p_val))
-    p_test = BASELINES["logistic"].fit_predict(key, ds, folds, norm, split="test")
+    p_test = BASELINES["logistic"].fit_predict(key, data, split="test")
     points.append(
         {
             "model": "logistic",

@@ -242,12 +242,9 @@ def task_config(args: argparse.Namespace, task: str) -> AppConfig:
 
 def split_id_sets(cfg: AppConfig, dataset) -> dict[str, np.ndarray]:
     """Train, (scored) validation and test ids, exactly as nasjax uses them."""
-    ds, folds, norm = dataset
-    train, _, test = split_ids(folds, "test")
+    train, _, test = split_ids(dataset.folds, "test")
     data = make_train_data(
-        ds,
-        folds,
-        norm,
+        dataset,
         eval_batch_size=cfg.train.eval_batch_size,
         max_eval_samples=cfg.train.max_eval_samples,
         fold_ids=(0,),

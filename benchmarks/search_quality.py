@@ -222,7 +222,7 @@ def run_one(cfg: AppConfig, dataset, out_dir: Path) -> tuple[dict, list[dict]]:
 
 def baseline_rows(cfg: AppConfig, dataset, names: list[str]) -> list[dict]:
     """Test accuracy of the baselines, keyed like ``run_search``'s."""
-    ds, folds, norm = dataset
+    ds, folds, _ = dataset
     _, _, _, k_base = jax.random.split(jax.random.key(cfg.seed), 4)
     _, _, test_ids = split_ids(folds, "test")
     labels = split_arrays(ds, test_ids)["labels"]
@@ -230,7 +230,7 @@ def baseline_rows(cfg: AppConfig, dataset, names: list[str]) -> list[dict]:
     for j, name in enumerate(names):
         t0 = time.perf_counter()
         p = BASELINES[name].fit_predict(
-            jax.random.fold_in(k_base, j), ds, folds, norm, split="test", cfg=cfg.train
+            jax.random.fold_in(k_base, j), dataset, split="test", cfg=cfg.train
         )
         rows.append(
             {

@@ -409,7 +409,7 @@ def multiobjective(args, name: str, out: Path) -> tuple[pl.DataFrame, Path, dict
     for j, base in enumerate(args.mo_baselines):
         arch = cb.deep_baseline_arch(base, ds)
         res = cb.fit_folds(
-            jax.random.fold_in(key, 100 + j), stack([arch]), ds, folds, norm, cfg.train
+            jax.random.fold_in(key, 100 + j), stack([arch]), data, cfg.train
         )
         params = jax.tree.map(lambda x: x[0], res.params)
         proba = cb.predict_ensemble(arch, params, ds, norm, test)
@@ -436,7 +436,7 @@ def multiobjective(args, name: str, out: Path) -> tuple[pl.DataFrame, Path, dict
             "kind": "baseline",
             "params": (flat + 1) * n_cls,
             "val_accuracy": float(np.mean(accs)),
-            "test_accuracy": accuracy(y_te, cb.logistic(key, ds, folds, norm)),
+            "test_accuracy": accuracy(y_te, cb.logistic(key, data)),
         }
     )
     df = pl.DataFrame(points, infer_schema_length=None)

@@ -107,9 +107,9 @@ def _validation(
 ) -> dict[str, Any]:
     """Out-of-fold validation metrics of the best member (search params), and
     their per-fold accuracy."""
-    ds, folds, norm = data
+    ds = data.dataset
     bs = cfg.train.eval_batch_size
-    ids, proba, per_fold = cb.out_of_fold(arch, fold_params, ds, folds, norm, bs)
+    ids, proba, per_fold = cb.out_of_fold(arch, fold_params, data, bs)
     y = cb.labels_of(ds, ids)
     idx = bootstrap_indices(len(y), cfg.evaluation.n_boot, cfg.seed)
     metrics = metrics_with_ci(y, proba, idx)
@@ -214,7 +214,7 @@ class ClassificationTask:
         for j, name in enumerate(cfg.evaluation.baselines):
             if name in cb.CLASSIFIERS:
                 predictions[name] = cb.CLASSIFIERS[name](
-                    jax.random.fold_in(k_base, j), ds, folds, norm, cfg=cfg.train
+                    jax.random.fold_in(k_base, j), data, cfg=cfg.train
                 )
             else:
                 skipped[name] = cb.SKIPPED.get(name, "does not apply to classification")

@@ -77,7 +77,7 @@ def _validation_metrics(
     evaluation step); predictions cover every validation id of each fold
     (the search may score a strided subset, ``train.max_eval_samples``).
     """
-    ds, folds, norm = data
+    ds, folds, _ = data
     n_boot = cfg.evaluation.n_boot
     labels = np.asarray(ds.labels).reshape(-1)
     n_folds = int(folds.train.shape[0])
@@ -88,9 +88,7 @@ def _validation_metrics(
         p = predict_arch(
             arch,
             params,
-            ds,
-            folds,
-            norm,
+            data,
             split="val",
             fold=k,
             batch_size=cfg.train.eval_batch_size,
@@ -145,20 +143,18 @@ class DirectionTask:
         plot_dir: Path | None,
     ) -> TestOutcome:
         """Retrain the best arch on the last fold, score it and the baselines."""
-        ds, folds, norm = data
+        ds, folds, _ = data
         _, _, test_ids = split_ids(folds, "test")
-        params = fit_arch(k_final, best.arch, ds, folds, norm, cfg=cfg.train)
+        params = fit_arch(k_final, best.arch, data, cfg=cfg.train)
         predictions = {
             "best": predict_arch(
-                best.arch, params, ds, folds, norm, batch_size=cfg.train.eval_batch_size
+                best.arch, params, data, batch_size=cfg.train.eval_batch_size
             )
         }
         for j, name in enumerate(cfg.evaluation.baselines):
             predictions[name] = BASELINES[name].fit_predict(
                 jax.random.fold_in(k_base, j),
-                ds,
-                folds,
-                norm,
+                data,
                 split="test",
                 cfg=cfg.train,
             )

@@ -6,9 +6,8 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
-from nasjax.data.dataset import Dataset
+from nasjax.data.dataset import Dataset, FoldedData
 from nasjax.data.normalize import NormStats
-from nasjax.data.splits import Folds
 from nasjax.train.data import split_ids
 from nasjax.typing import Key
 
@@ -34,25 +33,22 @@ def lagged_features(
 
 def majority(
     key: Key,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     split: str = "test",
     fold: int = -1,
     cfg=None,
 ) -> np.ndarray:
     """P(up) = frequency of up in the training labels, for every sample."""
-    del key, norm, cfg
+    del key, cfg
+    dataset, folds, _ = data
     train, _, ev = split_ids(folds, split, fold)
     return np.full(len(ev), _labels(dataset, train).mean(), np.float32)
 
 
 def persistence(
     key: Key,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     split: str = "test",
     fold: int = -1,
@@ -63,7 +59,8 @@ def persistence(
     The rule is fixed; its confidence ``q`` (the training hit rate, kept in
     ``[0.5 + 1e-3, 0.99]``) only calibrates the probabilities.
     """
-    del key, norm, cfg
+    del key, cfg
+    dataset, folds, _ = data
     names = dataset.meta.feature_names
     if "ret_1" not in names:
         raise ValueError("persistence needs the 'ret_1' feature (return_lags with 1)")
@@ -77,9 +74,7 @@ def persistence(
 
 def logistic(
     key: Key,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     split: str = "test",
     fold: int = -1,
@@ -87,6 +82,7 @@ def logistic(
 ) -> np.ndarray:
     """L2 logistic regression on the last-step normalised features."""
     del key, cfg
+    dataset, folds, norm = data
     k = fold % folds.train.shape[0]
     train, _, ev = split_ids(folds, split, fold)
     model = LogisticRegression(C=1.0, max_iter=500)
@@ -97,9 +93,7 @@ def logistic(
 
 def gbdt(
     key: Key,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     split: str = "test",
     fold: int = -1,
@@ -109,6 +103,7 @@ def gbdt(
     """HistGradientBoosting on last-step features + ``lags`` lags (fixed
     hyper-parameters; its seed comes from ``key``)."""
     del cfg
+    dataset, folds, norm = data
     k = fold % folds.train.shape[0]
     train, _, ev = split_ids(folds, split, fold)
     model = gbdt_model(key)

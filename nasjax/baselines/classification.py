@@ -56,9 +56,7 @@ class ClassifierFn(Protocol):
     def __call__(
         self,
         key: Key,
-        dataset: Dataset,
-        folds: Folds,
-        norm: NormStats,
+        data: FoldedData,
         /,
         *,
         cfg: TrainConfig | None = None,
@@ -67,15 +65,16 @@ class ClassifierFn(Protocol):
 
         Args:
             key: PRNG key (model seed; unused by ``majority``).
-            dataset: A classification dataset (one sample per instance,
-                ``features: float[T, S, F]``).
-            folds: The K validation folds over the TRAIN instances.
-            norm: Per-fold normalisation statistics, ``mean, std: [K, F]``.
+            data: A classification dataset (one sample per instance,
+                ``features: float[T, S, F]``), its K validation folds over
+                the TRAIN instances and per-fold normalisation statistics
+                (``mean, std: [K, F]``).
             cfg: Training configuration of the deep entries (default
                 ``TrainConfig()``; ignored by the others).
 
         Returns:
-            ``float32[n_test, C]`` for :func:`test_ids` ``(folds)``, in order.
+            ``float32[n_test, C]`` for :func:`test_ids` ``(data.folds)``, in
+            order.
         """
         ...
 
@@ -121,9 +120,7 @@ def labels_of(dataset: Dataset, ids: np.ndarray) -> np.ndarray:
 def fit_folds(
     key: Key,
     archs: Arch,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     cfg: TrainConfig,
 ) -> PopulationResult:
     """Train a stacked population from scratch on every fold.
@@ -131,9 +128,8 @@ def fit_folds(
     Args:
         key: PRNG key.
         archs: Stacked archs ``[P]`` of one bucket.
-        dataset: The classification dataset.
-        folds: Its folds (K validation folds of the TRAIN instances).
-        norm: Per-fold normalisation statistics.
+        data: The classification dataset, its folds (K validation folds of
+            the TRAIN instances) and per-fold normalisation statistics.
         cfg: Training configuration.
 
     Returns:
@@ -141,7 +137,7 @@ def fit_folds(
         (each early-stopped on its fold's validation instances), metrics and
         ``fitness: float32[P]`` (mean validation accuracy over folds).
     """
-    return train_population(key, archs, None, FoldedData(dataset, folds, norm), cfg)
+    return train_population(key, archs, None, data, cfg)
 
 
 def predict_folds(
@@ -202,9 +198,7 @@ def predict_ensemble(
 def out_of_fold(
     arch: Arch,
     fold_params: Params,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     batch_size: int = 512,
 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Validation predictions of each fold's model on its own validation ids.
@@ -214,6 +208,7 @@ def out_of_fold(
         instance once (the folds partition them), predicted by the model
         that did not train on it.
     """
+    dataset, folds, norm = data
     n_folds = int(folds.train.shape[0])
     ids, probas, per_fold = [], [], []
     for k in range(n_folds):
@@ -241,15 +236,14 @@ def _full_proba(model, proba: np.ndarray, n: int) -> np.ndarray:
 
 def majority(
     key: Key,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     cfg: TrainConfig | None = None,
 ) -> np.ndarray:
     """The TRAIN class frequencies for every test instance (arg-max: the
     majority class)."""
-    del key, norm, cfg
+    del key, cfg
+    dataset, folds, _ = data
     y = labels_of(dataset, train_instances(folds))
     freq = np.bincount(y, minlength=n_classes(dataset)) / len(y)
     return np.tile(freq.astype(np.float32), (len(test_ids(folds)), 1))
@@ -257,15 +251,14 @@ def majority(
 
 def logistic(
     key: Key,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     cfg: TrainConfig | None = None,
 ) -> np.ndarray:
     """Multinomial L2 logistic regression (C = 1) on the flattened series,
     standardised per input column on the TRAIN instances."""
-    del key, norm, cfg
+    del key, cfg
+    dataset, folds, _ = data
     return logistic_ids(dataset, train_instances(folds), test_ids(folds))
 
 
@@ -286,15 +279,14 @@ def logistic_ids(
 
 def gbdt(
     key: Key,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     cfg: TrainConfig | None = None,
 ) -> np.ndarray:
     """Histogram gradient boosting (fixed hyper-parameters) on the flattened
     series; its seed comes from ``key``."""
-    del norm, cfg
+    del cfg
+    dataset, folds, _ = data
     train = train_instances(folds)
     model = gbdt_model(key)
     model.fit(flat_series(dataset, train), labels_of(dataset, train))
@@ -310,16 +302,15 @@ def deep_baseline_arch(name: str, dataset: Dataset) -> Arch:
 def _deep(name: str) -> ClassifierFn:
     def fit_predict(
         key: Key,
-        dataset: Dataset,
-        folds: Folds,
-        norm: NormStats,
+        data: FoldedData,
         *,
         cfg: TrainConfig | None = None,
     ) -> np.ndarray:
         cfg = TrainConfig() if cfg is None else cfg
+        dataset, folds, norm = data
         arch = deep_baseline_arch(name, dataset)
         pop = jax.tree.map(lambda x: x[None], arch)
-        res = fit_folds(key, pop, dataset, folds, norm, cfg)
+        res = fit_folds(key, pop, data, cfg)
         params = jax.tree.map(lambda x: x[0], res.params)
         return predict_ensemble(
             arch, params, dataset, norm, test_ids(folds), cfg.eval_batch_size
@@ -338,8 +329,8 @@ CLASSIFIERS: dict[str, ClassifierFn] = {
     "gbdt": gbdt,
     **{n: _deep(n) for n in DEEP_ARCHS},
 }
-"""Baselines that apply to classification datasets: ``(key, dataset, folds,
-norm, *, cfg) -> float32[n_test, C]`` test class probabilities."""
+"""Baselines that apply to classification datasets: ``(key, data, *, cfg) ->
+float32[n_test, C]`` test class probabilities."""
 
 SKIPPED: dict[str, str] = {
     "persistence": (

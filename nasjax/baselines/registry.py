@@ -10,9 +10,7 @@ import numpy as np
 
 from nasjax.baselines import classical
 from nasjax.baselines.deep import DEEP_ARCHS
-from nasjax.data.dataset import Dataset
-from nasjax.data.normalize import NormStats
-from nasjax.data.splits import Folds
+from nasjax.data.dataset import Dataset, FoldedData
 from nasjax.graph.arch import Arch
 from nasjax.graph.spec import ArchSpec
 from nasjax.train.config import TrainConfig
@@ -33,9 +31,7 @@ class FitPredict(Protocol):
     def __call__(
         self,
         key: Key,
-        dataset: Dataset,
-        folds: Folds,
-        norm: NormStats,
+        data: FoldedData,
         /,
         *,
         split: str = "test",
@@ -46,17 +42,17 @@ class FitPredict(Protocol):
 
         Args:
             key: PRNG key (model seed; unused by the deterministic ones).
-            dataset: The pooled dataset, ``features: float[T, S, F]``.
-            folds: Sample-id walk-forward folds (``K`` folds).
-            norm: Per-fold normalisation statistics, ``mean, std: [K, F]``.
+            data: The pooled dataset (``features: float[T, S, F]``), its
+                sample-id walk-forward folds (``K`` folds) and per-fold
+                normalisation statistics (``mean, std: [K, F]``).
             split: ``"val"`` or ``"test"``: whose evaluation ids to predict.
             fold: Fold index (default the last, nearest the test block).
             cfg: Training configuration of the deep baselines (default
                 ``TrainConfig()``; ignored by the others).
 
         Returns:
-            ``float32[n]`` P(up) for ``nasjax.train.split_ids(folds, split,
-            fold)[2]``, in order.
+            ``float32[n]`` P(up) for ``nasjax.train.split_ids(data.folds,
+            split, fold)[2]``, in order.
         """
         ...
 
@@ -68,9 +64,9 @@ class Baseline:
     Attributes:
         name: Registry name.
         kind: ``"naive"``, ``"classical"`` or ``"deep"``.
-        fit_predict: ``(key, dataset, folds, norm, *, split="test", fold=-1,
-            cfg=None) -> float32[n]`` (:class:`FitPredict`) P(up) for the
-            split's evaluation ids (``nasjax.train.split_ids(folds, split,
+        fit_predict: ``(key, data, *, split="test", fold=-1, cfg=None) ->
+            float32[n]`` (:class:`FitPredict`) P(up) for the split's
+            evaluation ids (``nasjax.train.split_ids(data.folds, split,
             fold)[2]``, in order), fitted on the fold's training ids only.
     """
 
@@ -92,9 +88,7 @@ def default_spec(dataset: Dataset, max_width: int = 64) -> ArchSpec:
 def fit_arch(
     key: Key,
     arch: Arch,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     fold: int = -1,
     cfg: TrainConfig | None = None,
@@ -107,9 +101,8 @@ def fit_arch(
     Args:
         key: PRNG key (member 0 of :func:`~nasjax.train.train_population`).
         arch: A single arch (no batch axes).
-        dataset: The pooled dataset.
-        folds: Sample-id walk-forward folds.
-        norm: Per-fold normalisation statistics.
+        data: The pooled dataset, its sample-id walk-forward folds and
+            per-fold normalisation statistics.
         fold: Fold index (default the last, nearest the test block).
         cfg: Training configuration (default ``TrainConfig()``).
 
@@ -117,26 +110,22 @@ def fit_arch(
         The trained params of ``arch`` (bucket-sized, no batch axes).
     """
     cfg = TrainConfig() if cfg is None else cfg
-    k = fold % folds.train.shape[0]
-    data = make_train_data(
-        dataset,
-        folds,
-        norm,
+    k = fold % data.folds.train.shape[0]
+    train_data = make_train_data(
+        data,
         eval_batch_size=cfg.eval_batch_size,
         max_eval_samples=cfg.max_eval_samples,
         fold_ids=(k,),
     )
     pop = jax.tree.map(lambda x: x[None], arch)
-    res = train_population(key, pop, None, data, cfg, plan=TrainPlan(shard=False))
+    res = train_population(key, pop, None, train_data, cfg, plan=TrainPlan(shard=False))
     return jax.tree.map(lambda x: x[0, 0], res.params)
 
 
 def predict_arch(
     arch: Arch,
     params: Params,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     split: str = "test",
     fold: int = -1,
@@ -147,9 +136,10 @@ def predict_arch(
     Normalises with fold ``fold``'s statistics (those it was trained with).
 
     Returns:
-        ``float32[n]`` for ``nasjax.train.split_ids(folds, split, fold)[2]``,
-        in order.
+        ``float32[n]`` for ``nasjax.train.split_ids(data.folds, split,
+        fold)[2]``, in order.
     """
+    dataset, folds, norm = data
     k = fold % folds.train.shape[0]
     _, _, ev = split_ids(folds, split, fold)
     proba = predict_proba(
@@ -167,9 +157,7 @@ def predict_arch(
 def fit_predict_arch(
     key: Key,
     arch: Arch,
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     split: str = "test",
     fold: int = -1,
@@ -180,13 +168,11 @@ def fit_predict_arch(
     :func:`fit_arch` followed by :func:`predict_arch`.
     """
     cfg = TrainConfig() if cfg is None else cfg
-    params = fit_arch(key, arch, dataset, folds, norm, fold=fold, cfg=cfg)
+    params = fit_arch(key, arch, data, fold=fold, cfg=cfg)
     return predict_arch(
         arch,
         params,
-        dataset,
-        folds,
-        norm,
+        data,
         split=split,
         fold=fold,
         batch_size=cfg.eval_batch_size,
@@ -196,19 +182,15 @@ def fit_predict_arch(
 def _deep(name: str) -> FitPredict:
     def fit_predict(
         key: Key,
-        dataset: Dataset,
-        folds: Folds,
-        norm: NormStats,
+        data: FoldedData,
         *,
         split: str = "test",
         fold: int = -1,
         cfg: TrainConfig | None = None,
         spec: ArchSpec | None = None,
     ) -> np.ndarray:
-        arch = DEEP_ARCHS[name](spec or default_spec(dataset))
-        return fit_predict_arch(
-            key, arch, dataset, folds, norm, split=split, fold=fold, cfg=cfg
-        )
+        arch = DEEP_ARCHS[name](spec or default_spec(data.dataset))
+        return fit_predict_arch(key, arch, data, split=split, fold=fold, cfg=cfg)
 
     fit_predict.__doc__ = f"Train the fixed ``{name}`` arch and predict P(up)."
     return fit_predict

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.data import FeatureConfig, load_data
+from nasjax.data import FeatureConfig, FoldedData, load_data
 from nasjax.graph import Arch, ArchSpec, chain, random_arch, stack
 from nasjax.morph import MORPHS, morph_chain
 from nasjax.nn import init as init_params
@@ -187,12 +187,11 @@ class RealEvaluator:
 def make_real_evaluator(cfg: ProtocolConfig) -> RealEvaluator:
     """Load the data and fix the folds and training setup of ``cfg.real``."""
     r, c = cfg.real, cfg.consensus
-    dataset, folds, norm = load_data(r.data, FEATURES, cfg.seed)
+    data = load_data(r.data, FEATURES, cfg.seed)
+    dataset, folds, norm = data
     train_cfg = r.train
     public = make_train_data(
-        dataset,
-        folds,
-        norm,
+        data,
         eval_batch_size=train_cfg.eval_batch_size,
         max_eval_samples=train_cfg.max_eval_samples,
     )
@@ -207,15 +206,16 @@ def make_real_evaluator(cfg: ProtocolConfig) -> RealEvaluator:
         folds=folds,
         norm=norm,
         public=public,
-        oracle=_oracle_data(dataset, folds, norm, train_cfg),
+        oracle=_oracle_data(data, train_cfg),
         train_cfg=train_cfg,
         n_folds=int(public.train.shape[0]),
         population=per_block,
     )
 
 
-def _oracle_data(dataset: Any, folds: Any, norm: Any, cfg: TrainConfig) -> TrainData:
+def _oracle_data(data: FoldedData, cfg: TrainConfig) -> TrainData:
     """Train on the last fold's training block, score on the test period."""
+    dataset, folds, norm = data
     last = int(np.asarray(folds.train).shape[0]) - 1
     test_folds = folds._replace(
         val=np.asarray(folds.test)[None],
@@ -228,9 +228,7 @@ def _oracle_data(dataset: Any, folds: Any, norm: Any, cfg: TrainConfig) -> Train
         std=np.asarray(norm.std)[last : last + 1],
     )
     return make_train_data(
-        dataset,
-        test_folds,
-        stats,
+        FoldedData(dataset, test_folds, stats),
         eval_batch_size=cfg.eval_batch_size,
         max_eval_samples=cfg.max_eval_samples,
     )

@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.data.dataset import Dataset, gather_windows
-from nasjax.data.normalize import NormStats, normalize
+from nasjax.data.dataset import FoldedData, gather_windows
+from nasjax.data.normalize import normalize
 from nasjax.data.splits import Folds, pad_rows
 
 SPLITS: tuple[str, ...] = ("val", "test")
@@ -77,9 +77,7 @@ def split_ids(
 
 
 def make_train_data(
-    dataset: Dataset,
-    folds: Folds,
-    norm: NormStats,
+    data: FoldedData,
     *,
     eval_batch_size: int = 512,
     max_eval_samples: int | None = None,
@@ -88,9 +86,8 @@ def make_train_data(
     """Stack every fold's train/val ids and norm stats on a leading axis K.
 
     Args:
-        dataset: The pooled dataset.
-        folds: Sample-id folds (from ``build_dataset``).
-        norm: Per-fold normalisation statistics.
+        data: The pooled dataset, its sample-id folds and per-fold
+            normalisation statistics (from ``build_dataset``).
         eval_batch_size: Validation ids are padded to a multiple of this.
         max_eval_samples: Optional cap on validation ids per fold (evenly
             strided subset).
@@ -100,6 +97,7 @@ def make_train_data(
         ``TrainData`` whose per-fold fields have a leading axis K; vmap it
         with :data:`FOLD_AXES`, or take one fold with :func:`select_fold`.
     """
+    dataset, folds, norm = data
     ks = tuple(range(folds.train.shape[0])) if fold_ids is None else fold_ids
     trains = [_compact(folds.train[k], folds.train_mask[k]) for k in ks]
     vals = [

@@ -142,11 +142,8 @@ def as_train_data(data: FoldedData | TrainData, cfg: TrainConfig) -> TrainData:
     if isinstance(data, TrainData):
         return data
     if isinstance(data, FoldedData):
-        dataset, folds, norm = data
         return make_train_data(
-            dataset,
-            folds,
-            norm,
+            data,
             eval_batch_size=cfg.eval_batch_size,
             max_eval_samples=cfg.max_eval_samples,
         )

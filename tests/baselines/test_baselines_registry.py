@@ -52,40 +52,38 @@ def test_deep_archs_are_valid_fixed_archs(name):
 @pytest.mark.parametrize("name", ["majority", "persistence", "logistic", "gbdt"])
 @pytest.mark.parametrize("split", ["val", "test"])
 def test_classical_fit_predict_shapes(data, name, split):
-    ds, folds, norm = data
-    p = BASELINES[name].fit_predict(jax.random.key(0), ds, folds, norm, split=split)
-    n = len(split_ids(folds, split)[2])
+    p = BASELINES[name].fit_predict(jax.random.key(0), data, split=split)
+    n = len(split_ids(data.folds, split)[2])
     assert p.shape == (n,) and p.dtype == np.float32
     assert np.all((p >= 0) & (p <= 1))
 
 
 @pytest.mark.slow
 def test_deep_baseline_trains_with_the_population_engine(data):
-    ds, folds, norm = data
     spec = dataclasses.replace(
-        default_spec(ds, max_width=16), ops=("conv", "dense_gelu")
+        default_spec(data.dataset, max_width=16), ops=("conv", "dense_gelu")
     )
     cfg = fast_train_config()
     p = BASELINES["tcn"].fit_predict(
-        jax.random.key(0), ds, folds, norm, split="test", cfg=cfg, spec=spec
+        jax.random.key(0), data, split="test", cfg=cfg, spec=spec
     )
-    assert p.shape == (len(split_ids(folds, "test")[2]),)
+    assert p.shape == (len(split_ids(data.folds, "test")[2]),)
     assert np.all(np.isfinite(p))
 
 
 def test_fit_arch_then_predict_equals_fit_predict_arch(data):
     """``fit_predict_arch`` is ``fit_arch`` followed by ``predict_arch``."""
-    ds, folds, norm = data
-    spec = data_spec(ds, max_nodes=2, max_width=8, ops=("dense_gelu",))
+    spec = data_spec(data.dataset, max_nodes=2, max_width=8, ops=("dense_gelu",))
     arch = chain(spec, ["dense_gelu"], [8])
     cfg = fast_train_config()
     key = jax.random.key(3)
-    params = fit_arch(key, arch, ds, folds, norm, cfg=cfg)
+    params = fit_arch(key, arch, data, cfg=cfg)
     assert jax.tree.structure(params) == jax.tree.structure(
         init(jax.random.key(0), arch)
     )
     for split in ("val", "test"):
-        p = predict_arch(arch, params, ds, folds, norm, split=split, batch_size=64)
-        q = fit_predict_arch(key, arch, ds, folds, norm, split=split, cfg=cfg)
-        assert p.dtype == np.float32 and p.shape == (len(split_ids(folds, split)[2]),)
+        p = predict_arch(arch, params, data, split=split, batch_size=64)
+        q = fit_predict_arch(key, arch, data, split=split, cfg=cfg)
+        n = len(split_ids(data.folds, split)[2])
+        assert p.dtype == np.float32 and p.shape == (n,)
         np.testing.assert_array_equal(p, q)

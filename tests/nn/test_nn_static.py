@@ -38,10 +38,12 @@ def test_static_gradients_equal_bucket_gradients(spec, x):
 def test_static_training_equals_bucket_training():
     """``make_train(cfg, forward=apply_static)`` reproduces the default run."""
     syn = synthetic(0, n_symbols=2, n_steps=800, signal=0.2)
-    ds, folds, norm = build_dataset(
+    folded = build_dataset(
         syn.frame, FeatureConfig.minimal(), window=4, folds=FoldConfig(n_folds=1)
     )
-    small = ArchSpec(n_features=ds.features.shape[-1], window=4, max_nodes=4)
+    small = ArchSpec(
+        n_features=folded.dataset.features.shape[-1], window=4, max_nodes=4
+    )
     arch = random_arch(jax.random.key(2), small)
     p0 = nnx.init(jax.random.key(3), arch)
     cfg = TrainConfig(
@@ -51,7 +53,7 @@ def test_static_training_equals_bucket_training():
         eval_batch_size=128,
         max_eval_samples=128,
     )
-    data = make_train_data(ds, folds, norm, eval_batch_size=128, max_eval_samples=128)
+    data = make_train_data(folded, eval_batch_size=128, max_eval_samples=128)
     data = select_fold(data, 0)
     key = jax.random.key(1)
     _, m_bucket = jax.jit(make_train(cfg))(key, arch, p0, data)

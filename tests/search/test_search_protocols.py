@@ -33,10 +33,8 @@ def test_protocol_signatures():
     assert _protocol_params(AskFn) == ["key", "state", "n"]
     assert _protocol_params(TellFn) == ["key", "state", "archs", "fitness", "params"]
     assert _protocol_params(MorphFn) == ["key", "arch", "params"]
-    assert _protocol_params(FitPredict) == [
-        "key", "dataset", "folds", "norm", "split", "fold", "cfg",
-    ]  # fmt: skip
-    assert _protocol_params(ClassifierFn) == ["key", "dataset", "folds", "norm", "cfg"]
+    assert _protocol_params(FitPredict) == ["key", "data", "split", "fold", "cfg"]
+    assert _protocol_params(ClassifierFn) == ["key", "data", "cfg"]
 
 
 @pytest.mark.parametrize("name", sorted(SEARCHERS))
@@ -61,11 +59,11 @@ def test_morphs_take_the_protocol_arguments(name):
 @pytest.mark.parametrize("name", sorted(BASELINES))
 def test_baselines_take_the_protocol_arguments(name):
     fit_predict = BASELINES[name].fit_predict
-    _binds(fit_predict, None, None, None, None)
-    _binds(fit_predict, None, None, None, None, split="val", fold=0, cfg=None)
+    _binds(fit_predict, None, None)
+    _binds(fit_predict, None, None, split="val", fold=0, cfg=None)
 
 
 @pytest.mark.parametrize("name", sorted(CLASSIFIERS))
 def test_classifiers_take_the_protocol_arguments(name):
-    _binds(CLASSIFIERS[name], None, None, None, None)
-    _binds(CLASSIFIERS[name], None, None, None, None, cfg=None)
+    _binds(CLASSIFIERS[name], None, None)
+    _binds(CLASSIFIERS[name], None, None, cfg=None)

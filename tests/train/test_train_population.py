@@ -82,13 +82,13 @@ def population(n, seed=0):
 
 
 def test_vmap_population_equals_members_alone():
-    ds, folds, norm = small_data()
+    folded = small_data()
     archs, params = population(3)
     key = jax.random.key(7)
     res = fit(key, archs, params)
     assert res.fitness.shape == (3,)
     assert res.metrics["val_accuracy"].shape == (3, 2, CFG.n_evals)
-    data = make_train_data(ds, folds, norm, eval_batch_size=128, max_eval_samples=256)
+    data = make_train_data(folded, eval_batch_size=128, max_eval_samples=256)
     train = jax.jit(make_train(CFG))
     for i, (arch, p) in enumerate(
         zip(
@@ -115,7 +115,7 @@ def test_vmap_population_equals_members_alone():
 
 @pytest.mark.slow
 def test_jit_equals_no_jit():
-    ds, folds, norm = small_data()
+    folded = small_data()
     archs, params = population(1, seed=3)
     arch, p = unstack(archs)[0], jax.tree.map(lambda x: x[0], params)
     cfg = TrainConfig(
@@ -127,7 +127,7 @@ def test_jit_equals_no_jit():
         warmup_steps=0,
     )
     data = select_fold(
-        make_train_data(ds, folds, norm, eval_batch_size=64, max_eval_samples=64), 0
+        make_train_data(folded, eval_batch_size=64, max_eval_samples=64), 0
     )
     train = make_train(cfg)
     key = jax.random.key(1)
@@ -289,12 +289,12 @@ def _oracle_run():
 
 
 def test_one_fold_alone_equals_that_fold_of_several():
-    ds, folds, norm = small_data()
+    folded = small_data()
     archs, params = population(3, seed=12)
     key = jax.random.key(8)
     both = fit(key, archs, params)
     data0 = make_train_data(
-        ds, folds, norm, eval_batch_size=128, max_eval_samples=256, fold_ids=(0,)
+        folded, eval_batch_size=128, max_eval_samples=256, fold_ids=(0,)
     )
     first = fit(key, archs, params, data=data0)
     for name in ("val_loss", "train_loss", "best_score"):
@@ -397,11 +397,12 @@ def test_fold_k_starts_from_fold_copy_k():
 
 
 def test_deprecated_call_form_warns_and_equals_the_new_one():
-    ds, folds, norm = small_data()
+    folded = small_data()
+    ds, folds, norm = folded
     archs, params = population(2)
     key = jax.random.key(0)
     data0 = make_train_data(
-        ds, folds, norm, eval_batch_size=128, max_eval_samples=256, fold_ids=(0,)
+        folded, eval_batch_size=128, max_eval_samples=256, fold_ids=(0,)
     )
     new = fit(key, archs, None, data=data0, strategy=ScheduledOps())
     with pytest.warns(DeprecationWarning, match="deprecated"):
