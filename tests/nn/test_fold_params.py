@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nasjax import nn
+from nasjax.graph import random_arch, stack
 from nasjax.nn.fold_params import (
     as_fold_params,
     broadcast_folds,
@@ -12,13 +14,17 @@ from nasjax.nn.fold_params import (
     fold_axis_size,
     stack_members,
 )
-from tests.helpers import random_members, small_spec
+from tests.helpers import small_spec
 
 SPEC = small_spec(window=4, max_nodes=4, max_width=8, ops=("dense_gelu",))
 
 
 def params_of(n, seed=0):
-    return random_members(SPEC, n, seed)[1]
+    # Archs one by one, eagerly: two population sizes here, and the jitted
+    # random_members would compile random_arch once per size.
+    keys = jax.random.split(jax.random.key(seed), n)
+    archs = stack([random_arch(k, SPEC) for k in keys])
+    return jax.vmap(nn.init)(keys, archs)
 
 
 def test_layout_detection_and_broadcast():

@@ -11,7 +11,7 @@ import pytest
 
 import nasjax
 from nasjax.data import FoldedData
-from nasjax.graph import unstack
+from nasjax.graph import random_arch, stack, unstack
 from nasjax.nn.schedule import (
     SCHEDULE_GROUP,
     ScheduleShape,
@@ -36,7 +36,7 @@ from nasjax.train import (
     train_population,
 )
 from nasjax.train.state import initial_state, updated_state
-from tests.helpers import data_spec, fast_train_config, random_members, tiny_dataset
+from tests.helpers import data_spec, fast_train_config, tiny_dataset
 
 CFG = fast_train_config(
     n_steps=12,
@@ -63,7 +63,12 @@ def fit(key, archs, params, cfg=CFG, data=None, lr_scale=None, **plan):
 
 
 def population(n, seed=0):
-    return random_members(data_spec(small_data()), n, seed)
+    # Archs one by one, eagerly: the tests take four population sizes, and
+    # the jitted random_members would compile random_arch once per size.
+    spec = data_spec(small_data())
+    keys = jax.random.split(jax.random.key(seed), n)
+    archs = stack([random_arch(k, spec) for k in keys])
+    return archs, jax.vmap(nasjax.nn.init)(keys, archs)
 
 
 def test_vmap_population_equals_members_alone():
