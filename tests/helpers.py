@@ -12,7 +12,8 @@ dist_worker.py``) puts the root on ``sys.path`` itself first.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import jax
 
@@ -29,6 +30,9 @@ from nasjax.data import (
 )
 from nasjax.graph import Arch, ArchSpec, random_arch
 from nasjax.train import TrainConfig
+
+if TYPE_CHECKING:
+    from nasjax.app.config import AppConfig
 
 SEARCH_OPS: tuple[str, ...] = ("dense_gelu", "conv", "identity")
 """The three-op vocabulary of the search, surrogate and training tests."""
@@ -277,3 +281,60 @@ def fast_train_config(**overrides: Any) -> TrainConfig:
         The configuration.
     """
     return TrainConfig(**{**_FAST_TRAIN, **overrides})
+
+
+# --------------------------------------------------------------------------
+# Application
+
+
+def tiny_app_config(
+    changes: Mapping[str, Any] | None = None, **overrides: Any
+) -> AppConfig:
+    """A small whole-run :class:`~nasjax.app.config.AppConfig`.
+
+    The defaults are a two-round random search of four members on a tiny
+    synthetic panel: ``search=SearchConfig(name="random", population=4,
+    rounds=2)``, ``search_space=SearchSpaceConfig(max_nodes=4, max_width=16,
+    ops=("dense_gelu", "conv"))``, ``data=DataConfig(source="synthetic",
+    window=8, synthetic_signal=0.2, synthetic_symbols=3,
+    synthetic_steps=1200, n_folds=2)``, ``features=FeatureConfig.minimal()``,
+    ``train=TrainConfig(n_steps=20, eval_every=10, batch_size=32,
+    warmup_steps=5)``, ``evaluation=EvaluationConfig(baselines=("majority",),
+    n_boot=50)``; every other field keeps ``AppConfig``'s default.
+
+    Args:
+        changes: Dotted keys -> values, applied with
+            :func:`nasjax.app.config.override` (``{"search.rounds": 4}``, or a
+            whole section: ``{"train": TrainConfig(...)}``).
+        **overrides: More changes (top-level fields, e.g. ``seed=3``).
+
+    Returns:
+        The configuration.
+    """
+    from nasjax.app.config import (
+        AppConfig,
+        DataConfig,
+        EvaluationConfig,
+        SearchConfig,
+        SearchSpaceConfig,
+        override,
+    )
+
+    base = AppConfig(
+        search=SearchConfig(name="random", population=4, rounds=2),
+        search_space=SearchSpaceConfig(
+            max_nodes=4, max_width=16, ops=("dense_gelu", "conv")
+        ),
+        data=DataConfig(
+            source="synthetic",
+            window=8,
+            synthetic_signal=0.2,
+            synthetic_symbols=3,
+            synthetic_steps=1200,
+            n_folds=2,
+        ),
+        features=FeatureConfig.minimal(),
+        train=TrainConfig(n_steps=20, eval_every=10, batch_size=32, warmup_steps=5),
+        evaluation=EvaluationConfig(baselines=("majority",), n_boot=50),
+    )
+    return override(base, {**(changes or {}), **overrides})

@@ -26,19 +26,14 @@ from nasjax.app.checkpoint import (
 )
 from nasjax.app.config import (
     RESUMABLE_KEYS,
-    AppConfig,
-    DataConfig,
-    EvaluationConfig,
-    SearchConfig,
-    SearchSpaceConfig,
     override,
 )
 from nasjax.app.run import identity, run_search
-from nasjax.data import FeatureConfig, build_dataset, synthetic
-from nasjax.graph import ArchSpec, chain, stack
+from nasjax.data import FeatureConfig
+from nasjax.graph import chain, stack
 from nasjax.search import Archive, Proposal, SearchState
 from nasjax.serialize import decode, encode
-from nasjax.train import TrainConfig
+from tests.helpers import fast_train_config, small_spec, tiny_app_config, tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMING = ("train_seconds",)
@@ -46,28 +41,24 @@ TIMING = ("train_seconds",)
 FEATURES = FeatureConfig.minimal()
 # One op, so every round reuses one compiled trainer; 3 + 3 + 2 evaluations
 # (max_evaluations cuts the third round and ends the search before round 4).
-KILL_CFG = AppConfig(
-    search=SearchConfig(name="random", population=3, rounds=4, max_evaluations=8),
-    seed=0,
-    search_space=SearchSpaceConfig(max_nodes=4, max_width=16, ops=("dense_gelu",)),
-    data=DataConfig(
-        source="synthetic",
-        window=4,
-        synthetic_signal=0.2,
-        synthetic_symbols=2,
-        synthetic_steps=800,
-        n_folds=2,
-    ),
-    features=FEATURES,
-    train=TrainConfig(
-        n_steps=10,
-        eval_every=5,
-        batch_size=16,
-        warmup_steps=2,
-        eval_batch_size=128,
-        max_eval_samples=128,
-    ),
-    evaluation=EvaluationConfig(baselines=("majority",), n_boot=20),
+KILL_CFG = tiny_app_config(
+    {
+        "search.population": 3,
+        "search.rounds": 4,
+        "search.max_evaluations": 8,
+        "search_space.ops": ("dense_gelu",),
+        "data.window": 4,
+        "data.synthetic_symbols": 2,
+        "data.synthetic_steps": 800,
+        "train": fast_train_config(
+            n_steps=10,
+            eval_every=5,
+            warmup_steps=2,
+            eval_batch_size=128,
+            max_eval_samples=128,
+        ),
+        "evaluation.n_boot": 20,
+    }
 )
 
 
@@ -107,7 +98,7 @@ def assert_tree_identical(a, b, path="state"):
 
 def _state() -> dict:
     """A search-like payload with every kind of leaf the driver stores."""
-    spec = ArchSpec(n_features=3, window=4, max_nodes=4, max_width=16)
+    spec = small_spec(window=4, max_nodes=4)
     a1 = chain(spec, ["dense_gelu"], [8])
     a2 = chain(spec, ["dense_gelu", "conv"], [8, 16])
     archs = stack([a1, a2])
@@ -324,8 +315,7 @@ def test_other_config_is_refused_naming_the_keys(kill_runs):
 
 def test_other_data_is_refused(kill_runs):
     _, run, _, _ = kill_runs
-    frame = synthetic(5, n_symbols=2, n_steps=800, signal=0.2).frame
-    data = build_dataset(frame, FEATURES, window=4)
+    data = tiny_dataset(5, n_symbols=2, n_steps=800, features=FEATURES, n_folds=None)
     with pytest.raises(CheckpointMismatchError, match=r"data \(content hash\)"):
         run_search(KILL_CFG, run, dataset=data, progress=False)
 

@@ -18,8 +18,8 @@ from nasjax.app.config import (
     searcher_options,
     to_app_config,
 )
-from nasjax.graph import ArchSpec
 from nasjax.search import SEARCHERS
+from tests.helpers import small_spec
 
 CONF = conf_dir()
 NEEDS_PATH = {"binance", "freqtrade", "csv", "parquet"}
@@ -74,7 +74,7 @@ def test_debug_overlays_shrink_the_budget(composer, debug):
 @pytest.mark.parametrize("searcher", _options("search"))
 def test_searcher_options_are_accepted_by_the_factory(composer, searcher):
     app = to_app_config(composer([f"search={searcher}"]))
-    spec = ArchSpec(n_features=3, window=8, max_nodes=8, max_width=16)
+    spec = small_spec()
     searcher_obj = SEARCHERS[app.search.name](spec, **searcher_options(app))
     assert callable(searcher_obj.ask)
 

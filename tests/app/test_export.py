@@ -15,10 +15,11 @@ from nasjax.app.export import (
     lineage,
     load_model,
 )
-from nasjax.data import DataError, FeatureConfig, FoldConfig, build_dataset, synthetic
-from nasjax.graph import ArchSpec, chain
+from nasjax.data import DataError, FeatureConfig
+from nasjax.graph import chain
 from nasjax.nn import init
 from nasjax.train.predict import predict_proba
+from tests.helpers import data_spec, fold_frame, tiny_synthetic
 
 FEATURES = FeatureConfig(
     return_lags=(1, 3),
@@ -34,17 +35,9 @@ FOLD = 1
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A dataset, an arch with (random) params, and its export folder."""
-    frame = synthetic(2, n_symbols=3, n_steps=1200, signal=0.2).frame
-    ds, folds, norm = build_dataset(
-        frame, FEATURES, window=8, folds=FoldConfig(n_folds=2)
-    )
-    spec = ArchSpec(
-        n_features=int(ds.features.shape[-1]),
-        window=8,
-        max_nodes=4,
-        max_width=16,
-        ops=("dense_gelu", "conv"),
-    )
+    frame = tiny_synthetic(2, n_steps=1200).frame
+    ds, folds, norm = fold_frame(frame, features=FEATURES, window=8)
+    spec = data_spec(ds, ops=("dense_gelu", "conv"))
     arch = chain(spec, ["conv", "dense_gelu"], [16, 8], skips=((0, 2),))
     params = init(jax.random.key(0), arch)
     pre = Preprocess(

@@ -11,48 +11,26 @@ import pytest
 import nasjax  # (must precede jax initialisation)
 from nasjax.app.checkpoint import committed_steps
 from nasjax.app.config import (
-    AppConfig,
-    DataConfig,
-    EvaluationConfig,
-    SearchConfig,
-    SearchSpaceConfig,
     override,
 )
 from nasjax.app.loop import LoopState, next_population
 from nasjax.app.run import run_search
-from nasjax.data import FeatureConfig, load_data, synthetic
+from nasjax.data import load_data, synthetic
 from nasjax.evaluate.metrics import accuracy, brier
-from nasjax.train import TrainConfig, split_ids
+from nasjax.train import split_ids
+from tests.helpers import tiny_app_config
 
-FEATURES = FeatureConfig.minimal()
-CFG = AppConfig(
-    seed=0,
-    # Aging evolution: morphs parents (exercises lineage and weight
-    # inheritance) and compiles much less than the GP of bayes_morph.
-    search=SearchConfig(
-        name="evolution",
-        aging_window=8,
-        tournament_size=2,
-        morphs=("widen", "deepen"),
-        population=4,
-        rounds=2,
-    ),
-    search_space=SearchSpaceConfig(
-        max_nodes=4, max_width=16, ops=("dense_gelu", "conv")
-    ),
-    data=DataConfig(
-        source="synthetic",
-        window=8,
-        synthetic_signal=0.2,
-        synthetic_symbols=3,
-        synthetic_steps=1200,
-        n_folds=2,
-    ),
-    features=FEATURES,
-    train=TrainConfig(
-        n_steps=20, eval_every=10, batch_size=32, warmup_steps=5, max_eval_samples=512
-    ),
-    evaluation=EvaluationConfig(baselines=("majority", "logistic"), n_boot=50),
+CFG = tiny_app_config(
+    {
+        # Aging evolution: morphs parents (exercises lineage and weight
+        # inheritance) and compiles much less than the GP of bayes_morph.
+        "search.name": "evolution",
+        "search.aging_window": 8,
+        "search.tournament_size": 2,
+        "search.morphs": ("widen", "deepen"),
+        "train.max_eval_samples": 512,
+        "evaluation.baselines": ("majority", "logistic"),
+    }
 )
 
 

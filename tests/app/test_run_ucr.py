@@ -15,37 +15,27 @@ import pytest
 
 import nasjax  # noqa: F401  (must precede jax initialisation)
 from nasjax.app.config import (
-    AppConfig,
     DataConfig,
-    EvaluationConfig,
-    SearchConfig,
-    SearchSpaceConfig,
 )
 from nasjax.app.run import run_search
+from nasjax.data import FeatureConfig
 from nasjax.evaluate.classification import CLASS_METRICS
-from nasjax.train import TrainConfig
+from tests.helpers import tiny_app_config
 
 pytestmark = pytest.mark.skipif(
     find_spec("aeon") is None, reason="needs aeon: pip install 'nasjax[ucr]'"
 )
 
-CFG = AppConfig(
-    search=SearchConfig(name="random", population=1, rounds=1),
-    seed=0,
-    search_space=SearchSpaceConfig(
-        max_nodes=2,  # a tiny bucket keeps the compiles short
-        max_width=16,
-        ops=("dense_gelu", "conv"),
-    ),
-    data=DataConfig(
-        source="ucr",
-        name="JapaneseVowels",  # 9 classes, 12 channels, unequal lengths
-        n_folds=2,
-    ),
-    train=TrainConfig(n_steps=20, eval_every=10, batch_size=32, warmup_steps=5),
-    evaluation=EvaluationConfig(
-        baselines=("majority", "persistence", "logistic"), n_boot=50
-    ),
+CFG = tiny_app_config(
+    {
+        "search.population": 1,
+        "search.rounds": 1,
+        "search_space.max_nodes": 2,  # a tiny bucket keeps the compiles short
+        # 9 classes, 12 channels, unequal lengths
+        "data": DataConfig(source="ucr", name="JapaneseVowels", n_folds=2),
+        "features": FeatureConfig(),
+        "evaluation.baselines": ("majority", "persistence", "logistic"),
+    }
 )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nasjax import nn
-from nasjax.graph import ArchSpec, random_arch, stack
+from nasjax.graph import random_arch, stack
 from nasjax.nn.fold_params import (
     as_fold_params,
     broadcast_folds,
@@ -14,11 +14,14 @@ from nasjax.nn.fold_params import (
     fold_axis_size,
     stack_members,
 )
+from tests.helpers import small_spec
 
-SPEC = ArchSpec(n_features=3, window=4, max_nodes=4, max_width=8, ops=("dense_gelu",))
+SPEC = small_spec(window=4, max_nodes=4, max_width=8, ops=("dense_gelu",))
 
 
 def params_of(n, seed=0):
+    # Archs one by one, eagerly: two population sizes here, and the jitted
+    # random_members would compile random_arch once per size.
     keys = jax.random.split(jax.random.key(seed), n)
     archs = stack([random_arch(k, SPEC) for k in keys])
     return jax.vmap(nn.init)(keys, archs)

@@ -8,6 +8,7 @@ from jaxtyping import Array, Float
 
 import nasjax.nn as nnx
 from nasjax.graph import chain, pad_to, random_arch, stack, unstack
+from tests.helpers import random_inputs, random_members
 
 seeds = st.integers(0, 2**31 - 1)
 apply_jit = jax.jit(nnx.apply)
@@ -54,9 +55,7 @@ def test_jit_equals_no_jit(spec, x):
 
 
 def test_vmap_equals_loop_and_compiles_once(spec, x):
-    keys = jax.random.split(jax.random.key(7), 6)
-    pop = jax.vmap(random_arch, in_axes=(0, None))(keys, spec)
-    params = jax.vmap(nnx.init)(keys, pop)
+    pop, params = random_members(spec, 6, 7)
     traces = []
 
     def counted(a, p, xb):
@@ -70,9 +69,7 @@ def test_vmap_equals_loop_and_compiles_once(spec, x):
     )
     np.testing.assert_allclose(batched, looped, rtol=1e-4, atol=1e-5)
     # A different population of the same bucket reuses the compiled program.
-    keys2 = jax.random.split(jax.random.key(8), 6)
-    pop2 = jax.vmap(random_arch, in_axes=(0, None))(keys2, spec)
-    f(pop2, jax.vmap(nnx.init)(keys2, pop2), x)
+    f(*random_members(spec, 6, 8), x)
     assert len(traces) == 1
     assert f._cache_size() == 1  # type: ignore[attr-defined]
 
@@ -134,7 +131,7 @@ def test_model_is_causal_in_time(spec):
         spec, ["conv", "attention", "lstm", "gru"], [8, 8, 8, 8], readout="last"
     )
     params = nnx.init(jax.random.key(2), arch)
-    x = jax.random.normal(jax.random.key(3), (2, spec.window, spec.n_features))
+    x = random_inputs(spec, 2, seed=3)
     t = 4
     x_future = x.at[:, t + 1 :].set(100.0)
     cut = spec.window - (t + 1)

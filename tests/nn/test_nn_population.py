@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 import nasjax.nn as nnx
-from nasjax.graph import chain, random_arch, stack
-
-
-def _population(spec, n, seed):
-    keys = jax.random.split(jax.random.key(seed), n)
-    archs = jax.vmap(random_arch, in_axes=(0, None))(keys, spec)
-    return archs, jax.vmap(nnx.init)(keys, archs)
-
+from nasjax.graph import chain, stack
+from tests.helpers import random_inputs, random_members
 
 vmapped = jax.jit(jax.vmap(nnx.apply, in_axes=(0, 0, None)))
 dispatched = jax.jit(nnx.apply_population, static_argnums=(3, 4))
@@ -25,7 +19,7 @@ NODE_LOOPS = pytest.mark.parametrize("node_loop", ["unroll", "scan"])
 @NODE_LOOPS
 def test_dispatch_equals_vmapped_switch(spec, x, node_loop):
     spec = dataclasses.replace(spec, max_nodes=4)  # a 4-node bucket compiles fast
-    archs, params = _population(spec, 8, 0)
+    archs, params = random_members(spec, 8, 0)
     caps = nnx.op_capacities(archs)
     np.testing.assert_allclose(
         dispatched(archs, params, x, caps, node_loop),
@@ -38,9 +32,9 @@ def test_dispatch_equals_vmapped_switch(spec, x, node_loop):
 def test_per_member_batches_and_gradients_match(spec, node_loop):
     ops = ("dense_gelu", "conv", "gru", "attention", "identity")
     spec = dataclasses.replace(spec, max_nodes=4, ops=ops)  # compiles fast
-    archs, params = _population(spec, 6, 1)
+    archs, params = random_members(spec, 6, 1)
     caps = nnx.op_capacities(archs)
-    xs = jax.random.normal(jax.random.key(2), (6, 4, spec.window, spec.n_features))
+    xs = random_inputs(spec, (6, 4), seed=2)
 
     def loss_dispatch(p):
         return jnp.sum(nnx.apply_population(archs, p, xs, caps, node_loop) ** 2)
@@ -86,7 +80,7 @@ def test_node_capacities_are_exact_member_counts_per_node(spec):
 )
 def test_per_node_and_per_op_capacities_give_the_same_logits(spec, x, node_loop):
     spec = dataclasses.replace(spec, max_nodes=4)
-    archs, params = _population(spec, 8, 8)
+    archs, params = random_members(spec, 8, 8)
     per_node = dispatched(archs, params, x, nnx.node_capacities(archs), node_loop)
     per_op = dispatched(archs, params, x, nnx.op_capacities(archs), node_loop)
     np.testing.assert_allclose(per_node, per_op, atol=1e-6)
@@ -96,7 +90,7 @@ def test_per_node_and_per_op_capacities_give_the_same_logits(spec, x, node_loop)
 
 
 def test_badly_shaped_capacities_are_refused(spec, x):
-    archs, params = _population(spec, 8, 9)
+    archs, params = random_members(spec, 8, 9)
     rows = nnx.node_capacities(archs)
     with pytest.raises(ValueError, match="capacities must hold"):
         nnx.apply_population(archs, params, x, rows[:-1])
@@ -105,7 +99,7 @@ def test_badly_shaped_capacities_are_refused(spec, x):
 
 
 def test_too_small_capacities_are_refused(spec):
-    archs, _ = _population(spec, 8, 3)
+    archs, _ = random_members(spec, 8, 3)
     caps = nnx.op_capacities(archs)
     nnx.check_capacities(archs, caps)
     small = tuple(max(c // 2, 0) for c in caps)
@@ -120,13 +114,13 @@ def test_too_small_capacities_are_refused(spec):
 
 
 def test_unknown_node_loop_is_refused(spec, x):
-    archs, params = _population(spec, 8, 7)
+    archs, params = random_members(spec, 8, 7)
     with pytest.raises(ValueError, match="node_loop must be one of"):
         nnx.apply_population(archs, params, x, node_loop="while")
 
 
 def test_capacities_required_under_jit(spec, x):
-    archs, params = _population(spec, 8, 4)
+    archs, params = random_members(spec, 8, 4)
     with pytest.raises(ValueError, match="static capacities"):
         jax.jit(nnx.apply_population)(archs, params, x)
 
@@ -141,6 +135,6 @@ def test_one_compile_per_capacity_signature(spec, x):
     f = jax.jit(counted, static_argnums=3)
     caps = tuple(8 for _ in spec.ops)  # generous: fits any population of 8
     for seed in (5, 6):
-        archs, params = _population(spec, 8, seed)
+        archs, params = random_members(spec, 8, seed)
         f(archs, params, x, caps)
     assert len(traces) == 1

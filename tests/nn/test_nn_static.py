@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import nasjax.nn as nnx
-from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
-from nasjax.graph import ArchSpec, chain, random_arch
-from nasjax.train import TrainConfig, make_train, make_train_data, select_fold
+from nasjax.graph import DEFAULT_OPS, chain, random_arch
+from nasjax.train import make_train, make_train_data, select_fold
+from tests.helpers import data_spec, fast_train_config, tiny_dataset
 
 apply_jit = jax.jit(nnx.apply)
 
@@ -37,21 +37,16 @@ def test_static_gradients_equal_bucket_gradients(spec, x):
 
 def test_static_training_equals_bucket_training():
     """``make_train(cfg, forward=apply_static)`` reproduces the default run."""
-    syn = synthetic(0, n_symbols=2, n_steps=800, signal=0.2)
-    folded = build_dataset(
-        syn.frame, FeatureConfig.minimal(), window=4, folds=FoldConfig(n_folds=1)
-    )
-    small = ArchSpec(
-        n_features=folded.dataset.features.shape[-1], window=4, max_nodes=4
-    )
+    folded = tiny_dataset(n_symbols=2, n_steps=800, n_folds=1)
+    small = data_spec(folded, max_width=64, ops=DEFAULT_OPS)  # all ops, wide
     arch = random_arch(jax.random.key(2), small)
     p0 = nnx.init(jax.random.key(3), arch)
-    cfg = TrainConfig(
+    cfg = fast_train_config(
         n_steps=6,
         eval_every=3,
-        batch_size=16,
         eval_batch_size=128,
         max_eval_samples=128,
+        warmup_steps=20,
     )
     data = make_train_data(folded, eval_batch_size=128, max_eval_samples=128)
     data = select_fold(data, 0)

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nasjax.nn as nnx
-from nasjax.graph import random_arch
 from nasjax.nn.schedule import (
     ScheduleShape,
     build_schedule,
@@ -18,18 +17,13 @@ from nasjax.nn.schedule import (
     round_steps,
     schedule_steps,
 )
-
-
-def _population(spec, n, seed):
-    keys = jax.random.split(jax.random.key(seed), n)
-    archs = jax.vmap(random_arch, in_axes=(0, None))(keys, spec)
-    return archs, jax.vmap(nnx.init)(keys, archs)
+from tests.helpers import random_inputs, random_members
 
 
 @pytest.fixture(scope="module")
 def population(spec):
     """Eight members of the shared bucket (built once for the module)."""
-    return _population(spec, 8, 0)
+    return random_members(spec, 8, 0)
 
 
 run = jax.jit(nnx.apply_population, static_argnums=(3, 4))
@@ -95,7 +89,7 @@ def test_capacities_bound_the_schedule(spec, population):
 
 
 def test_schedule_equals_unroll_whatever_its_length_and_group(spec, x):
-    archs, params = _population(spec, 8, 3)
+    archs, params = random_members(spec, 8, 3)
     unroll = nnx.apply_population(archs, params, x, node_loop="unroll")
     need = schedule_steps(nnx.member_counts(archs), 1)
     run = jax.jit(nnx.apply_population, static_argnums=(3, 4))
@@ -115,8 +109,8 @@ def test_schedule_gradients_equal_unroll(spec):
     # edge gates and the inputs must get autodiff's gradients of the
     # unrolled loop, one member per step or several.
     spec = dataclasses.replace(spec, max_nodes=4)
-    archs, params = _population(spec, 6, 4)
-    xs = jax.random.normal(jax.random.key(5), (6, 4, spec.window, spec.n_features))
+    archs, params = random_members(spec, 6, 4)
+    xs = random_inputs(spec, (6, 4), seed=5)
     caps = nnx.node_capacities(archs)
     ops, active = np.asarray(archs.ops)[:, 1:], np.asarray(archs.node_mask)[:, 1:]
     assert {spec.ops[k] for k in ops[active > 0]} == set(spec.ops)  # every op

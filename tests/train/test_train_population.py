@@ -10,14 +10,8 @@ import numpy as np
 import pytest
 
 import nasjax
-from nasjax.data import (
-    FeatureConfig,
-    FoldConfig,
-    FoldedData,
-    build_dataset,
-    synthetic,
-)
-from nasjax.graph import ArchSpec, random_arch, stack, unstack
+from nasjax.data import FoldedData
+from nasjax.graph import random_arch, stack, unstack
 from nasjax.nn.schedule import (
     SCHEDULE_GROUP,
     ScheduleShape,
@@ -42,9 +36,9 @@ from nasjax.train import (
     train_population,
 )
 from nasjax.train.state import initial_state, updated_state
+from tests.helpers import data_spec, fast_train_config, tiny_dataset
 
-OPS = ("dense_gelu", "conv", "identity")
-CFG = TrainConfig(
+CFG = fast_train_config(
     n_steps=12,
     eval_every=6,
     batch_size=32,
@@ -57,9 +51,7 @@ CFG = TrainConfig(
 
 @functools.lru_cache(maxsize=1)
 def small_data():
-    syn = synthetic(0, n_symbols=3, n_steps=1500, signal=0.2)
-    fc = FeatureConfig.minimal()
-    return build_dataset(syn.frame, fc, window=4, folds=FoldConfig(n_folds=2))
+    return tiny_dataset()
 
 
 def fit(key, archs, params, cfg=CFG, data=None, lr_scale=None, **plan):
@@ -71,14 +63,12 @@ def fit(key, archs, params, cfg=CFG, data=None, lr_scale=None, **plan):
 
 
 def population(n, seed=0):
-    ds, _, _ = small_data()
-    spec = ArchSpec(
-        n_features=ds.features.shape[-1], window=4, max_nodes=4, max_width=16, ops=OPS
-    )
+    # Archs one by one, eagerly: the tests take four population sizes, and
+    # the jitted random_members would compile random_arch once per size.
+    spec = data_spec(small_data())
     keys = jax.random.split(jax.random.key(seed), n)
     archs = stack([random_arch(k, spec) for k in keys])
-    params = jax.vmap(nasjax.nn.init)(keys, archs)
-    return archs, params
+    return archs, jax.vmap(nasjax.nn.init)(keys, archs)
 
 
 def test_vmap_population_equals_members_alone():
@@ -118,14 +108,7 @@ def test_jit_equals_no_jit():
     folded = small_data()
     archs, params = population(1, seed=3)
     arch, p = unstack(archs)[0], jax.tree.map(lambda x: x[0], params)
-    cfg = TrainConfig(
-        n_steps=2,
-        eval_every=1,
-        batch_size=8,
-        eval_batch_size=64,
-        max_eval_samples=64,
-        warmup_steps=0,
-    )
+    cfg = fast_train_config(n_steps=2, eval_every=1, batch_size=8)
     data = select_fold(
         make_train_data(folded, eval_batch_size=64, max_eval_samples=64), 0
     )

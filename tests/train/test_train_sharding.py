@@ -14,25 +14,16 @@ SCRIPT = textwrap.dedent(
     """
     import nasjax
     import jax, numpy as np
-    from nasjax.data import FeatureConfig, FoldConfig, build_dataset, synthetic
-    from nasjax.graph import ArchSpec, random_arch, stack
-    from nasjax.data import FoldedData
-    from nasjax.train import TrainConfig, TrainPlan, train_population
+    from nasjax.train import TrainPlan, train_population
+    from tests.helpers import (data_spec, fast_train_config, random_members,
+                               tiny_dataset)
 
     assert jax.device_count() == 4, jax.devices()
-    syn = synthetic(0, n_symbols=3, n_steps=1200, signal=0.2)
-    fc = FeatureConfig.minimal()
-    ds, folds, norm = build_dataset(syn.frame, fc, window=4,
-                                    folds=FoldConfig(n_folds=2))
-    spec = ArchSpec(n_features=ds.features.shape[-1], window=4, max_nodes=4,
-                    max_width=16, ops=("dense_gelu", "conv", "identity"))
-    keys = jax.random.split(jax.random.key(0), 5)
-    archs = stack([random_arch(k, spec) for k in keys])
-    params = jax.vmap(nasjax.nn.init)(keys, archs)
-    cfg = TrainConfig(n_steps=6, eval_every=3, batch_size=16, eval_batch_size=64,
-                      max_eval_samples=128, warmup_steps=1)
+    data = tiny_dataset(n_steps=1200)
+    archs, params = random_members(data_spec(data), 5, 0)
+    cfg = fast_train_config(n_steps=6, eval_every=3, max_eval_samples=128,
+                            warmup_steps=1)
     key = jax.random.key(1)
-    data = FoldedData(ds, folds, norm)
     a = train_population(key, archs, params, data, cfg, plan=TrainPlan(shard=True))
     b = train_population(key, archs, params, data, cfg, plan=TrainPlan(shard=False))
     assert a.fitness.shape == (5,)
