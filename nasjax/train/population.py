@@ -20,8 +20,8 @@ results.
 from __future__ import annotations
 
 import functools
-from collections.abc import Hashable
-from typing import NamedTuple
+from collections.abc import Callable, Hashable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -78,7 +78,7 @@ def compiled_trainer(
     fold_axis: str,
     strategy: ConcreteStrategy,
     shape: Hashable = None,
-):
+) -> Callable[..., Any]:
     """The cached jitted population trainer of a concrete strategy.
 
     Args:
