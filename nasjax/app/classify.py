@@ -136,7 +136,7 @@ def _validation(
 
 
 def _export(
-    out: Path,
+    final: Path,
     arch: Arch,
     fold_params: Params,
     norm: NormStats,
@@ -144,10 +144,10 @@ def _export(
     name: str | None,
     history: list[dict[str, Any]],
     metrics: dict[str, Any],
-) -> Path:
-    """``best/``: arch, the K fold models' params, preprocessing, metrics."""
-    final = out / "best"
-    tmp = out / "best.partial"
+) -> None:
+    """``final`` (``best/``): arch, the K fold models' params, preprocessing,
+    metrics; written beside it, then renamed into place."""
+    tmp = final.with_name(final.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
@@ -174,7 +174,6 @@ def _export(
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)
-    return final
 
 
 class ClassificationTask:
@@ -267,17 +266,17 @@ class ClassificationTask:
 
     def export(
         self,
-        out: Path,
+        export_dir: Path,
         best: BestEvaluation,
         outcome: TestOutcome,
         data: FoldedData,
         cfg: AppConfig,
         history: list[dict[str, Any]],
         metrics: dict[str, Any],
-    ) -> Path:
+    ) -> None:
         """The K fold models, their preprocessing, lineage and metrics."""
-        return _export(
-            out,
+        _export(
+            export_dir,
             best.arch,
             best.fold_params,
             data.norm,
@@ -285,7 +284,7 @@ class ClassificationTask:
             cfg.data.name,
             history,
             metrics,
-        ).absolute()
+        )
 
     def summary(
         self,

@@ -206,14 +206,14 @@ class DirectionTask:
 
     def export(
         self,
-        out: Path,
+        export_dir: Path,
         best: BestEvaluation,
         outcome: TestOutcome,
         data: FoldedData,
         cfg: AppConfig,
         history: list[dict[str, Any]],
         metrics: dict[str, Any],
-    ) -> Path:
+    ) -> None:
         """The servable model: arch, params, preprocessing of the last fold."""
         ds, _, norm = data
         last = _last_fold(data)
@@ -227,7 +227,6 @@ class DirectionTask:
             mean=np.asarray(norm.mean)[last],
             std=np.asarray(norm.std)[last],
         )
-        export_dir = (out / "best").absolute()
         export_model(
             export_dir,
             best.arch,
@@ -236,7 +235,6 @@ class DirectionTask:
             lineage=history,
             metrics=metrics,
         )
-        return export_dir
 
     def summary(
         self,

@@ -108,15 +108,15 @@ class FinishTask(Protocol):
 
     def export(
         self,
-        out: Path,
+        export_dir: Path,
         best: BestEvaluation,
         outcome: TestOutcome,
         data: FoldedData,
         cfg: AppConfig,
         history: list[dict[str, Any]],
         metrics: dict[str, Any],
-    ) -> Path:
-        """Write ``out/best`` and return its absolute path."""
+    ) -> None:
+        """Write the delivered model into ``export_dir`` (the run's ``best/``)."""
         ...
 
     def summary(
@@ -182,7 +182,7 @@ def finish(
     metrics = json.loads(json.dumps(metrics, default=json_default))
     export_dir = (out / "best").absolute()
     if writer:
-        task.export(out, best, outcome, data, cfg, history, metrics)
+        task.export(export_dir, best, outcome, data, cfg, history, metrics)
     head, tail = task.summary(best, validation, outcome, history, cfg)
     summary: dict[str, Any] = {
         **head,

@@ -95,12 +95,12 @@ def search_round(
     n: int,
     data: FoldedData,
     train_cfg: TrainConfig,
-    init_from: str = "inherit",
+    inherit: bool = True,
 ) -> LoopState:
     """One ask -> train -> tell round of ``n`` members; the new loop state.
 
-    ``init_from="scratch"`` trains every member from fresh weights instead
-    of the params the searcher hands out (see ``train_population``).
+    ``inherit=False`` trains every member from fresh weights instead of the
+    params the searcher hands out (``train_population`` with ``params=None``).
     """
     r = len(loop.progress)
     t0 = time.perf_counter()
@@ -112,7 +112,7 @@ def search_round(
     result = train_population(
         k_train,
         proposal.archs,
-        None if init_from == "scratch" else proposal.params,
+        proposal.params if inherit else None,
         data,
         train_cfg,
     )
@@ -249,7 +249,7 @@ def search_loop(
                 n,
                 data,
                 cfg.train,
-                "inherit" if cfg.search.inherit else "scratch",
+                cfg.search.inherit,
             )
             write_results(loop.rows, out / "results.parquet")
             ck_dir = None if save is None else save(r + 1, loop)
