@@ -2,7 +2,8 @@
 
 ``python -m nasjax.report SWEEP_DIR [--by searcher]`` reads every
 ``summary.json`` under ``SWEEP_DIR`` (one per job of a ``--multirun``), groups
-the runs (by searcher by default) and reports, per group, the mean and a 95%
+the runs (by searcher by default, or by any dotted key of the runs'
+configurations, e.g. ``--by search.inherit``) and reports, per group, the mean and a 95%
 Student-t interval over runs (seeds) of the best validation fitness, the test
 accuracy and MCC of the best architecture, and of each baseline's test
 accuracy. It writes ``report.parquet`` (one row per run), ``report_groups.parquet``
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,15 +56,57 @@ def _overrides(run_dir: Path) -> list[str]:
     return [str(o) for o in loaded] if isinstance(loaded, list) else []
 
 
-def _seed(run_dir: Path) -> int | None:
+def _config(run_dir: Path) -> dict[str, Any]:
+    """The run's composed configuration (``.hydra/config.yaml``; {} if none)."""
     path = run_dir / ".hydra" / "config.yaml"
     if not path.is_file():
-        return None
+        return {}
     from omegaconf import OmegaConf
 
     loaded = OmegaConf.to_container(OmegaConf.load(path))
-    seed = loaded.get("seed") if isinstance(loaded, dict) else None
+    return {str(k): v for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+
+_MISSING = object()
+
+
+def config_value(config: dict[str, Any], dotted: str) -> Any:
+    """``config["a"]["b"]`` for ``"a.b"`` (a sentinel when missing)."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _seed(run_dir: Path) -> int | None:
+    seed = _config(run_dir).get("seed")
     return None if seed is None else int(seed)
+
+
+def with_config_column(runs: pl.DataFrame, root: Path, key: str) -> pl.DataFrame:
+    """``runs`` with a column ``key`` holding each run's value of the dotted
+    config key ``key`` (e.g. ``search.inherit``), read from its
+    ``.hydra/config.yaml``; lists and dicts become their string form.
+
+    Raises:
+        KeyError: When no run's configuration has ``key``.
+    """
+    values = []
+    for run in runs["run"].to_list():
+        value = config_value(_config(root / run), key)
+        if isinstance(value, list | dict):
+            value = json.dumps(value)
+        values.append(None if value is _MISSING else value)
+    if all(v is None for v in values):
+        raise KeyError(
+            f"no column {key!r} and no run's .hydra/config.yaml has the key "
+            f"{key!r}; columns: {runs.columns}"
+        )
+    if len({type(v) for v in values if v is not None}) > 1:
+        values = [None if v is None else str(v) for v in values]
+    return runs.with_columns(pl.Series(key, values))
 
 
 def collect(sweep_dir: str | Path) -> pl.DataFrame:
@@ -143,8 +187,9 @@ def plot(runs: pl.DataFrame, groups: pl.DataFrame, by: str, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (ax_test, ax_prog) = plt.subplots(1, 2, figsize=(11, 4))
-    names = [str(k) for k in groups[by].to_list()]
-    for i, name in enumerate(names):
+    keys = groups[by].to_list()
+    names = [str(k) for k in keys]
+    for i, key in enumerate(keys):
         g = groups.row(i, named=True)
         err = [
             [g["test_accuracy_mean"] - g["test_accuracy_low"]],
@@ -153,7 +198,7 @@ def plot(runs: pl.DataFrame, groups: pl.DataFrame, by: str, path: Path) -> Path:
         ax_test.errorbar(
             [i], [g["test_accuracy_mean"]], yerr=err, fmt="o", capsize=4, color="C0"
         )
-        pts = runs.filter(pl.col(by).cast(pl.String) == name)["test_accuracy"]
+        pts = runs.filter(pl.col(by) == key)["test_accuracy"]
         ax_test.plot([i] * len(pts), pts.to_numpy(), ".", color="0.6")
     for j, col in enumerate(c for c in groups.columns if c.endswith("_accuracy_mean")):
         if col.startswith("baseline_"):
@@ -165,8 +210,8 @@ def plot(runs: pl.DataFrame, groups: pl.DataFrame, by: str, path: Path) -> Path:
     ax_test.set_ylabel("test accuracy of the best architecture")
     ax_test.set_title(f"test accuracy by {by} (mean, 95% CI)")
     ax_test.legend(fontsize=7)
-    for i, name in enumerate(names):
-        sub = runs.filter(pl.col(by).cast(pl.String) == name)["progress"].to_list()
+    for i, (key, name) in enumerate(zip(keys, names, strict=True)):
+        sub = runs.filter(pl.col(by) == key)["progress"].to_list()
         length = max((len(p) for p in sub), default=0)
         if not length:
             continue
@@ -191,6 +236,8 @@ def report(sweep_dir: str | Path, by: str = "searcher") -> dict[str, Any]:
     """Collect, aggregate, plot and save; returns the paths and the tables."""
     root = Path(sweep_dir)
     runs = collect(root)
+    if by not in runs.columns:
+        runs = with_config_column(runs, root, by)
     groups = aggregate(runs, by)
     runs.write_parquet(root / "report.parquet")
     groups.write_parquet(root / "report_groups.parquet")
@@ -214,7 +261,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         description="Aggregate the runs of a sweep into one table and one plot.",
     )
     parser.add_argument("sweep_dir", type=Path, help="folder of a --multirun sweep")
-    parser.add_argument("--by", default="searcher", help="group runs by this column")
+    parser.add_argument(
+        "--by",
+        default="searcher",
+        help="group runs by this column, or by a dotted config key of the runs "
+        "(e.g. search.inherit, read from each run's .hydra/config.yaml)",
+    )
     args = parser.parse_args(argv)
     try:
         result = report(args.sweep_dir, args.by)
@@ -233,7 +285,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         table.add_row(
             str(row[args.by]), str(row["n_runs"]), *(_cell(row, m) for m in metrics)
         )
-    console = Console()
+    # Not a terminal (a log file, a pipe): wide enough that no column is cut.
+    console = Console(width=None if sys.stdout.isatty() else 240)
     console.print(table)
     console.print(f"wrote report.parquet, report_groups.parquet, {result['plot']}")
 

@@ -57,3 +57,43 @@ def test_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit) as info:
         main([str(tmp_path)])
     assert info.value.code == 2
+
+
+def _write_run(root, job: int, summary: dict, config: dict) -> None:
+    run = root / str(job)
+    (run / ".hydra").mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps(summary))
+    from omegaconf import OmegaConf
+
+    OmegaConf.save(OmegaConf.create(config), run / ".hydra" / "config.yaml")
+
+
+def test_report_groups_by_a_swept_config_key(tmp_path, capsys):
+    accs = {True: [0.55, 0.57], False: [0.51, 0.52, 0.53]}
+    job = 0
+    for inherit, values in accs.items():
+        for acc in values:
+            config = {"seed": job, "search": {"inherit": inherit, "name": "random"}}
+            _write_run(tmp_path, job, _summary("random", acc, acc), config)
+            job += 1
+    main([str(tmp_path), "--by", "search.inherit"])
+    out = capsys.readouterr().out
+    assert "search.inherit" in out
+    import polars as pl
+
+    groups = pl.read_parquet(tmp_path / "report_groups.parquet")
+    means = dict(
+        zip(groups["search.inherit"], groups["test_accuracy_mean"], strict=True)
+    )
+    assert means[True] == pytest.approx(0.56)
+    assert means[False] == pytest.approx(0.52)
+    runs = pl.read_parquet(tmp_path / "report.parquet")
+    assert runs["seed"].to_list() == [0, 1, 2, 3, 4]
+
+
+def test_grouping_by_an_unknown_key_is_a_clear_error(tmp_path, capsys):
+    _write_run(tmp_path, 0, _summary("random", 0.5, 0.5), {"seed": 0})
+    with pytest.raises(SystemExit) as info:
+        main([str(tmp_path), "--by", "search.nothing"])
+    assert info.value.code == 2
+    assert "search.nothing" in capsys.readouterr().err
