@@ -214,6 +214,25 @@ def run_protocol_app(app: Any, out: Path, console: Console) -> float:
     return lookup(summary, "best_score.end")
 
 
+def drop_implicit_root_handlers() -> None:
+    """Remove the root handler an import set up behind our back.
+
+    ``absl.logging`` (imported by orbax) calls ``logging.basicConfig()`` when
+    it logs before anything configured logging; Hydra then adds its own
+    handlers, and every line of ``--info`` and of the run log was printed
+    twice. Only handlers with ``basicConfig``'s default format are removed.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        formatter = handler.formatter
+        if (
+            type(handler) is logging.StreamHandler
+            and formatter is not None
+            and formatter._fmt == logging.BASIC_FORMAT
+        ):
+            root.removeHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> Any:
     """Entry point of ``python -m nasjax`` (Hydra command line) and ``demo``."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -227,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
     from nasjax.app.config import register_configs
 
     register_configs()
+    drop_implicit_root_handlers()
     saved = sys.argv
     sys.argv = [saved[0] if saved else "nasjax", *args]
     try:

@@ -176,3 +176,24 @@ def test_local2_distributed_run_equals_one_process(tmp_path):
     sa = json.loads((tmp_path / "one" / "summary.json").read_text())
     sb = json.loads((run / "summary.json").read_text())
     assert sa["best"]["fingerprint"] == sb["best"]["fingerprint"]
+
+
+def test_the_implicit_basic_config_handler_is_dropped():
+    import logging
+
+    from nasjax.app.cli import drop_implicit_root_handlers
+
+    root = logging.getLogger()
+    implicit = logging.StreamHandler()
+    implicit.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    ours = logging.StreamHandler()
+    ours.setFormatter(logging.Formatter("%(message)s"))
+    root.addHandler(implicit)
+    root.addHandler(ours)
+    try:
+        drop_implicit_root_handlers()
+        assert implicit not in root.handlers
+        assert ours in root.handlers
+    finally:
+        root.removeHandler(implicit)
+        root.removeHandler(ours)
