@@ -93,6 +93,10 @@ class ChainRecorder:
         """Hash of the last written block."""
         return self.writer.head_hash
 
+    def close(self) -> str:
+        """Seal the ledger at a clean stop (its close block); returns its hash."""
+        return self.writer.close(self.keys.key(GENESIS))
+
     def _nonce(self, node: int) -> int:
         n = self.nonces.get(node, -1) + 1
         self.nonces[node] = n

@@ -11,6 +11,13 @@ Options are ``key=value`` pairs mapped onto :class:`ProtocolConfig` fields
     python -m nasjax.protocol preset=real                       # real evaluator
     python -m nasjax.protocol sweep sweep.shares=[0.1,0.3,0.5] sweep.seeds=1
     python -m nasjax.protocol verify outputs/protocol/ledger.jsonl
+    python -m nasjax.protocol verify --crashed LEDGER   # its writer crashed
+    python -m nasjax.protocol recover LEDGER            # cut a torn last write
+
+``verify`` refuses a ledger without its close block (cut off, or its writer
+crashed: then say so with ``--crashed``) and, when the run's
+``summary.json`` lies beside the ledger, one that does not end at the head
+and height the summary records.
 
 All the work happens in library functions (:func:`run_protocol`,
 :func:`sweep`, :func:`verify_ledger`); this module only parses arguments.
@@ -74,6 +81,58 @@ def parse_args(args: Sequence[str]) -> tuple[Any, Any, Path]:
     return cfg, grid, out or Path("outputs") / f"protocol_{stamp}"
 
 
+def _summary_anchor(ledger: Path) -> dict[str, Any] | None:
+    """The head recorded in the run's ``summary.json`` beside ``ledger``."""
+    path = ledger.parent / "summary.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    recorded = summary.get("ledger") if isinstance(summary, dict) else None
+    report = summary.get("ledger_report") if isinstance(summary, dict) else None
+    if not recorded or Path(recorded).name != ledger.name:
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def verify_command(args: Sequence[str]) -> int:
+    """``verify [--crashed] LEDGER``: exit 0 if sound, 1 if not."""
+    from nasjax.protocol.ledger import LedgerError, verify_ledger
+
+    flags = [a for a in args if a.startswith("--")]
+    paths = [a for a in args if not a.startswith("--")]
+    if len(paths) != 1 or set(flags) - {"--crashed"}:
+        raise SystemExit("usage: python -m nasjax.protocol verify [--crashed] LEDGER")
+    ledger = Path(paths[0])
+    anchor = _summary_anchor(ledger)
+    try:
+        report = verify_ledger(ledger, crashed="--crashed" in flags, anchor=anchor)
+    except LedgerError as err:
+        print(f"INVALID: {err}")
+        return 1
+    out = report.to_dict()
+    out["anchor"] = "summary.json" if anchor is not None else None
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def recover_command(args: Sequence[str]) -> int:
+    """``recover LEDGER``: cut a torn last write; exit 0 if the rest is sound."""
+    from nasjax.protocol.ledger import LedgerError, recover_ledger
+
+    if len(args) != 1:
+        raise SystemExit("usage: python -m nasjax.protocol recover LEDGER")
+    try:
+        report = recover_ledger(args[0])
+    except LedgerError as err:
+        print(f"INVALID: {err}")
+        return 1
+    print(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     import sys
@@ -83,17 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__doc__)
         return 0
     if args[:1] == ["verify"]:
-        from nasjax.protocol.ledger import LedgerError, verify_ledger
-
-        if len(args) != 2:
-            raise SystemExit("usage: python -m nasjax.protocol verify LEDGER")
-        try:
-            report = verify_ledger(args[1])
-        except LedgerError as err:
-            print(f"INVALID: {err}")
-            return 1
-        print(json.dumps(report.to_dict(), indent=2))
-        return 0
+        return verify_command(args[1:])
+    if args[:1] == ["recover"]:
+        return recover_command(args[1:])
     if args[:1] == ["sweep"]:
         from nasjax.protocol.sweep import sweep
 

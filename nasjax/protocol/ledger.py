@@ -16,11 +16,21 @@ leave a torn last line (no newline), which :func:`recover_ledger` (and
 :meth:`LedgerWriter.open`) truncate, reporting how many bytes were dropped;
 nothing whose newline reached the disk is lost.
 
+Closing: a writer that stops cleanly appends a *close* block
+(:meth:`LedgerWriter.close`), signed by the genesis key, that seals the
+height and head hash. A ledger whose last block is not a close block was cut
+off (its last blocks or bytes removed) or its writer crashed: verification
+refuses it unless told that the writer crashed (``crashed=True``; ``verify
+--crashed`` on the command line). Reopening a closed ledger to append is
+allowed; the next clean stop closes it again.
+
 Verification (:func:`verify_ledger`) re-checks every line: canonical bytes,
 index, previous hash, header hash, transaction root, block and transaction
 signatures, the chain rules of :mod:`nasjax.protocol.rules` (replays, double
-votes, commit-reveal binding, equivocation evidence) and supply conservation.
-Any failure raises :class:`LedgerError` naming the block index and reason.
+votes, commit-reveal binding, equivocation evidence), supply conservation
+and the closing block; optionally it compares the head with an anchor kept
+elsewhere (the run's ``summary.json``). Any failure raises
+:class:`LedgerError` naming the block index and reason.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +55,8 @@ from nasjax.protocol.crypto import (
 from nasjax.protocol.rules import ChainRules, RuleError, tx_id, tx_message
 
 ZERO_HASH = "0" * 64
+CLOSE_KIND = "close"
+"""``kind`` of the block that seals a ledger at a clean stop."""
 _BLOCK_TAG = b"nasjax-block-v1"
 
 
@@ -75,6 +88,7 @@ class LedgerReport:
         supply: Supply counters of the last block.
         torn_bytes: Bytes of an unterminated last write (0 if none).
         truncated: Whether those bytes were cut off (recovery only).
+        closed: Whether the last block is a close block (a clean stop).
     """
 
     path: str
@@ -85,6 +99,7 @@ class LedgerReport:
     supply: dict[str, int] | None
     torn_bytes: int = 0
     truncated: bool = False
+    closed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
@@ -133,6 +148,8 @@ class _Chain:
         self.index = 0
         self.n_txs = 0
         self.supply: dict[str, int] | None = None
+        self.genesis_public = ""
+        self.closed = False
 
     def fail(self, reason: str) -> LedgerError:
         return LedgerError(self.index, reason, self.path)
@@ -179,9 +196,19 @@ class _Chain:
         producer = header.get("producer")
         if not isinstance(producer, int) or isinstance(producer, bool):
             raise self.fail(f"malformed block producer {producer!r}")
+        closing = header.get("kind") == CLOSE_KIND
+        if closing and (txs or producer != GENESIS):
+            raise self.fail("malformed close block (transactions or producer)")
+        if closing and header.get("body") != {
+            "n_blocks": self.index + 1,
+            "head": self.head_hash,
+        }:
+            raise self.fail("close block does not seal this height and head")
         public = (
             header["body"]["genesis_public"]
             if self.index == 0
+            else self.genesis_public
+            if closing
             else self.rules.public.get(producer)
         )
         if public is None:
@@ -199,6 +226,8 @@ class _Chain:
         self._supply(header.get("supply"))
         if self.index == 0:
             self.genesis_hash = digest
+            self.genesis_public = str(header["body"]["genesis_public"])
+        self.closed = closing
         self.head_hash = digest
         self.n_txs += len(txs)
         self.index += 1
@@ -251,6 +280,7 @@ class _Chain:
             supply=self.supply,
             torn_bytes=torn,
             truncated=truncated,
+            closed=self.closed,
         )
 
 
@@ -267,12 +297,28 @@ def _verify(path: str | os.PathLike) -> tuple[_Chain, int]:
     return chain, torn
 
 
-def verify_ledger(path: str | os.PathLike) -> LedgerReport:
+def verify_ledger(
+    path: str | os.PathLike,
+    *,
+    crashed: bool = False,
+    anchor: Mapping[str, Any] | None = None,
+) -> LedgerReport:
     """Verify a ledger file without changing it.
 
-    A torn last write (a final line without its newline, as left by a
-    crash) is not part of the ledger: it is reported in ``torn_bytes`` and
-    left in place (see :func:`recover_ledger`).
+    A ledger that its writer closed ends with a close block sealing its
+    height and head hash. Without one, the end of the file was cut off (its
+    last blocks or bytes), or the writer crashed; a torn last write (a final
+    line without its newline) means the same. Both are errors unless
+    ``crashed``: then the sound blocks are verified, the torn bytes
+    reported in ``torn_bytes`` and left in place (see :func:`recover_ledger`).
+
+    Args:
+        path: The ledger file.
+        crashed: The writer is known to have crashed: accept an unclosed
+            ledger and a torn last write.
+        anchor: The head recorded elsewhere, ``{"head_hash": ...,
+            "n_blocks": ...}`` (e.g. the run summary's ``ledger_report``);
+            a ledger that does not end there is refused.
 
     Returns:
         A :class:`LedgerReport` of the sound ledger.
@@ -281,11 +327,38 @@ def verify_ledger(path: str | os.PathLike) -> LedgerReport:
         LedgerError: Naming the first bad block and the reason.
     """
     chain, torn = _verify(path)
+    advice = (
+        "if its writer crashed, verify with crashed=True (verify --crashed) and "
+        "recover it with `python -m nasjax.protocol recover LEDGER`"
+    )
+    if torn and not crashed:
+        raise chain.fail(
+            f"torn last write ({torn} bytes after the last complete block): the "
+            f"file was cut off or its writer crashed; {advice}"
+        )
+    if not chain.closed and not crashed:
+        raise chain.fail(
+            "missing close block: the ledger's last blocks were cut off or its "
+            f"writer did not stop cleanly; {advice}"
+        )
+    if anchor is not None:
+        want = (anchor.get("n_blocks"), anchor.get("head_hash"))
+        if want != (chain.index, chain.head_hash):
+            raise chain.fail(
+                f"the ledger ends at height {chain.index} with head "
+                f"{chain.head_hash[:16]}..., but its anchor records height "
+                f"{want[0]} with head {str(want[1])[:16]}... (blocks cut off "
+                "or replaced)"
+            )
     return chain.report(torn)
 
 
 def recover_ledger(path: str | os.PathLike) -> LedgerReport:
     """Truncate a torn last write (if any), ``fsync``, then verify.
+
+    The recovered ledger stays unclosed (only its writer's key can close it;
+    :meth:`LedgerWriter.open` continues it and closes it at its next clean
+    stop); until then it verifies with ``crashed=True``.
 
     Returns:
         The report; ``truncated`` and ``torn_bytes`` say what was dropped.
@@ -385,6 +458,20 @@ class LedgerWriter:
         report = recover_ledger(path)
         chain, _ = _verify(path)
         return cls(Path(path), chain, fsync), report
+
+    def close(self, genesis_key: Ed25519PrivateKey) -> str:
+        """Append the close block that seals the height and head (a clean stop).
+
+        Args:
+            genesis_key: The ledger's genesis key (signs the close block).
+
+        Returns:
+            The close block's hash.
+        """
+        body = {"n_blocks": self._chain.index + 1, "head": self._chain.head_hash}
+        header = {"kind": CLOSE_KIND, "producer": GENESIS, "beacon": None}
+        header.update({"supply": None, "body": body})
+        return self._write(header, [], genesis_key)
 
     def append(
         self,

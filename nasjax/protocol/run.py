@@ -148,6 +148,7 @@ def _surrogate(
                 rec.block(t, _events_at(events, t), _row(metrics, t))
         else:
             _checkpoints(rec, metrics, cfg.ledger.every, final)
+        rec.close()
         timing["ledger_write_seconds"] = time.perf_counter() - t3
     return initial, final, metrics, timing
 
@@ -184,6 +185,9 @@ def _real(
     if ledger is not None and not full:
         rec = _recorder(cfg, ledger, run.initial)
         _checkpoints(rec, run.metrics, cfg.ledger.every, run.final)
+        rec.close()
+    elif recorders:
+        recorders[-1].close()
     return run.initial, run.final, run.metrics, timing
 
 

@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+from protocol_configs import SMALL
 
 from nasjax.protocol import LedgerError, LedgerWriter, recover_ledger, verify_ledger
 from nasjax.protocol.commit_reveal import commitment
@@ -27,7 +28,8 @@ def lines(path):
 def test_genuine_ledger_verifies(small_run, ledger):
     _, summary = small_run
     report = verify_ledger(ledger)
-    assert report.n_blocks == summary["n_blocks"] + 1  # + genesis
+    assert report.n_blocks == summary["n_blocks"] + 2  # + genesis and close
+    assert report.closed
     assert report.n_txs > 500 and report.torn_bytes == 0
     assert report.supply["total"] == summary["supply"]["final"]
     assert report.supply["burned"] == summary["supply"]["burned"]
@@ -71,7 +73,10 @@ def test_torn_last_write_is_truncated_with_a_report(ledger):
     last = lines(ledger)[-1]
     with open(ledger, "ab") as f:  # a crash in the middle of appending a block
         f.write(last[: len(last) // 2])
-    report = verify_ledger(ledger)  # read-only: reports, keeps every block
+    with pytest.raises(LedgerError, match="torn last write"):
+        verify_ledger(ledger)
+    # read-only: reports, keeps every block
+    report = verify_ledger(ledger, crashed=True)
     assert report.torn_bytes == len(last) // 2 and not report.truncated
     assert report.n_blocks == before.n_blocks
     assert ledger.stat().st_size == size + len(last) // 2
@@ -82,6 +87,9 @@ def test_torn_last_write_is_truncated_with_a_report(ledger):
     assert ledger.stat().st_size == size
     writer, report = LedgerWriter.open(ledger)
     assert not report.truncated and writer.index == before.n_blocks
+    # Reopened, the ledger is closed again at the next clean stop.
+    writer.close(Keyring(seed=SMALL.seed).key(GENESIS))
+    assert verify_ledger(ledger).n_blocks == before.n_blocks + 1
 
 
 def test_missing_or_empty_ledger(tmp_path):
@@ -150,7 +158,12 @@ def test_hand_built_chain_verifies(tmp_path):
         KEYS.key(3),
         [tx(1, {"type": "vote_reveal", "pid": 5, "vote": vote, "salt": SALT}, 1)],
     )
-    assert verify_ledger(tmp_path / "l.jsonl").n_blocks == 4
+    with pytest.raises(LedgerError, match="block 4: missing close block"):
+        verify_ledger(tmp_path / "l.jsonl")
+    assert verify_ledger(tmp_path / "l.jsonl", crashed=True).n_blocks == 4
+    w.close(KEYS.key(GENESIS))
+    report = verify_ledger(tmp_path / "l.jsonl")
+    assert report.n_blocks == 5 and report.closed
 
 
 def test_forged_transaction_signature(tmp_path):
@@ -229,7 +242,7 @@ def test_equivocation_evidence_is_checked(tmp_path):
     ]
     good = tx(3, {"type": "evidence", "offender": 1, "pid": 5, "votes": signed}, 0)
     w.append(3, KEYS.key(3), [good])
-    assert verify_ledger(tmp_path / "l.jsonl").n_blocks == 4
+    assert verify_ledger(tmp_path / "l.jsonl", crashed=True).n_blocks == 4
     w2, _, _ = proposal_chain(tmp_path / "m.jsonl")
     fake = tx(
         3,
@@ -250,7 +263,7 @@ def test_checked_append_refuses_and_writes_nothing(tmp_path):
     assert path.stat().st_size == size
     good = tx(1, {"type": "vote_reveal", "pid": 5, "vote": vote, "salt": SALT}, 1)
     w.append(3, KEYS.key(3), [good])  # the writer is still usable
-    assert verify_ledger(path).n_blocks == 4
+    assert verify_ledger(path, crashed=True).n_blocks == 4
 
 
 def test_altered_supply_is_not_conserved(tmp_path):
@@ -259,3 +272,63 @@ def test_altered_supply_is_not_conserved(tmp_path):
     w.append(3, KEYS.key(3), [], supply=supply, check=False)
     with pytest.raises(LedgerError, match="block 1: supply not conserved"):
         verify_ledger(tmp_path / "l.jsonl")
+
+
+# -- truncation: the close block and the summary's anchor ---------------------
+
+
+@pytest.mark.parametrize(
+    "cut", ["last block", "last 10 blocks", "last 200 bytes", "last byte"]
+)
+def test_a_ledger_cut_off_at_the_end_does_not_verify(ledger, cut):
+    assert verify_ledger(ledger).closed
+    raw = ledger.read_bytes()
+    if cut.endswith("bytes") or cut.endswith("byte"):
+        n = 200 if cut.endswith("bytes") else 1
+        ledger.write_bytes(raw[:-n])
+    else:
+        n = 1 if cut == "last block" else 10
+        ledger.write_bytes(b"\n".join(lines(ledger)[:-n]) + b"\n")
+    with pytest.raises(LedgerError, match=r"torn last write|missing close block"):
+        verify_ledger(ledger)
+    report = verify_ledger(ledger, crashed=True)  # told the writer crashed
+    assert not report.closed
+
+
+def test_verify_command_checks_the_summary_anchor(small_run, tmp_path, capsys):
+    from nasjax.protocol.cli import main
+
+    out, summary = small_run
+    for name in ("ledger.jsonl", "summary.json"):
+        shutil.copy(out / name, tmp_path / name)
+    path = tmp_path / "ledger.jsonl"
+    assert main(["verify", str(path)]) == 0
+    assert '"anchor": "summary.json"' in capsys.readouterr().out
+    # Cut three blocks and re-close with the genesis key: sound on its own,
+    # but not the ledger the run's summary recorded.
+    path.write_bytes(b"\n".join(lines(path)[:-3]) + b"\n")
+    writer, _ = LedgerWriter.open(path, fsync=False)
+    writer.close(Keyring(seed=summary["config"]["seed"]).key(GENESIS))
+    assert verify_ledger(path).closed
+    assert main(["verify", str(path)]) == 1
+    assert "anchor records height" in capsys.readouterr().out
+
+
+def test_recover_command_cuts_a_torn_write(ledger, capsys):
+    from nasjax.protocol.cli import main
+
+    raw = ledger.read_bytes()
+    ledger.write_bytes(raw[:-50])
+    assert main(["verify", str(ledger)]) == 1
+    assert "INVALID" in capsys.readouterr().out
+    assert main(["verify", "--crashed", str(ledger)]) == 0
+    assert main(["recover", str(ledger)]) == 0
+    assert '"truncated": true' in capsys.readouterr().out
+    assert ledger.read_bytes().endswith(b"\n")
+
+
+def test_a_close_block_must_seal_its_height(tmp_path):
+    w = new_chain(tmp_path / "l.jsonl")
+    w.append(3, KEYS.key(3), [])
+    with pytest.raises(LedgerError, match="close block does not seal"):
+        w.append(GENESIS, KEYS.key(GENESIS), [], kind="close", body={"n_blocks": 9})

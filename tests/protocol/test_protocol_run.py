@@ -57,10 +57,11 @@ def test_summary_ledger_checkpoints(tmp_path):
     cfg = small(ledger=LedgerConfig(mode="summary", every=25, fsync=False))
     summary = run_protocol(cfg, tmp_path)
     report = verify_ledger(tmp_path / "ledger.jsonl")
-    assert report.n_blocks == 1 + 3  # genesis + blocks [0,25) [25,50) [50,60)
+    assert report.n_blocks == 1 + 3 + 1  # genesis, [0,25) [25,50) [50,60), close
     assert report.supply["total"] == summary["supply"]["final"]
     lines = (tmp_path / "ledger.jsonl").read_text().splitlines()
-    last = json.loads(lines[-1])["txs"][0]["body"]
+    assert json.loads(lines[-1])["header"]["kind"] == "close"
+    last = json.loads(lines[-2])["txs"][0]["body"]
     assert last["type"] == "checkpoint" and last["state_digest"]
     assert last["totals"]["accepted"] >= 0
 
@@ -109,7 +110,7 @@ def test_cli_runs_and_verifies(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "ROI: honest" in printed and "conserved: True" in printed
     assert main(["verify", str(out / "ledger.jsonl")]) == 0
-    assert '"n_blocks": 61' in capsys.readouterr().out
+    assert '"n_blocks": 62' in capsys.readouterr().out  # + genesis and close
     data = bytearray((out / "ledger.jsonl").read_bytes())
     data[len(data) // 2] ^= 0x20
     (out / "ledger.jsonl").write_bytes(bytes(data))
