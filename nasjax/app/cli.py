@@ -21,6 +21,7 @@ takes the same frozen dataclasses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -81,6 +82,35 @@ def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
     )
 
 
+STAGED_SUBDIR = ".hydra/staged"
+"""Where Hydra writes a job's ``config.yaml``, ``hydra.yaml`` and
+``overrides.yaml`` (``conf/hydra/default.yaml``); :func:`run_app` moves them
+to ``.hydra/`` once the run is accepted, so a refused rerun (another
+configuration in a folder that holds a run) leaves the folder as it was."""
+
+
+def promote_staged_config(out: Path) -> None:
+    """Move the staged Hydra files of this job into ``out/.hydra``."""
+    staged = out / STAGED_SUBDIR
+    if not staged.is_dir():
+        return
+    for path in staged.iterdir():
+        os.replace(path, out / ".hydra" / path.name)
+    staged.rmdir()
+
+
+def discard_staged_config(out: Path) -> None:
+    """Remove the staged Hydra files (and ``.hydra`` if that leaves it empty)."""
+    staged = out / STAGED_SUBDIR
+    if not staged.is_dir():
+        return
+    for path in staged.iterdir():
+        path.unlink()
+    staged.rmdir()
+    with contextlib.suppress(OSError):  # not empty: it holds an earlier run's
+        staged.parent.rmdir()
+
+
 def run_app(cfg: Any) -> float:
     """The Hydra task: compose -> validate -> search -> report.
 
@@ -96,15 +126,21 @@ def run_app(cfg: Any) -> float:
     from nasjax.app.config import to_app_config
     from nasjax.app.run import run_search
 
-    app = to_app_config(cfg)
     out = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        app = to_app_config(cfg)
+    except Exception:
+        discard_staged_config(out)
+        raise
     logging.getLogger("nasjax").setLevel(app.logger.level)
     console = Console()
     if app.mode == "protocol":
         if app.distributed.local_processes > 1:
+            discard_staged_config(out)
             raise ValueError("mode=protocol runs in one process: use distributed=none")
         return run_protocol_app(app, out, console)
     if app.distributed.local_processes > 1 and not is_local_worker():
+        promote_staged_config(out)
         return launch_local_workers(app, out, console)
     from nasjax.distributed import initialize
 
@@ -121,7 +157,15 @@ def run_app(cfg: Any) -> float:
             else ""
         )
     )
-    summary = run_search(app, out, progress=app.logger.progress and main_process)
+    try:
+        summary = run_search(
+            app,
+            out,
+            progress=app.logger.progress and main_process,
+            on_start=lambda: promote_staged_config(out),
+        )
+    finally:  # refused before the start (else already promoted)
+        discard_staged_config(out)
     print_summary(summary, out, console)
     return lookup(summary, app.optimized_metric)
 
@@ -194,6 +238,14 @@ def run_protocol_app(app: Any, out: Path, console: Console) -> float:
     """
     from nasjax.protocol import run_protocol
 
+    ledger = out / app.protocol.ledger.filename
+    if app.protocol.ledger.mode != "none" and ledger.exists():
+        discard_staged_config(out)
+        raise FileExistsError(
+            f"{ledger} exists; ledgers are append-only, use another output folder "
+            "(hydra.run.dir=...)"
+        )
+    promote_staged_config(out)
     console.print(
         f"[bold]nasjax protocol[/] {app.protocol.n_nodes} nodes x "
         f"{app.protocol.n_blocks} blocks ({app.protocol.evaluator}) -> {out}"

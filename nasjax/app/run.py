@@ -139,6 +139,7 @@ def run_search(
     dataset: FoldedData | None = None,
     progress: bool = True,
     on_round: Callable[[dict[str, Any]], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a search, evaluate its best arch once on the test period.
 
@@ -157,6 +158,10 @@ def run_search(
         on_round: Optional callback after every round (once its checkpoint
             save has been started) with ``{"round", "n_evaluations", "best",
             "elapsed_s", "checkpoint_dir"}``.
+        on_start: Optional callback once the run is accepted (the data is
+            loaded and any checkpoint in ``out_dir`` matches), before the
+            first round; the command line moves Hydra's files into
+            ``.hydra/`` there, so a refused rerun changes nothing.
 
     Returns:
         The summary written to ``out_dir/summary.json``.
@@ -206,6 +211,8 @@ def run_search(
         k_init, k_search, k_final, k_base = jax.random.split(root, 4)
         if loop is None:
             loop = LoopState(searcher.init(k_init, None), (), (), -1, None, 0.0)
+        if on_start is not None:
+            on_start()
         loop, stopped_by = search_loop(
             cfg, searcher, loop, k_search, data, out, save, progress, on_round
         )

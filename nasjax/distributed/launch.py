@@ -394,7 +394,9 @@ def initialize(
             jax.distributed.initialize(**kwargs)
             source = plan.source
     info = distributed_info(source)
-    logger.info(
+    # One process: nothing worth a line in every run's log.
+    logger.log(
+        logging.INFO if info.multi_process else logging.DEBUG,
         "process %d/%d: %d local / %d global %s devices",
         info.process_index,
         info.process_count,

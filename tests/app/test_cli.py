@@ -66,11 +66,24 @@ def test_smoke_run_writes_well_formed_outputs(tmp_path):
     again = nasjax_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert pl.read_parquet(run_dir / "results.parquet").equals(results)
+    assert not (run_dir / ".hydra" / "staged").exists()
+    before = tree_state(run_dir)
     changed = nasjax_cli(
         *TINY, "train.learning_rate=0.01", f"hydra.run.dir={run_dir}", cwd=tmp_path
     )
     assert changed.returncode != 0
     assert "train.learning_rate" in changed.stderr
+    # A refused rerun changes nothing: not the config, not the results.
+    assert tree_state(run_dir) == before
+
+
+def tree_state(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path -> content)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize(
@@ -151,6 +164,19 @@ def test_protocol_mode_runs_the_protocol_simulation(tmp_path):
     from nasjax.protocol import verify_ledger
 
     verify_ledger(summary["ledger"])
+    # A rerun into the folder of a finished protocol run is refused, and
+    # changes nothing there.
+    before = tree_state(run_dir)
+    again = nasjax_cli(
+        "mode=protocol",
+        "debug=smoke",
+        "protocol.seed=3",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
+    assert again.returncode != 0
+    assert "append-only" in again.stderr
+    assert tree_state(run_dir) == before
 
 
 @pytest.mark.slow
