@@ -369,6 +369,15 @@ def to_app_config(cfg: Any) -> AppConfig:
     from omegaconf import OmegaConf
 
     names = {f.name for f in dataclasses.fields(AppConfig)}
+    unknown = unknown_keys(
+        OmegaConf.to_container(cfg, resolve=False), AppConfig, skip=True
+    )
+    if unknown:
+        raise ValueError(
+            "unknown configuration keys (added with '+'?): "
+            + "; ".join(unknown)
+            + ". `python -m nasjax --cfg job` prints every valid key."
+        )
     merged = OmegaConf.merge(
         writable_schema(AppConfig),
         {k: v for k, v in cfg.items() if k in names},
@@ -376,6 +385,50 @@ def to_app_config(cfg: Any) -> AppConfig:
     app = OmegaConf.to_object(merged)
     assert isinstance(app, AppConfig)
     return _checked(_tuples(app))
+
+
+def unknown_keys(
+    node: Any, schema: type, prefix: str = "", skip: bool = False
+) -> list[str]:
+    """Dotted keys of a config container that ``schema`` (a dataclass) lacks.
+
+    Args:
+        node: A plain container (``OmegaConf.to_container``).
+        schema: The dataclass it should follow.
+        prefix: Dotted path of ``node`` (for the messages).
+        skip: Ignore unknown top-level keys (``hydra``, ``debug``, ...).
+
+    Returns:
+        One ``"key (Schema has no field 'x'; fields: ...)"`` entry per unknown
+        key, depth-first.
+    """
+    if not isinstance(node, dict):
+        return []
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    problems = []
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        field_ = fields.get(str(key))
+        if field_ is None:
+            if not skip:
+                problems.append(
+                    f"{dotted} ({schema.__name__} has no field {key!r}; fields: "
+                    f"{', '.join(fields)})"
+                )
+            continue
+        target = _dataclass_type(schema, field_)
+        if target is not None:
+            problems += unknown_keys(value, target, f"{dotted}.")
+    return problems
+
+
+def _dataclass_type(schema: type, field_: dataclasses.Field) -> type | None:
+    """The dataclass type of a field (None for leaves)."""
+    import typing
+
+    hints = typing.get_type_hints(schema)
+    hint = hints.get(field_.name)
+    return hint if dataclasses.is_dataclass(hint) and isinstance(hint, type) else None
 
 
 def _checked(app: AppConfig) -> AppConfig:

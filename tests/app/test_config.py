@@ -209,3 +209,11 @@ def test_every_yaml_key_has_a_comment(path: Path):
         if value in ("", "|", "|-", ">", ">-") or stripped.startswith("- "):
             continue  # a section header, block scalar or defaults entry
         assert "#" in line, f"{path.name}:{number} has no comment: {line!r}"
+
+
+@pytest.mark.parametrize("override", ["+train.foo=1", "++search.colour=2"])
+def test_an_added_unknown_key_is_a_clear_error(composer, override):
+    cfg = composer([override])
+    key = override.lstrip("+").split("=")[0]
+    with pytest.raises(ValueError, match=rf"unknown configuration keys.*{key}"):
+        to_app_config(cfg)
