@@ -446,8 +446,34 @@ def _merge(base: Any, data: Mapping[str, Any], prefix: str) -> Any:
         if dataclasses.is_dataclass(current) and isinstance(value, Mapping):
             changes[key] = _merge(current, value, f"{prefix}{key}.")
         else:
+            _check_type(prefix + key, current, value)
             changes[key] = tuple(value) if isinstance(value, list) else value
     return dataclasses.replace(base, **changes)
+
+
+def _check_type(name: str, current: Any, value: Any) -> None:
+    """Refuse a value whose kind differs from the field's current value
+    (``n_nodes=abc``), naming the option."""
+    if current is None or value is None:
+        return
+    if isinstance(current, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(current, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(current, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        kind = "a number"
+    elif isinstance(current, str):
+        ok, kind = isinstance(value, str), "text"
+    elif isinstance(current, tuple):
+        ok, kind = isinstance(value, list | tuple), "a list"
+    else:
+        return
+    if not ok:
+        raise TypeError(
+            f"protocol option {name!r} must be {kind}, got {value!r} "
+            f"({type(value).__name__})"
+        )
 
 
 def with_overrides(cfg: Any, overrides: Mapping[str, Any]) -> Any:

@@ -110,3 +110,10 @@ def test_cli_parses_key_values(tmp_path):
         parse_args(["consensus.nope=1"])
     with pytest.raises(SystemExit, match="key=value"):
         parse_args(["n_blocks"])
+    with pytest.raises(SystemExit, match="'n_nodes' must be an integer, got 'abc'"):
+        parse_args(["n_nodes=abc"])
+    with pytest.raises(SystemExit, match=r"'consensus\.commit_reveal' must be true"):
+        parse_args(["consensus.commit_reveal=3"])
+    assert (
+        parse_args(["agents.lie_margin=0"])[0].agents.lie_margin == 0
+    )  # int: a number
