@@ -13,9 +13,11 @@ dist_worker.py``) puts the root on ``sys.path`` itself first.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jax
+import polars as pl
 
 import nasjax  # noqa: F401  (first: XLA settings)
 from nasjax import nn
@@ -262,6 +264,58 @@ def tiny_dataset(
     return fold_frame(
         syn.frame, features=features, window=window, n_folds=n_folds, horizon=horizon
     )
+
+
+def ragged_sample(
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT", "SOL/USDT"),
+    *,
+    n_bars: int = 3000,
+    listed: Mapping[str, float] | None = None,
+    delisted: Mapping[str, float] | None = None,
+) -> pl.DataFrame:
+    """Real candles of the bundled sample with coins listed late or delisted.
+
+    Args:
+        symbols: Coins of :func:`nasjax.data.load_sample`.
+        n_bars: The first ``n_bars`` bars of each coin are used.
+        listed: ``{symbol: fraction}``: that fraction of the coin's bars is
+            removed at the start (a late listing).
+        delisted: ``{symbol: fraction}``: that fraction is removed at the
+            end (a delisting).
+
+    Returns:
+        The long frame, sorted by (symbol, timestamp), as ``load_sample``.
+    """
+    from nasjax.data import load_sample
+
+    frame = load_sample(list(symbols))
+    parts = []
+    for sym in sorted(symbols):
+        rows = frame.filter(pl.col("symbol") == sym).head(n_bars)
+        start = round((listed or {}).get(sym, 0.0) * n_bars)
+        stop = n_bars - round((delisted or {}).get(sym, 0.0) * n_bars)
+        parts.append(rows.slice(start, stop - start))
+    return pl.concat(parts)
+
+
+def write_freqtrade(frame: pl.DataFrame, folder: Path, timeframe: str = "5m") -> Path:
+    """Writes candles as a freqtrade data folder (``BASE_QUOTE-5m.feather``).
+
+    Args:
+        frame: Long OHLCV frame (``timestamp``, ``symbol``, OHLCV).
+        folder: Destination (created).
+        timeframe: Timeframe in the file names.
+
+    Returns:
+        ``folder``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for (sym,), rows in frame.group_by("symbol"):
+        name = str(sym).replace("/", "_")
+        rows.select(
+            pl.col("timestamp").alias("date"), "open", "high", "low", "close", "volume"
+        ).write_ipc(folder / f"{name}-{timeframe}.feather")
+    return folder
 
 
 # --------------------------------------------------------------------------

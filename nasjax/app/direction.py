@@ -8,6 +8,7 @@ exported as a servable model (:func:`nasjax.app.export.export_model`).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,47 @@ def _data_summary(dataset: Dataset, folds: Folds) -> dict[str, Any]:
         "test_start": _iso(ts, start),
         "test_end": _iso(ts, stop - 1),
         "test_bars": [start, stop],
+        **coverage_summary(dataset),
     }
+
+
+def coverage_summary(dataset: Dataset) -> dict[str, Any]:
+    """What became of each coin's bars: ``coins`` and ``dropped_coins``.
+
+    ``coins[SYM]`` holds ``samples`` (labelled samples of the coin) and,
+    when the dataset was aligned from candles, ``first`` and ``last`` (its
+    first and last bar, ISO UTC), ``bars`` (bars on the panel), ``dropped``
+    (bars not on it), ``filled`` (missing bars forward-filled) and
+    ``absent`` (panel bars where the coin has no bar: before its listing,
+    after its delisting, in long gaps). ``dropped_coins`` maps each coin left
+    out to the reason (e.g. fewer bars than ``data.min_history_bars``).
+    """
+    meta = dataset.meta
+    samples = np.asarray(dataset.label_mask).sum(axis=0)
+    rep = meta.align
+    coins: dict[str, dict[str, Any]] = {}
+    for i, sym in enumerate(meta.symbols):
+        entry: dict[str, Any] = {}
+        if rep is not None and sym in rep.bars_per_symbol:
+            first, last = rep.periods[sym]
+            entry = {
+                "first": _utc_iso(first),
+                "last": _utc_iso(last),
+                "bars": rep.bars_per_symbol[sym],
+                "dropped": rep.dropped_per_symbol[sym],
+                "filled": rep.filled_per_symbol[sym],
+                "absent": rep.absent_per_symbol[sym],
+            }
+        coins[sym] = {**entry, "samples": int(samples[i])}
+    dropped = {} if rep is None else dict(rep.dropped_symbols)
+    return {"coins": coins, "dropped_coins": dropped}
+
+
+def _utc_iso(when: dt.datetime) -> str:
+    """ISO text of a datetime in UTC (naive = UTC), ``Z`` suffixed."""
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when.isoformat(timespec="seconds") + "Z"
 
 
 def _timeframe(ds: Dataset, default: str | None) -> str:

@@ -75,6 +75,9 @@ class Preprocess:
         std: ``float32[F]`` normalisation std.
         max_fill: Gap filling of :func:`nasjax.data.align_panel`.
         gap_policy: Long-gap policy of :func:`nasjax.data.align_panel`.
+        span: Grid span of :func:`nasjax.data.align_panel` (``"union"``: a
+            coin without bars at the start or end of a frame is masked there,
+            the others are still predicted).
     """
 
     features: FeatureConfig
@@ -86,7 +89,8 @@ class Preprocess:
     mean: np.ndarray
     std: np.ndarray
     max_fill: int = 3
-    gap_policy: str = "drop"
+    gap_policy: str = "mask"
+    span: str = "union"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (float32 statistics as exact decimal floats)."""
@@ -244,8 +248,9 @@ def model_inputs(frame: pl.DataFrame, pre: Preprocess) -> Inputs:
     The frame is restricted to ``pre.symbols`` (all must be present), put on
     the ``pre.timeframe`` grid by :func:`nasjax.data.align_panel` (unless it
     already has a ``filled`` column), and featurised with ``pre.features``.
-    A bar is predictable when its whole window has finite features and it
-    was not forward-filled by the alignment.
+    A bar is predictable when every bar of its window exists (a coin is
+    absent before its first bar, after its last and in long gaps) with
+    finite features, and it was not forward-filled by the alignment.
 
     Raises:
         DataError: If symbols are missing or the features differ from the
@@ -261,7 +266,11 @@ def model_inputs(frame: pl.DataFrame, pre: Preprocess) -> Inputs:
     frame = frame.filter(pl.col("symbol").is_in(list(pre.symbols)))
     if "filled" not in frame.columns:
         panel = align_panel(
-            frame, pre.timeframe, max_fill=pre.max_fill, gap_policy=pre.gap_policy
+            frame,
+            pre.timeframe,
+            max_fill=pre.max_fill,
+            gap_policy=pre.gap_policy,
+            span=pre.span,
         )
         assert isinstance(panel, pl.DataFrame)
         frame = panel
@@ -277,7 +286,8 @@ def model_inputs(frame: pl.DataFrame, pre: Preprocess) -> Inputs:
     for k, (_, values) in enumerate(named):
         feats[:, :, k] = np.broadcast_to(values, (n_sym, n_steps)).T
     finite = np.isfinite(feats)
-    valid = np.asarray(finite.all(axis=-1))
+    present = np.isfinite(df["close"].to_numpy().reshape(n_sym, n_steps).T)
+    valid = np.asarray(finite.all(axis=-1)) & present
     feats[~finite] = 0.0
     filled = df["filled"].to_numpy().reshape(n_sym, n_steps).T
     ok = window_valid(valid, pre.window) & ~filled

@@ -10,7 +10,7 @@ import polars as pl
 from nasjax.data.errors import AlignReport, DataError, where
 from nasjax.data.schema import OHLCV_COLUMNS, timeframe_us
 
-GAP_POLICIES: tuple[str, ...] = ("drop", "raise")
+GAP_POLICIES: tuple[str, ...] = ("drop", "raise", "mask")
 SPANS: tuple[str, ...] = ("intersection", "union")
 FLOW_COLUMNS: tuple[str, ...] = (
     "volume",
@@ -28,6 +28,7 @@ def align_panel(
     max_fill: int = 3,
     gap_policy: str = "drop",
     span: str = "intersection",
+    min_history: int = 0,
     return_report: bool = False,
 ) -> pl.DataFrame | tuple[pl.DataFrame, AlignReport]:
     """Aligns a long OHLCV frame of several symbols on one regular UTC grid.
@@ -45,21 +46,35 @@ def align_panel(
         the hole; the count is in the report).
       * ``"raise"``: a `DataError` naming the symbol, the first missing
         timestamp and the gap length.
+      * ``"mask"``: the gap's cells of that symbol are left *absent* (see
+        below); the other symbols keep their bars.
+
+    Ragged panels. With ``span="union"`` the grid runs from the earliest first
+    bar to the latest last bar, and the bars before a symbol's first bar (a
+    late listing) and after its last bar (a delisting) are *absent* cells,
+    whatever their length: a row with the grid timestamp and the symbol but
+    null ``open``/``high``/``low``/``close``/``volume`` and extras, and
+    ``filled = False``. No other symbol loses a bar to them.
 
     Args:
         df: Long frame as returned by `load_ohlcv` (sorted or not).
         timeframe: Grid step, e.g. ``"5m"``.
         max_fill: Longest run of missing bars that is forward-filled.
-        gap_policy: ``"drop"`` or ``"raise"``.
+        gap_policy: ``"drop"``, ``"raise"`` or ``"mask"`` (interior long gaps).
         span: ``"intersection"`` (default): from the latest first bar to the
             earliest last bar over symbols; ``"union"``: from the earliest first
-            bar to the latest last bar (leading/trailing holes are long gaps).
+            bar to the latest last bar (leading/trailing holes are absent
+            cells).
+        min_history: Symbols with fewer bars (rows with a close) are removed
+            before anything else; the report gives the reason
+            (``dropped_symbols``). 0 keeps every symbol.
         return_report: Also return an `AlignReport`.
 
     Returns:
         Frame sorted by (symbol, timestamp) with the same columns plus
-        ``filled`` (Boolean); every symbol has the same timestamps. With
-        ``return_report``, ``(frame, report)``.
+        ``filled`` (Boolean); every symbol has the same timestamps (absent
+        cells have a null ``close``). With ``return_report``,
+        ``(frame, report)``.
 
     Works on int64 time indices of a dense [S, T] grid in numpy; the rows
     are gathered onto the grid in one pass (no copy at all when the input
@@ -67,7 +82,8 @@ def align_panel(
 
     Raises:
         DataError: Unknown policy/span, empty range, an off-grid or repeated
-            timestamp, or a long gap with ``gap_policy="raise"``.
+            timestamp, a long gap with ``gap_policy="raise"``, or no symbol
+            with ``min_history`` bars.
     """
     if gap_policy not in GAP_POLICIES:
         raise DataError(f"unknown gap_policy {gap_policy!r}; known: {GAP_POLICIES}")
@@ -75,6 +91,7 @@ def align_panel(
         raise DataError(f"unknown span {span!r}; known: {SPANS}")
     if max_fill < 0:
         raise DataError(f"max_fill must be >= 0, got {max_fill}")
+    df, short = _drop_short_histories(df, min_history)
     step = timeframe_us(timeframe)
     ts_dtype = df.schema["timestamp"]
     assert isinstance(ts_dtype, pl.Datetime)
@@ -142,8 +159,17 @@ def align_panel(
     run_len = np.flatnonzero(edge == -1) - run_start
     del edge
     run_sym, run_t0 = np.divmod(run_start, n_steps + 1)
-    # A run is long if longer than max_fill or if no close precedes it.
+    # A run is long if longer than max_fill or if no close precedes it; with
+    # span="union" the runs at either end (listing, delisting) are absent, and
+    # with gap_policy="mask" so are the long ones.
     is_long = (run_len > max_fill) | (run_t0 == 0)
+    if span == "union":
+        is_absent = (run_t0 == 0) | (run_t0 + run_len == n_steps)
+    else:
+        is_absent = np.zeros(len(run_t0), bool)
+    if gap_policy == "mask":
+        is_absent |= is_long
+    is_long &= ~is_absent
     l_sym, l_t0, l_len = run_sym[is_long], run_t0[is_long], run_len[is_long]
     if len(l_sym) and gap_policy == "raise":
         k = int(np.lexsort((l_sym, l_t0))[0])
@@ -161,7 +187,8 @@ def align_panel(
     if n_kept == 0:
         raise DataError("no timestamps left after dropping long gaps")
     # Short runs are filled from the bar just before the run (its close).
-    s_sym, s_t0, s_len = run_sym[~is_long], run_t0[~is_long], run_len[~is_long]
+    is_short = ~is_long & ~is_absent
+    s_sym, s_t0, s_len = run_sym[is_short], run_t0[is_short], run_len[is_short]
     fill_t = np.repeat(s_t0 - np.cumsum(np.r_[0, s_len[:-1]]), s_len)
     fill_t += np.arange(len(fill_t))  # time of every short-gap cell
     fill_sym = np.repeat(s_sym, s_len)
@@ -172,12 +199,28 @@ def align_panel(
     fill_pos = fill_sym[on] * n_kept + new_t[fill_t[on]]
     take = src if n_kept == n_steps else src[:, keep]
     take = take.ravel()
-    identity = len(take) == df.height and bool((take[1:] > take[:-1]).all())
+    n_absent = int(np.count_nonzero(take < 0))
+    identity = (
+        not n_absent and len(take) == df.height and bool((take[1:] > take[:-1]).all())
+    )
     extras = [c for c in df.columns if c not in ("timestamp", "symbol", *OHLCV_COLUMNS)]
     carried = [c for c in ("volume", *extras) if c not in FLOW_COLUMNS]
     # One parallel gather of every column onto the grid (none if the rows
     # already are the grid); then the few short-gap cells are patched.
-    panel = df if identity else df.select(pl.all().gather(take))
+    if identity:
+        panel = df
+    elif not n_absent:
+        panel = df.select(pl.all().gather(take))
+    else:  # absent cells gather nulls, then get their timestamp and symbol
+        present = take >= 0
+        idx = pl.Series(take).set(pl.Series(~present), None)
+        grid_us = start_us + np.flatnonzero(keep).astype(np.int64) * step
+        panel = df.select(pl.all().gather(idx)).with_columns(
+            pl.Series("timestamp", np.tile(grid_us, n_sym))
+            .cast(pl.Datetime("us", ts_dtype.time_zone))
+            .cast(ts_dtype),
+            pl.Series("symbol", np.repeat(symbols, n_kept)).cast(df.schema["symbol"]),
+        )
     filled = np.zeros(n_sym * n_kept, bool)
     filled[fill_pos] = True
     patched = []
@@ -194,12 +237,20 @@ def align_panel(
                 patched.append(panel[c].scatter(fill_pos, 0.0))
     panel = panel.with_columns(*patched, pl.Series("filled", filled))
     if carried:
-        panel = panel.with_columns(pl.col(carried).forward_fill().over("symbol"))
+        ffill = pl.col(carried).forward_fill().over("symbol")
+        if n_absent:  # absent cells stay null
+            ffill = pl.when(pl.col("close").is_not_null()).then(ffill)
+        panel = panel.with_columns(ffill)
     filled = filled.reshape(n_sym, n_kept)
     if not return_report:
         return panel
     n_long = np.bincount(l_sym, minlength=n_sym)
     n_in = np.bincount(code[inside], minlength=n_sym)
+    on_grid = (take >= 0).reshape(n_sym, n_kept)
+    n_filled = filled.sum(axis=1)
+    kept = on_grid.sum(axis=1) - n_filled
+    absent = n_kept - on_grid.sum(axis=1)
+    with_close = per_sym - np.bincount(code[null_close.to_numpy()], minlength=n_sym)
     report = AlignReport(
         start=start,
         end=end,
@@ -212,8 +263,58 @@ def align_panel(
         trimmed_rows={
             s: int(n) - int(m) for s, n, m in zip(symbols, per_sym, n_in, strict=True)
         },
+        bars_per_symbol=_per_symbol(symbols, kept),
+        dropped_per_symbol=_per_symbol(symbols, with_close - kept),
+        absent_per_symbol=_per_symbol(symbols, absent),
+        periods={
+            s: (a, b)
+            for s, a, b in zip(
+                symbols,
+                _to_datetime(first.tolist(), ts_dtype),
+                _to_datetime(last.tolist(), ts_dtype),
+                strict=True,
+            )
+        },
+        dropped_symbols=short,
     )
     return panel, report
+
+
+def _per_symbol(symbols: list[str], counts: np.ndarray) -> dict[str, int]:
+    return {s: int(n) for s, n in zip(symbols, counts, strict=True)}
+
+
+def _drop_short_histories(
+    df: pl.DataFrame, min_history: int
+) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``df`` without the symbols that have fewer than ``min_history`` bars
+    with a close, and ``{symbol: reason}`` of those removed.
+
+    Raises:
+        DataError: If ``min_history`` is negative or no symbol is left.
+    """
+    if min_history < 0:
+        raise DataError(f"min_history must be >= 0, got {min_history}")
+    if min_history == 0 or df.height == 0:
+        return df, {}
+    counts = (
+        df.group_by("symbol")
+        .agg(pl.col("close").is_not_null().sum().alias("n"))
+        .sort("symbol")
+    )
+    short = {
+        str(s): f"{int(n)} bars < min_history={min_history}"
+        for s, n in counts.iter_rows()
+        if n < min_history
+    }
+    if not short:
+        return df, {}
+    if len(short) == counts.height:
+        raise DataError(
+            f"no symbol has min_history={min_history} bars: {short} "
+            "(lower data.min_history_bars)"
+        )
+    return df.filter(~pl.col("symbol").is_in(list(short))), short
 
 
 def _to_datetime(us: list[int], dtype: pl.Datetime) -> list[dt.datetime]:

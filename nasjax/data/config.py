@@ -57,6 +57,12 @@ class DataConfig:
         window: Lookback window in bars.
         horizon: Label horizon in bars.
         n_folds: Walk-forward validation folds.
+        min_history_bars: Coins with fewer bars are dropped (with a logged
+            reason, and listed under ``data.dropped_coins`` in
+            ``summary.json``); the others keep all their bars: the panel
+            spans the union of the coins' periods (a coin listed late or
+            delisted early is masked where it has no bar). 0 keeps every
+            coin.
         synthetic_signal: Planted signal strength (Bayes accuracy 0.5 + it).
         synthetic_symbols: Coins of the synthetic panel.
         synthetic_steps: Bars of the synthetic panel.
@@ -74,6 +80,7 @@ class DataConfig:
     window: int = 32
     horizon: int = 1
     n_folds: int = 3
+    min_history_bars: int = 288
     synthetic_signal: float = 0.1
     synthetic_symbols: int = 4
     synthetic_steps: int = 4000
@@ -88,6 +95,8 @@ class DataConfig:
             )
         if self.source == "ucr" and not self.name:
             problems.append("data.source=ucr needs data.name (e.g. BasicMotions)")
+        if self.min_history_bars < 0:
+            problems.append("data.min_history_bars must be >= 0")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -140,5 +149,6 @@ def load_data(
         horizon=cfg.horizon,
         window=cfg.window,
         folds=FoldConfig(n_folds=cfg.n_folds),
+        min_history=cfg.min_history_bars,
         symbols=symbols,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import mmap
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -14,12 +15,14 @@ import polars as pl
 from flax import struct
 
 from nasjax.data.align import align_panel
-from nasjax.data.errors import DataError
+from nasjax.data.errors import AlignReport, DataError
 from nasjax.data.features import FeatureConfig, aligned, check_config, feature_grids
 from nasjax.data.labels import check_label_args, label_grids
 from nasjax.data.normalize import NormStats, stats_from_sums, time_sums
 from nasjax.data.schema import timeframe_str
 from nasjax.data.splits import FoldConfig, Folds, fold_samples, walk_forward
+
+logger = logging.getLogger("nasjax.data")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -35,6 +38,9 @@ class DatasetMeta:
         class_names: Names of the classes of a classification dataset
             (labels index them, e.g. :mod:`nasjax.data.ucr`); empty for the
             price-direction labels of candle data.
+        align: What `align_panel` did to each symbol (bars kept, dropped,
+            filled and absent, first and last bar, symbols dropped); None
+            when the frame came aligned or is not candle data.
     """
 
     symbols: tuple[str, ...]
@@ -43,18 +49,24 @@ class DatasetMeta:
     window: int
     horizon: int
     class_names: tuple[str, ...] = ()
+    align: AlignReport | None = None
 
 
 @struct.dataclass
 class Dataset:
     """Pooled multi-coin dataset; sample id of (t, s) is ``t * S + s``.
 
+    A ragged panel (coins listed late or delisted early) has *absent* cells
+    where a coin has no bar: their features are 0, and no sample whose
+    window or label touches one is in ``label_mask``.
+
     Attributes:
         features: float32[T, S, F], un-normalised, 0 where not valid.
         labels: int32[T, S] (1 up, 0 down, 2 dead zone in ``"class"`` mode;
             0 where label_mask is False).
-        label_mask: bool[T, S]: valid label, full valid lookback window and
-            (by default) neither bar t nor bar t + h forward-filled.
+        label_mask: bool[T, S]: valid label, full valid lookback window (no
+            absent cell, finite features) and (by default) neither bar t nor
+            bar t + h forward-filled.
         forward_return: float32[T, S] log(close[t+h] / close[t]) (0 if none).
         meta: `DatasetMeta` (static).
     """
@@ -169,7 +181,9 @@ def build_dataset(
     *,
     timeframe: str | None = None,
     max_fill: int = 3,
-    gap_policy: str = "drop",
+    gap_policy: str = "mask",
+    span: str = "union",
+    min_history: int = 0,
     dead_zone: float = 0.0,
     dead_zone_mode: str = "drop",
     mask_filled: bool = True,
@@ -182,6 +196,13 @@ def build_dataset(
     [T, S, F] tensor, the label mask, walk-forward folds over sample ids with
     valid labels, and normalisation statistics from each fold's train part.
 
+    By default the panel is ragged: it spans the union of the coins'
+    periods, a coin listed late or delisted early keeps all its bars, and
+    its cells before its first bar, after its last bar and in its long gaps
+    are absent (no sample of that coin touches them; the other coins keep
+    theirs). What happened to each coin is logged (``nasjax.data`` logger)
+    and kept in ``dataset.meta.align``.
+
     Args:
         frame: Long frame as from `load_ohlcv` / `load_sample` / `synthetic`.
         feature_cfg: Features to compute (default `FeatureConfig()`).
@@ -191,7 +212,13 @@ def build_dataset(
             is enforced).
         timeframe: Grid step; inferred from the data when None.
         max_fill: Passed to `align_panel`.
-        gap_policy: Passed to `align_panel`.
+        gap_policy: Passed to `align_panel` (``"mask"``: a long gap of one
+            coin masks that coin only; ``"drop"``: its timestamps are dropped
+            for every coin).
+        span: Passed to `align_panel` (``"union"``: ragged panel;
+            ``"intersection"``: cut to the period every coin trades).
+        min_history: Coins with fewer bars are dropped (logged with the
+            reason); 0 keeps all.
         dead_zone: Passed to `make_labels`.
         dead_zone_mode: Passed to `make_labels`.
         mask_filled: Exclude samples whose bar t or t + h was forward-filled.
@@ -210,11 +237,21 @@ def build_dataset(
         raise DataError(f"window must be >= 1, got {window}")
     if symbols is not None:
         frame = frame.filter(pl.col("symbol").is_in(list(symbols)))
+    report = None
     if "filled" not in frame.columns:
         tf = timeframe or _infer_timeframe(frame)
-        panel = align_panel(frame, tf, max_fill=max_fill, gap_policy=gap_policy)
-        assert isinstance(panel, pl.DataFrame)
-        frame = panel
+        aligned_frame = align_panel(
+            frame,
+            tf,
+            max_fill=max_fill,
+            gap_policy=gap_policy,
+            span=span,
+            min_history=min_history,
+            return_report=True,
+        )
+        assert isinstance(aligned_frame, tuple)
+        frame, report = aligned_frame
+        log_coverage(report)
     feature_cfg = check_config(feature_cfg)
     check_label_args(horizon, dead_zone, dead_zone_mode)
     df, syms, n_steps = aligned(frame)
@@ -233,6 +270,9 @@ def build_dataset(
         grid("close"), horizon, dead_zone, dead_zone_mode
     )
     mask = np.ascontiguousarray(label_ok.T)
+    # Absent cells (no bar: a coin not listed yet, delisted, in a masked gap)
+    # are never valid, whatever the features (e.g. calendar only).
+    present = np.isfinite(grid("close")).T
     if mask_filled:
         filled = np.ascontiguousarray(grid("filled").T)
         later = np.ones_like(filled)
@@ -257,7 +297,7 @@ def build_dataset(
         for k, (_, values) in enumerate(named):
             part[k] = values[:, a : a + b]
         finite = np.isfinite(part)
-        valid[a : a + b] = finite.all(axis=0).T
+        valid[a : a + b] = finite.all(axis=0).T & present[a : a + b]
         np.copyto(part, np.float32(0.0), where=~finite)
         out = feats[a : a + b]
         out[...] = part.transpose(2, 1, 0)
@@ -289,6 +329,7 @@ def build_dataset(
         timestamps=timestamps,
         window=window,
         horizon=horizon,
+        align=report,
     )
     # On the CPU backend `device_put` of a 64-byte aligned array is zero-copy:
     # the features tensor is not duplicated (and nothing here writes to it
@@ -305,3 +346,22 @@ def build_dataset(
 
 prepare = build_dataset
 """Alias of `build_dataset`."""
+
+
+def log_coverage(report: AlignReport) -> None:
+    """Logs the bars each symbol kept, lost, had filled and lacks (INFO), and
+    the symbols dropped with the reason (WARNING), to ``nasjax.data``."""
+    for sym, why in report.dropped_symbols.items():
+        logger.warning("%s dropped: %s", sym, why)
+    for sym, kept in report.bars_per_symbol.items():
+        first, last = report.periods.get(sym, (None, None))
+        logger.info(
+            "%s: %d bars kept (%s .. %s), %d dropped, %d filled, %d absent",
+            sym,
+            kept,
+            first,
+            last,
+            report.dropped_per_symbol.get(sym, 0),
+            report.filled_per_symbol.get(sym, 0),
+            report.absent_per_symbol.get(sym, 0),
+        )

@@ -81,6 +81,16 @@ class AlignReport:
         dropped_steps: Grid timestamps dropped because some symbol had a long gap
             there (``gap_policy="drop"``).
         trimmed_rows: Rows outside the common range that were cut per symbol.
+        bars_per_symbol: Bars of each symbol on the grid (not forward-filled).
+        dropped_per_symbol: Bars of each symbol (rows with a close) that are
+            not on the grid: outside the range of an ``"intersection"`` span
+            or at timestamps dropped for a long gap.
+        absent_per_symbol: Grid cells of each symbol without a bar (before
+            its listing or after its delisting with ``span="union"``, long
+            gaps with ``gap_policy="mask"``).
+        periods: First and last bar of each symbol in the input.
+        dropped_symbols: Symbols removed before aligning, with the reason
+            (fewer bars than ``min_history``).
     """
 
     start: Any
@@ -90,3 +100,8 @@ class AlignReport:
     long_gaps_per_symbol: dict[str, int]
     dropped_steps: int
     trimmed_rows: dict[str, int]
+    bars_per_symbol: dict[str, int] = dataclasses.field(default_factory=dict)
+    dropped_per_symbol: dict[str, int] = dataclasses.field(default_factory=dict)
+    absent_per_symbol: dict[str, int] = dataclasses.field(default_factory=dict)
+    periods: dict[str, tuple[Any, Any]] = dataclasses.field(default_factory=dict)
+    dropped_symbols: dict[str, str] = dataclasses.field(default_factory=dict)

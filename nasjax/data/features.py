@@ -24,13 +24,17 @@ class FeatureConfig:
         vol_windows: Realised volatility: rolling std of 1-bar log returns.
         hl_range: ``log(high / low)`` of the bar.
         volume_window: Rolling z-score window of ``log1p(volume)``; 0 disables.
-        market_return: Equal-weight mean over symbols of 1-bar log returns.
+        market_return: Equal-weight mean of 1-bar log returns over the
+            symbols that have one at that bar (absent coins of a ragged panel
+            are left out).
         reference_symbol: Also the 1-bar log return of this symbol (e.g. BTC)
             for every coin; skipped when the symbol is absent or None, and
-            when ``cross_asset_returns`` already includes it.
+            when ``cross_asset_returns`` already includes it. 0 at bars where
+            that symbol has no return.
         cross_asset_returns: The 1-bar log return of EVERY symbol as features of
             every coin (``ret_1@SYM``), so a pooled per-coin model can see
-            cross-asset structure. Adds one feature per symbol.
+            cross-asset structure. Adds one feature per symbol; 0 at bars
+            where SYM has no return (not listed yet, delisted, in a gap).
         calendar: Time-of-day and day-of-week sin/cos encodings.
         symbol_onehot: One-hot symbol id features (``is@SYM``).
     """
@@ -203,12 +207,15 @@ def feature_grids(
         eye = np.eye(n_sym)
         for i, s in enumerate(symbols):
             yield f"is@{s}", eye[:, i : i + 1]
+    # Another coin's return is 0 (no move) where that coin has none (before
+    # its listing, after its delisting, in a masked gap, its first bar), so
+    # that an absent coin does not mask every other coin's samples.
     ref = cfg.reference_symbol
     if ref is not None and ref in symbols and not cfg.cross_asset_returns:
-        yield f"ref_ret_1@{ref}", r1[symbols.index(ref)][None]
+        yield f"ref_ret_1@{ref}", np.nan_to_num(r1[symbols.index(ref)], nan=0.0)[None]
     if cfg.cross_asset_returns:
         for i, s in enumerate(symbols):
-            yield f"ret_1@{s}", r1[i][None]
+            yield f"ret_1@{s}", np.nan_to_num(r1[i], nan=0.0)[None]
 
 
 def _lagged_diff(x: np.ndarray, lag: int) -> np.ndarray:

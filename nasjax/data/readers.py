@@ -235,6 +235,29 @@ _BINANCE_TEXT: dict[str, pl.DataType] = {c: pl.String() for c in BINANCE_COLUMNS
 `nasjax.data.validate` (file, column, row)."""
 
 
+def read_zip_csv(path: Path) -> bytes:
+    """The bytes of the one ``.csv`` inside a zip archive.
+
+    Raises:
+        DataError: Naming the file, if the archive is truncated or corrupted
+            (bad CRC, bad headers, undecompressable data...) or does not hold
+            exactly one ``.csv``.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.lower().endswith(".csv")]
+            raw = zf.read(names[0]) if len(names) == 1 else None
+    except Exception as e:  # zipfile raises many types on a damaged archive
+        raise DataError(
+            f"broken zip file, download it again ({type(e).__name__}: {e}){where(path)}"
+        ) from e
+    if raw is None:
+        raise DataError(
+            f"expected exactly one .csv inside the zip, found {names}{where(path)}"
+        )
+    return raw
+
+
 def _binance_select(lf: pl.LazyFrame, typed: bool) -> list[pl.Expr]:
     """Canonical columns of a Binance scan (typed or all-text schema)."""
     values = ("open", "high", "low", "close", "volume", *_BINANCE_KEEP)
@@ -254,14 +277,7 @@ def _binance_select(lf: pl.LazyFrame, typed: bool) -> list[pl.Expr]:
 
 def _read_binance(spec: FileSpec) -> pl.LazyFrame:
     if spec.path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(spec.path) as zf:
-            names = [n for n in zf.namelist() if n.lower().endswith(".csv")]
-            if len(names) != 1:
-                raise DataError(
-                    f"expected exactly one .csv inside the zip, found {names}"
-                    f"{where(spec.path)}"
-                )
-            raw = zf.read(names[0])
+        raw = read_zip_csv(spec.path)
         if not raw.strip():
             raise DataError(f"empty file{where(spec.path)}")
         source: Path | bytes = raw
@@ -340,7 +356,10 @@ def _read_binance_csvs(specs: list[FileSpec]) -> pl.DataFrame:
         try:
             frame = scan(typed=True).collect()
         except pl.exceptions.PolarsError:
-            frame = scan(typed=False).collect()
+            try:
+                frame = scan(typed=False).collect()
+            except pl.exceptions.PolarsError as e:
+                raise _locate_unreadable(group, has_header, e) from e
         code = frame["__file"].to_physical()
         out.append(
             frame.select(
@@ -352,6 +371,32 @@ def _read_binance_csvs(specs: list[FileSpec]) -> pl.DataFrame:
             )
         )
     return pl.concat(out)
+
+
+def _locate_unreadable(
+    group: list[FileSpec], has_header: bool, error: Exception
+) -> DataError:
+    """The `DataError` naming the first file of ``group`` that the text scan
+    cannot read (e.g. a row with another number of fields)."""
+    for spec in group:
+        try:
+            pl.scan_csv(
+                spec.path,
+                has_header=False,
+                skip_rows=int(has_header),
+                schema=_BINANCE_TEXT,
+            ).collect()
+        except pl.exceptions.PolarsError as e:
+            error = e
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            return DataError(
+                f"cannot read Binance CSV ({type(e).__name__}: {first})"
+                f"{where(spec.path)}"
+            )
+    return DataError(
+        f"cannot read Binance CSVs ({type(error).__name__}: {error})"
+        f"{where(group[0].path)}"
+    )
 
 
 def read_files(
@@ -373,8 +418,21 @@ def read_files(
         s for s in specs if s.format == "binance" and s.path.suffix.lower() == ".csv"
     ]
     frames = [_read_binance_csvs(plain)] if plain else []
-    frames += [read_file(s, column_map).collect() for s in specs if s not in plain]
+    frames += [_read_collect(s, column_map) for s in specs if s not in plain]
     return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _read_collect(spec: FileSpec, column_map: dict[str, str] | None) -> pl.DataFrame:
+    """`read_file` collected; a reader's own error becomes a `DataError`
+    naming the file."""
+    try:
+        return read_file(spec, column_map).collect()
+    except (pl.exceptions.PolarsError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise DataError(
+            f"cannot read {spec.format} file ({type(e).__name__}: {first})"
+            f"{where(spec.path)}"
+        ) from e
 
 
 def _read_freqtrade_json(spec: FileSpec) -> pl.LazyFrame:
@@ -419,6 +477,51 @@ def _read_freqtrade_json(spec: FileSpec) -> pl.LazyFrame:
     return _finish(lf, spec)
 
 
+_AWARE = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d{2}:?\d{2})$"
+"""A time of day followed by a UTC offset: ``Z``, ``+00:00``, ``+0000``..."""
+_AWARE_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M%z")
+
+
+def parse_times(text: pl.Series) -> pl.Series:
+    """Date-time text -> ``Datetime("us", "UTC")`` (null where unparsable).
+
+    Values ending in a UTC offset (``2023-01-01T00:05:00Z``, ``...+00:00``,
+    ``...+0000``, ``...+01:00``; ``T`` or a space before the time) are
+    converted to UTC; the others are naive and taken as UTC, their format
+    inferred from the first one (``2023-01-01 00:05:00``, ``2023-01-01``...).
+
+    Args:
+        text: String values.
+
+    Returns:
+        The parsed times, same length.
+    """
+    text = text.str.strip_chars()
+    aware = text.str.contains(_AWARE).fill_null(False)
+    iso = text.str.replace(r"[zZ]$", "+00:00").str.replace(
+        r"^(\d{4}-\d{2}-\d{2})[Tt ]\s*", "${1} "
+    )
+    with_offset = pl.select(
+        pl.coalesce(
+            iso.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False)
+            for f in _AWARE_FORMATS
+        )
+    ).to_series()
+    naive = text.filter(~aware)
+    out = with_offset
+    if naive.len():
+        try:
+            parsed = naive.str.to_datetime(time_unit="us", strict=False)
+        except pl.exceptions.ComputeError:  # no format fits the first value
+            parsed = pl.Series(naive.name, [None] * naive.len(), pl.Datetime("us"))
+        if not isinstance(parsed.dtype, pl.Datetime):  # e.g. all null
+            parsed = parsed.cast(pl.Datetime("us"))
+        out = out.scatter(
+            (~aware).arg_true(), parsed.dt.replace_time_zone("UTC").cast(out.dtype)
+        )
+    return out.alias(text.name)
+
+
 def _to_utc(lf: pl.LazyFrame, spec: FileSpec) -> pl.LazyFrame:
     """Converts the ``timestamp`` column of any supported dtype to UTC us."""
     dtype = lf.collect_schema()["timestamp"]
@@ -434,19 +537,17 @@ def _to_utc(lf: pl.LazyFrame, spec: FileSpec) -> pl.LazyFrame:
     elif dtype.is_integer() or dtype.is_float():
         expr = _epoch_to_ts(col)
     elif dtype == pl.String:
-        bad = (
-            lf.with_row_index("__i")
-            .filter(col.str.to_datetime(strict=False).is_null() & col.is_not_null())
-            .head(1)
-            .collect()
-        )
-        if bad.height:
+        df = lf.collect()
+        text = df["timestamp"]
+        parsed = parse_times(text)
+        bad = parsed.is_null() & text.is_not_null()
+        if bad.any():
+            row = int(bad.arg_true()[0])
             raise DataError(
-                f"unparsable timestamp {bad['timestamp'][0]!r}"
-                f"{where(spec.path, 'timestamp', int(bad['__i'][0]))}"
+                f"unparsable timestamp {text[row]!r}"
+                f"{where(spec.path, 'timestamp', row)}"
             )
-        parsed = col.str.to_datetime(time_unit="us", time_zone="UTC")
-        expr = parsed
+        return df.with_columns(parsed.cast(TIMESTAMP_DTYPE).alias("timestamp")).lazy()
     else:
         raise DataError(
             f"timestamp column has unsupported dtype {dtype}"

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from nasjax.app.report import lookup
+from tests.helpers import ragged_sample, write_freqtrade
 
 # A tiny synthetic run: the pipeline, not the result, is under test.
 TINY = [
@@ -223,3 +224,36 @@ def test_the_implicit_basic_config_handler_is_dropped():
     finally:
         root.removeHandler(implicit)
         root.removeHandler(ours)
+
+
+@pytest.mark.slow
+def test_freqtrade_folder_with_a_late_listing_uses_every_coin(tmp_path):
+    """``data=freqtrade`` on a folder where one coin was listed late: the panel
+    spans every coin's full history and summary.json says so per coin."""
+    n_bars, late = 3000, "SOL/USDT"
+    frame = ragged_sample(n_bars=n_bars, listed={late: 0.6})
+    folder = write_freqtrade(frame, tmp_path / "binance")
+    run_dir = tmp_path / "run"
+    proc = nasjax_cli(
+        *TINY[:1],
+        *TINY[3:],
+        "data=freqtrade",
+        f"data.path={folder}",
+        "data.timeframe=5m",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads((run_dir / "summary.json").read_text())["data"]
+    assert data["n_bars"] == n_bars and data["dropped_coins"] == {}
+    coins = data["coins"]
+    assert set(coins) == {"BTC/USDT", "ETH/USDT", late}
+    for sym, entry in coins.items():
+        listed = late if sym == late else None
+        assert entry["bars"] == (1200 if listed else n_bars)
+        assert entry["absent"] == (1800 if listed else 0)
+        assert entry["dropped"] == entry["filled"] == 0
+        assert entry["samples"] > 0
+    assert coins[late]["first"] == frame.filter(pl.col("symbol") == late)["timestamp"][
+        0
+    ].strftime("%Y-%m-%dT%H:%M:%SZ")

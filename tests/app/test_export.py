@@ -151,6 +151,37 @@ def test_new_candles_use_the_stored_statistics(trained):
     np.testing.assert_allclose(joined["p_up"], joined["p_up_full"], atol=1e-5)
 
 
+def test_predict_on_a_ragged_frame(trained):
+    """A coin listed late and one delisted early: every bar the training
+    pipeline would label on that frame is predicted, identically, and no
+    prediction of a coin uses a bar where it had none."""
+    frame, (_, _, norm), arch, params, pre, path = trained
+    model = load_model(path)
+    late, gone = pre.symbols[0], pre.symbols[2]
+    i = pl.int_range(pl.len()).over("symbol")
+    ragged = frame.filter(
+        ~(
+            ((pl.col("symbol") == late) & (i < 300))
+            | ((pl.col("symbol") == gone) & (i >= 900))
+        )
+    )
+    out = model.predict(ragged)
+    ds = fold_frame(ragged, features=FEATURES, window=8).dataset
+    assert ds.features.shape[0] == 1200
+    ref = _reference(ds, norm, arch, params)
+    joined = ref.join(out, on=["timestamp", "symbol"], how="left")
+    assert joined["p_up"].null_count() == 0
+    np.testing.assert_allclose(joined["p_up"], joined["ref"], atol=1e-5)
+    warm = FEATURES.lookback() + pre.window - 1
+    for sym, rows in ragged.group_by("symbol"):
+        got = out.filter(pl.col("symbol") == sym[0])["timestamp"]
+        assert got.min() >= rows["timestamp"].sort()[warm]
+        assert got.max() <= rows["timestamp"].max()
+    # The coin trading throughout is predicted from its warm-up on.
+    stay = out.filter(pl.col("symbol") == pre.symbols[1])
+    assert stay.height == 1200 - warm
+
+
 def test_predict_windows_any_batch_size(trained):
     *_, path = trained
     model = load_model(path)

@@ -101,6 +101,12 @@ def test_summary(runs):
     data = summary["data"]
     assert len(data["symbols"]) == 3
     assert data["test_start"] < data["test_end"]
+    # Every coin's bars: all kept on the (dense) synthetic panel.
+    assert list(data["coins"]) == data["symbols"] and data["dropped_coins"] == {}
+    for coin in data["coins"].values():
+        assert coin["bars"] == data["n_bars"] == CFG.data.synthetic_steps
+        assert coin["dropped"] == coin["filled"] == coin["absent"] == 0
+        assert 0 < coin["samples"] < coin["bars"]
     assert (a / "best_arch.png").stat().st_size > 0
     assert summary["budget"]["stopped_by"] == "rounds"
     assert summary["budget"]["rounds_done"] == CFG.search.rounds
