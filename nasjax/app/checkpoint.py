@@ -50,6 +50,8 @@ __all__ = [
     "to_jsonable",
 ]
 
+logger = logging.getLogger("nasjax.checkpoint")
+
 FORMAT_VERSION = 2
 """Version of the checkpoint payload layout."""
 
@@ -192,6 +194,7 @@ class SearchCheckpointer:
             enable_async_checkpointing=cfg.async_save,
             cleanup_tmp_directories=True,
         )
+        self._intact: int | None = None
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=options,
@@ -211,6 +214,52 @@ class SearchCheckpointer:
         """The newest committed step, or None."""
         return self._manager.latest_step()
 
+    def intact_step(self) -> int | None:
+        """The newest committed step that restores completely, or None.
+
+        A damaged step (a torn or corrupted file: the disk, not a crash
+        during the save, which orbax never commits) is reported with its path
+        in a warning and moved aside to ``<directory>.corrupt/<step>``, so the
+        run falls back to the newest intact one and can save that step again.
+        """
+        if self._intact is not None:
+            return self._intact
+        for step in sorted(self._manager.all_steps(), reverse=True):
+            try:
+                self._restore(step)
+            except CheckpointMismatchError:
+                raise
+            except Exception as err:  # orbax / tensorstore / JSON errors
+                aside = self._move_aside(step)
+                logger.warning(
+                    "checkpoint step %d in %s is damaged (%s: %s); moved to %s, "
+                    "falling back to the previous step",
+                    step,
+                    self.directory,
+                    type(err).__name__,
+                    str(err).splitlines()[0][:200] if str(err) else "",
+                    aside,
+                )
+                continue
+            self._intact = step
+            return step
+        return None
+
+    def _move_aside(self, step: int) -> Path:
+        aside = self.directory.with_name(self.directory.name + ".corrupt")
+        if jax.process_index() == 0:
+            aside.mkdir(exist_ok=True)
+            target = aside / str(step)
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.move(str(self.directory / str(step)), target)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"nasjax: moved aside step {step}")
+        self._manager.reload()
+        return aside / str(step)
+
     def save(
         self, step: int, payload: Any, info: Mapping[str, Any] | None = None
     ) -> None:
@@ -226,6 +275,7 @@ class SearchCheckpointer:
             info: Plain JSON stored beside it, readable without the arrays
                 (:meth:`restore_info`), e.g. the run configuration.
         """
+        self._intact = None
         skeleton, arrays = encode(payload, self.records)
         meta = {
             "format": FORMAT_VERSION,
@@ -252,15 +302,20 @@ class SearchCheckpointer:
         return meta
 
     def restore_info(self, step: int | None = None) -> dict[str, Any] | None:
-        """The ``info`` saved with ``step`` (default latest), or None."""
-        step = self.latest_step() if step is None else step
+        """The ``info`` saved with ``step`` (default: the newest intact step,
+        :meth:`intact_step`), or None."""
+        step = self.intact_step() if step is None else step
         return None if step is None else self._meta(step)["info"]
 
     def restore(self, step: int | None = None) -> Any:
-        """The payload of ``step`` (default latest), or None if none exists."""
-        step = self.latest_step() if step is None else step
+        """The payload of ``step`` (default: the newest intact step,
+        :meth:`intact_step`), or None if none exists."""
+        step = self.intact_step() if step is None else step
         if step is None:
             return None
+        return self._restore(step)
+
+    def _restore(self, step: int) -> Any:
         skeleton = self._meta(step)["skeleton"]
         specs = array_specs(skeleton)
         arrays: Mapping[str, np.ndarray] = {}

@@ -166,6 +166,30 @@ def test_orbax_save_restore_is_exact_and_keeps_max_to_keep(tmp_path):
         assert new.latest_step() is None
 
 
+def _damage(step_dir: Path) -> None:
+    """Cut every file of a committed step in half (a torn write on disk)."""
+    for path in step_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size > 1:
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_a_damaged_latest_step_falls_back_to_the_previous(tmp_path, caplog):
+    state = _state()
+    cfg = CheckpointConfig(max_to_keep=3, async_save=False)
+    with SearchCheckpointer(tmp_path / "ck", cfg) as ckpt:
+        for step in (1, 2, 3):
+            ckpt.save(step, state, info={"step": step})
+    _damage(tmp_path / "ck" / "3")
+    with SearchCheckpointer(tmp_path / "ck", cfg) as fresh:
+        with caplog.at_level("WARNING", logger="nasjax.checkpoint"):
+            assert fresh.restore_info() == {"step": 2}
+        assert "step 3" in caplog.text and str(tmp_path / "ck") in caplog.text
+        assert_tree_identical(state, fresh.restore())
+        assert (tmp_path / "ck.corrupt" / "3").is_dir()
+        fresh.save(3, state, info={"step": 3})  # the step can be saved again
+    assert committed_steps(tmp_path / "ck") == [1, 2, 3]
+
+
 def test_config_diff_names_keys_and_skips_budgets():
     a = identity(KILL_CFG)
     b = identity(
@@ -318,6 +342,27 @@ def test_other_data_is_refused(kill_runs):
     data = tiny_dataset(5, n_symbols=2, n_steps=800, features=FEATURES, n_folds=None)
     with pytest.raises(CheckpointMismatchError, match=r"data \(content hash\)"):
         run_search(KILL_CFG, run, dataset=data, progress=False)
+
+
+def test_a_damaged_checkpoint_resumes_to_the_uninterrupted_result(
+    kill_runs, tmp_path, caplog
+):
+    """The finished run's newest step damaged: the run falls back to the step
+    before, recomputes the last round and ends as the uninterrupted run."""
+    import shutil
+
+    ref, run, _, _ = kill_runs
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    steps = committed_steps(copy / "checkpoints")
+    _damage(copy / "checkpoints" / str(steps[-1]))
+    with caplog.at_level("WARNING", logger="nasjax.checkpoint"):
+        run_search(KILL_CFG, copy, progress=False)
+    assert f"checkpoint step {steps[-1]}" in caplog.text
+    a = pl.read_parquet(ref / "results.parquet")
+    b = pl.read_parquet(copy / "results.parquet")
+    cols = [c for c in a.columns if c not in TIMING]
+    assert a.select(cols).equals(b.select(cols))
 
 
 @pytest.mark.slow
