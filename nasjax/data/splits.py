@@ -69,6 +69,16 @@ def pad_rows(
     return idx, mask
 
 
+def _fit_advice(usable: int, window: int) -> str:
+    """What to change when the folds do not fit the bars."""
+    if window * 4 >= usable:
+        return (
+            f"The window ({window} bars) is too long for {usable} usable bars: "
+            "use a shorter data.window, or more data."
+        )
+    return "Use fewer folds (data.n_folds), a shorter data.window, or more data."
+
+
 def walk_forward(
     n_steps: int,
     n_folds: int,
@@ -134,8 +144,9 @@ def walk_forward(
         raise DataError(
             f"walk-forward does not fit: n_steps={n_steps}, start={start}, "
             f"n_folds={n_folds}, val_size={val_size}, test_size={test_size}, "
-            f"purge={purge}, embargo={embargo} leave train_0={train0} bars "
-            f"(min_train={min_train})"
+            f"purge={purge} (= window {window} + horizon {horizon} at least), "
+            f"embargo={embargo} leave train_0={train0} bars "
+            f"(min_train={min_train}). {_fit_advice(n_steps - start, window)}"
         )
     v0 = test_start - purge - n_folds * (val_size + embargo)
     if sliding := mode == "sliding":

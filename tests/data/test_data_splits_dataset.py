@@ -41,8 +41,10 @@ def test_walk_forward_purge_embargo(mode: str, n: int, k: int, w: int, h: int) -
 def test_walk_forward_validation() -> None:
     with pytest.raises(DataError, match="purge"):
         walk_forward(1000, 3, 10, 2, purge=11)
-    with pytest.raises(DataError, match="does not fit"):
+    with pytest.raises(DataError, match=r"does not fit.*fewer folds"):
         walk_forward(60, 10, 10, 2)
+    with pytest.raises(DataError, match=r"window \(150 bars\) is too long"):
+        walk_forward(200, 3, 150, 1)
     with pytest.raises(DataError, match="unknown mode"):
         walk_forward(1000, 3, 10, 2, mode="random")
 
