@@ -142,7 +142,8 @@ def align_panel(
         counts = np.bincount(cell, minlength=n_cells)
         c = int(np.argmax(counts > 1))
         raise DataError(
-            "duplicate timestamp (load_ohlcv with repair=('dedupe',) drops them)"
+            "duplicate timestamp (data.repair=[dedupe], or load_ohlcv with "
+            "repair=('dedupe',), drops them)"
             f"{_where_row(df, int(rows[cell == c][0]))}"
         )
     del cell

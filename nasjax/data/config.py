@@ -57,6 +57,9 @@ class DataConfig:
         window: Lookback window in bars.
         horizon: Label horizon in bars.
         n_folds: Walk-forward validation folds.
+        repair: Explicit repairs of the files (``sort``: sort rows by time,
+            ``dedupe``: drop repeated timestamps, keeping the first), counted
+            in the load report; none by default (such files are refused).
         min_history_bars: Coins with fewer bars are dropped (with a logged
             reason, and listed under ``data.dropped_coins`` in
             ``summary.json``); the others keep all their bars: the panel
@@ -81,6 +84,7 @@ class DataConfig:
     horizon: int = 1
     n_folds: int = 3
     min_history_bars: int = 288
+    repair: tuple[str, ...] = ()
     synthetic_signal: float = 0.1
     synthetic_symbols: int = 4
     synthetic_steps: int = 4000
@@ -95,6 +99,9 @@ class DataConfig:
             )
         if self.source == "ucr" and not self.name:
             problems.append("data.source=ucr needs data.name (e.g. BasicMotions)")
+        unknown = [r for r in self.repair if r not in ("sort", "dedupe")]
+        if unknown:
+            problems.append(f"data.repair takes sort and/or dedupe, got {unknown}")
         if self.min_history_bars < 0:
             problems.append("data.min_history_bars must be >= 0")
         if problems:
@@ -132,6 +139,7 @@ def load_data(
             format=LOAD_FORMATS[cfg.source],
             timeframe=cfg.timeframe,
             symbols=cfg.symbols,
+            repair=cfg.repair,
         )
         assert isinstance(loaded, pl.DataFrame)
         frame = loaded

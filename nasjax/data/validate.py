@@ -112,7 +112,8 @@ def order_and_repair(
     if n_unsorted:
         if "sort" not in repair:
             raise _fail(
-                "timestamps not sorted (decreasing; pass repair=('sort',))",
+                "timestamps not sorted (decreasing; sort them with data.repair=[sort], "
+                "or load_ohlcv(..., repair=('sort',)))",
                 _first(df, (step < pl.duration(microseconds=0)).fill_null(False)),
                 "timestamp",
             )
@@ -123,7 +124,8 @@ def order_and_repair(
     if n_dup:
         if "dedupe" not in repair:
             raise _fail(
-                "duplicate timestamp (pass repair=('dedupe',))",
+                "duplicate timestamp (drop repeats with data.repair=[dedupe], or "
+                "load_ohlcv(..., repair=('dedupe',)))",
                 _first(df, dup),
                 "timestamp",
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -192,11 +193,22 @@ def test_repairs_are_explicit_and_counted(tmp_path: Path) -> None:
     f = _bad_binance(tmp_path, lambda ls: [ls[1], ls[0], ls[2], ls[2], *ls[3:]])
     with pytest.raises(DataError, match="not sorted"):
         load_ohlcv(f)
-    with pytest.raises(DataError, match="duplicate"):
+    with pytest.raises(DataError, match=r"duplicate.*data\.repair=\[dedupe\]"):
         load_ohlcv(f, repair=("sort",))
     df, rep = load_ohlcv(f, repair=("sort", "dedupe"), return_report=True)
     assert isinstance(df, pl.DataFrame) and isinstance(rep, LoadReport)
     assert rep.rows_sorted == 1 and rep.duplicates_dropped == 1 and df.height == 6
+    # The same repairs from the configuration (data.repair=[sort,dedupe]).
+    from nasjax.data import DataConfig, load_data
+
+    cfg = DataConfig(source="binance", path=str(f), min_history_bars=0)
+    with pytest.raises(DataError, match="not sorted"):
+        load_data(cfg)
+    cfg = dataclasses.replace(cfg, repair=("sort", "dedupe"))
+    with pytest.raises(DataError, match="does not fit"):  # repaired; 6 bars
+        load_data(cfg)
+    with pytest.raises(ValueError, match=r"data\.repair takes sort"):
+        DataConfig(source="binance", path=str(f), repair=("shuffle",))
     with pytest.raises(DataError, match="unknown repair"):
         load_ohlcv(f, repair=("magic",))
 
