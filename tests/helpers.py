@@ -392,3 +392,73 @@ def tiny_app_config(
         evaluation=EvaluationConfig(baselines=("majority",), n_boot=50),
     )
     return override(base, {**(changes or {}), **overrides})
+
+
+def instance_dataset(
+    x: Any, y: Any, *, n_val: int, n_test: int, n_classes: int = 2
+) -> FoldedData:
+    """Independent windows as a one-fold dataset (the UCR layout).
+
+    Instance ``i`` is symbol ``i`` of a panel of ``T`` steps whose labels sit
+    on the last step only, so the window of instance ``i`` is exactly
+    ``x[i]``. The first ``n - n_val - n_test`` instances are fold 0's
+    training part, the next ``n_val`` its validation part, the last
+    ``n_test`` the test part. Normalisation is the identity (mean 0, std 1),
+    so a model sees ``x`` as it is.
+
+    Args:
+        x: ``float[n, T, F]`` windows.
+        y: ``int[n]`` labels in ``[0, n_classes)``.
+        n_val: Validation instances.
+        n_test: Test instances.
+        n_classes: Number of classes (names ``"0" ..``; 2 gives price
+            direction labels, more a classification dataset).
+
+    Returns:
+        ``(dataset, folds, norm)`` with one fold.
+    """
+    import numpy as np
+
+    from nasjax.data import DatasetMeta, Folds, NormStats
+
+    x = np.asarray(x, np.float32)
+    n, t, f = x.shape
+    n_train = n - n_val - n_test
+    last = (t - 1) * n
+    labels = np.zeros((t, n), np.int32)
+    labels[-1] = np.asarray(y, np.int32)
+    mask = np.zeros((t, n), bool)
+    mask[-1] = True
+    whole = np.array([[0, t]], np.int64)
+
+    def ids(lo: int, hi: int) -> np.ndarray:
+        return (last + np.arange(lo, hi)).astype(np.int32)
+
+    folds = Folds(
+        train=ids(0, n_train)[None],
+        train_mask=np.ones((1, n_train), bool),
+        val=ids(n_train, n_train + n_val)[None],
+        val_mask=np.ones((1, n_val), bool),
+        test=ids(n_train + n_val, n),
+        test_mask=np.ones(n_test, bool),
+        train_range=whole,
+        val_range=whole.copy(),
+        test_range=whole[0].copy(),
+    )
+    meta = DatasetMeta(
+        symbols=tuple(f"i{i:05d}" for i in range(n)),
+        feature_names=tuple(f"x{c}" for c in range(f)),
+        timestamps=np.arange(t).astype("datetime64[s]").astype("datetime64[us]"),
+        window=t,
+        horizon=1,
+        class_names=() if n_classes == 2 else tuple(map(str, range(n_classes))),
+    )
+    dataset = Dataset(
+        features=jax.numpy.asarray(np.ascontiguousarray(x.transpose(1, 0, 2))),
+        labels=jax.numpy.asarray(labels),
+        label_mask=jax.numpy.asarray(mask),
+        forward_return=jax.numpy.zeros((t, n), jax.numpy.float32),
+        meta=meta,
+    )
+    norm = NormStats(np.zeros((1, f), np.float32), np.ones((1, f), np.float32))
+    return FoldedData(dataset, folds, norm)

@@ -25,6 +25,7 @@ from nasjax.data.config import DataConfig
 from nasjax.data.features import FeatureConfig
 from nasjax.distributed.launch import DistributedConfig
 from nasjax.graph.space import SearchSpaceConfig
+from nasjax.graph.zoo import SEED_NAMES, ZOO
 from nasjax.protocol.config import ProtocolConfig
 from nasjax.search import SEARCHERS
 from nasjax.train.config import TrainConfig
@@ -70,6 +71,11 @@ class SearchConfig:
         inherit: Morph children start from their parent's morphed trained
             weights, per fold (default; benchmarks/README.md "Weight
             inheritance" measures it); False trains every child from scratch.
+        seeds: Architectures the first asks hand out before the searcher's
+            own proposals (keys of :data:`nasjax.graph.ZOO`: ``linear``,
+            ``linear_window``, ``lstm``, ``transformer``, ``tcn``; default
+            all, empty disables). Seeds the search space cannot express are
+            skipped with a logged reason.
     """
 
     name: str = "bayes_morph"
@@ -84,11 +90,15 @@ class SearchConfig:
     startup_trials: int = 8
     ei_candidates: int = 24
     inherit: bool = True
+    seeds: tuple[str, ...] = SEED_NAMES
 
     def __post_init__(self) -> None:
         problems = []
         if self.name not in SEARCHERS:
             problems.append(f"search.name must be one of {tuple(SEARCHERS)}")
+        unknown = [n for n in self.seeds if n not in ZOO]
+        if unknown:
+            problems.append(f"search.seeds: unknown {unknown}; known: {list(ZOO)}")
         if self.population < 1 or self.rounds < 1:
             problems.append("search.population and search.rounds must be >= 1")
         if self.max_evaluations is not None and self.max_evaluations < 1:

@@ -47,6 +47,7 @@ from nasjax.graph import bucket_size, pad_rows
 from nasjax.graph.arch import Arch
 from nasjax.morph.lineage import arch_lineage
 from nasjax.nn.model import apply, init
+from nasjax.nn.readout import init_time_weights
 from nasjax.typing import Params
 
 ARCH_FILE = "arch.json"
@@ -397,6 +398,30 @@ class Model:
         )
 
 
+def _restore_params(path: Path, arch: Arch) -> Params:
+    """The exported params of ``arch``, at the current params layout.
+
+    Models exported before the ``window`` readout existed have no
+    ``"readout"`` time weights; they get the initial ones, which their
+    ``last`` / ``mean`` readouts never read.
+    """
+    target = jax.eval_shape(init, jax.random.key(0), arch)
+    target = jax.tree.map(lambda s: np.empty(s.shape, s.dtype), target)
+    with _local_checkpointer() as ckptr:
+        saved = ckptr.metadata(path).item_metadata
+        saved_keys = set(getattr(saved, "tree", saved) or ())
+        if "readout" in saved_keys or not saved_keys:
+            return ckptr.restore(path, target)
+        params = ckptr.restore(
+            path, {k: v for k, v in target.items() if k != "readout"}
+        )
+    spec = arch.spec
+    return {
+        **params,
+        "readout": np.asarray(init_time_weights(spec.window, spec.max_width)),
+    }
+
+
 def load_model(path: str | Path) -> Model:
     """Load an exported model (a ``best/`` folder, or a run folder holding one).
 
@@ -409,10 +434,7 @@ def load_model(path: str | Path) -> Model:
     if not (root / ARCH_FILE).exists():
         raise FileNotFoundError(f"no exported nasjax model in {root} ({ARCH_FILE})")
     arch = Arch.from_json((root / ARCH_FILE).read_text())
-    target = jax.eval_shape(init, jax.random.key(0), arch)
-    target = jax.tree.map(lambda s: np.empty(s.shape, s.dtype), target)
-    with _local_checkpointer() as ckptr:
-        params = ckptr.restore(root / PARAMS_DIR, target)
+    params = _restore_params(root / PARAMS_DIR, arch)
     pre = Preprocess.from_dict(json.loads((root / PREPROCESS_FILE).read_text()))
     exported = None
     if (root / EXPORT_FILE).exists():

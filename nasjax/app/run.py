@@ -62,7 +62,7 @@ from nasjax.app.finish import finish
 from nasjax.app.loop import LOOP_RECORDS, LoopState, search_loop
 from nasjax.baselines.classification import is_classification, n_classes
 from nasjax.data import FoldedData, load_data
-from nasjax.search import SEARCHERS
+from nasjax.search import SEARCHERS, seeded
 from nasjax.serialize import content_hash, to_jsonable
 from nasjax.typing import Key
 
@@ -83,6 +83,7 @@ def identity(cfg: AppConfig) -> dict[str, Any]:
     """
     search = {k: getattr(cfg.search, k) for k in _SEARCH_KEYS}
     search["inherit"] = cfg.search.inherit
+    search["seeds"] = list(cfg.search.seeds)
     return to_jsonable(
         {
             "seed": cfg.seed,
@@ -200,7 +201,11 @@ def run_search(
         spec = cfg.search_space.spec(
             int(ds.features.shape[-1]), int(ds.meta.window), n_classes(ds)
         )
-        searcher = SEARCHERS[cfg.search.name](spec, **searcher_options(cfg))
+        searcher = seeded(
+            SEARCHERS[cfg.search.name](spec, **searcher_options(cfg)),
+            spec,
+            cfg.search.seeds,
+        )
         root = jax.random.key(cfg.seed)
         loop = None
         save = None

@@ -18,16 +18,20 @@ from nasjax.graph.spec import (
     repeat_rows,
 )
 from nasjax.graph.validate import validate
+from nasjax.graph.zoo import SEED_NAMES, ZOO, Unexpressible
 
 __all__ = [
     "ARCH_FIELDS",
     "DEFAULT_OPS",
     "KNOWN_OPS",
     "READOUTS",
+    "SEED_NAMES",
     "WIDENABLE_OPS",
+    "ZOO",
     "Arch",
     "ArchSpec",
     "SearchSpaceConfig",
+    "Unexpressible",
     "bucket_indices",
     "bucket_size",
     "canonicalize",

@@ -17,7 +17,7 @@ import numpy as np
 from flax import struct
 
 from nasjax.graph.fingerprint import fingerprint as _fingerprint
-from nasjax.graph.spec import ArchSpec
+from nasjax.graph.spec import READOUTS, ArchSpec
 
 _DTYPES = {"adj": np.bool_, "node_mask": np.bool_}
 
@@ -106,7 +106,8 @@ class Arch:
         return _fingerprint(self)
 
     def summary(self) -> str:
-        """One-line human description, e.g. ``input:16 -> lstm:32 -> ...``."""
+        """One-line human description of the nodes and the readout, e.g.
+        ``0:input[16] 1:lstm[32]<-(0) | last``."""
         a = self.to_numpy()
         n = int(a["node_mask"].sum())
         parts = [f"0:input[{a['width'][0]}]"]
@@ -115,7 +116,7 @@ class Arch:
             extra = f",k{a['kernel'][i]}d{a['dilation'][i]}" if name == "conv" else ""
             preds = ",".join(str(j) for j in np.flatnonzero(a["adj"][:, i]))
             parts.append(f"{i}:{name}[{a['width'][i]}{extra}]<-({preds})")
-        return " ".join(parts)
+        return " ".join(parts) + f" | {READOUTS[int(a['readout'])]}"
 
 
 ARCH_FIELDS: tuple[str, ...] = tuple(

@@ -24,8 +24,10 @@ def random_arch(key: Key, spec: ArchSpec, edge_prob: float = 0.3) -> Arch:
     """Sample a valid random architecture of the bucket ``spec``.
 
     A backbone chain ``0 -> 1 -> ... -> n-1`` keeps every node connected; each
-    other forward edge between active nodes is added with ``edge_prob``.
-    Jittable and vmappable over ``key``.
+    other forward edge between active nodes is added with ``edge_prob``. The
+    readout is uniform over :data:`~nasjax.graph.spec.READOUTS`, ``window``
+    included (no morph changes a readout, so random archs and seeds are how
+    a search meets each one). Jittable and vmappable over ``key``.
 
     Args:
         key: PRNG key.

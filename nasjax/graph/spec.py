@@ -25,8 +25,11 @@ DEFAULT_OPS: tuple[str, ...] = KNOWN_OPS
 WIDENABLE_OPS: frozenset[str] = frozenset(
     {"dense_gelu", "dense_tanh", "conv", "lstm", "gru", "attention"}
 )
-#: Readout names, indexed by ``Arch.readout``.
-READOUTS: tuple[str, ...] = ("last", "mean")
+#: Readout names, indexed by ``Arch.readout``: the output node's last step,
+#: its mean over time, or a learned per-channel weighting of every step
+#: (``window``: with the linear head, a linear model over the whole window;
+#: :mod:`nasjax.nn.readout`).
+READOUTS: tuple[str, ...] = ("last", "mean", "window")
 
 
 def _is_power_of_two(n: int) -> bool:

@@ -6,6 +6,9 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.graph.arch import Arch
+from nasjax.graph.spec import READOUTS
+
+_WINDOW = READOUTS.index("window")
 
 
 def input_widths(arch: Arch) -> jax.Array:
@@ -60,23 +63,40 @@ def _node_table(arch: Arch, per_op) -> jax.Array:
     return jnp.where(hidden, chosen, 0)
 
 
+def _output_width(arch: Arch) -> jax.Array:
+    """``int32[*batch]``: active channels of the output node."""
+    last = jnp.arange(arch.spec.max_nodes) == arch.n_active[..., None] - 1
+    return jnp.sum(jnp.where(last, arch.width, 0), axis=-1)
+
+
+def _window_readout(arch: Arch) -> jax.Array:
+    """Time weights ``T * out_width`` of a ``window`` readout (0 otherwise):
+    its parameters, and its multiply-accumulates per example."""
+    used = arch.readout == _WINDOW
+    return jnp.where(used, arch.spec.window * _output_width(arch), 0)
+
+
 def active_param_count(arch: Arch) -> jax.Array:
-    """Trainable parameters of the active network (single arch), ``int32[]``."""
+    """Trainable parameters of the active network (single arch), ``int32[]``.
+
+    Stem, active nodes, used edge gates, the head and, for the ``window``
+    readout, its ``T x out_width`` time weights.
+    """
     spec = arch.spec
     nodes = jnp.sum(_node_table(arch, _per_op_params))
     stem = spec.n_features * arch.width[0] + arch.width[0]
-    out_w = jnp.sum(
-        jnp.where(jnp.arange(spec.max_nodes) == arch.n_active - 1, arch.width, 0)
-    )
+    out_w = _output_width(arch)
     head = out_w * spec.n_classes + spec.n_classes
     gates = jnp.sum(arch.adj)
-    return (nodes + stem + head + gates).astype(jnp.int32)
+    readout = _window_readout(arch)
+    return (nodes + stem + head + gates + readout).astype(jnp.int32)
 
 
 def active_macs(arch: Arch) -> jax.Array:
-    """Multiply-accumulates of one forward pass per example (active part)."""
+    """Multiply-accumulates of one forward pass per example (active part):
+    stem, active nodes and the ``window`` readout's ``T x out_width``."""
     spec = arch.spec
     t = spec.window
     nodes = jnp.sum(_node_table(arch, lambda n, a, b, k: _per_op_macs(n, a, b, k, t)))
     stem = t * spec.n_features * arch.width[0]
-    return (nodes + stem).astype(jnp.float32)
+    return (nodes + stem + _window_readout(arch)).astype(jnp.float32)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 
 from nasjax.graph.arch import Arch
 from nasjax.nn.cost import active_param_count, input_widths
+from nasjax.nn.readout import init_time_weights, read_out
 from nasjax.ops.base import NodeConfig, channel_mask, fan_scale, init_params, run
 from nasjax.ops.registry import ops_for
 from nasjax.typing import Key, Params
@@ -57,7 +58,9 @@ def init(key: Key, arch: Arch) -> Params:
 
     Returns:
         ``{"stem": {kernel f32[F, W], bias f32[W]}, "nodes": {op: ...[N, ...]},
-        "edge_gate": f32[N, N], "head": {kernel f32[W, C], bias f32[C]}}``.
+        "edge_gate": f32[N, N], "head": {kernel f32[W, C], bias f32[C]},
+        "readout": f32[T, W]}`` (the time weights of the ``window``
+        readout, :mod:`nasjax.nn.readout`).
     """
     spec = arch.spec
     w = spec.max_width
@@ -74,6 +77,7 @@ def init(key: Key, arch: Arch) -> Params:
         "nodes": init_nodes(k_nodes, arch),
         "edge_gate": jnp.ones((spec.max_nodes, spec.max_nodes), jnp.float32),
         "head": head,
+        "readout": init_time_weights(spec.window, w),
     }
 
 
@@ -132,8 +136,7 @@ def embed(arch: Arch, params: Params, x: jax.Array) -> jax.Array:
         mask_f[sl],
     )
     (_, final), _ = jax.lax.scan(body, (acc, jnp.zeros_like(h0)), xs)
-    last, mean = final[:, -1], jnp.mean(final, axis=1)
-    return jnp.where(arch.readout == 0, last, mean)
+    return read_out(arch.readout, params["readout"], final)
 
 
 def apply(arch: Arch, params: Params, x: jax.Array) -> jax.Array:

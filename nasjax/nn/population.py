@@ -32,6 +32,7 @@ import numpy as np
 
 from nasjax.graph.arch import Arch
 from nasjax.graph.spec import bucket_size
+from nasjax.nn.readout import read_out_population
 from nasjax.nn.schedule import (
     SCHEDULE_GROUP,
     ScheduleShape,
@@ -337,8 +338,7 @@ def embed_population(
             jax.tree.map(lambda a: a[1:], per_node),
         )
         (_, final), _ = jax.lax.scan(body, (acc, jnp.zeros_like(h0)), xs)
-    last, mean = final[:, :, -1], jnp.mean(final, axis=2)
-    return jnp.where((archs.readout == 0)[:, None, None], last, mean)
+    return read_out_population(archs.readout, params["readout"], final)
 
 
 def apply_population(

@@ -20,6 +20,7 @@ import numpy as np
 
 from nasjax.graph.arch import Arch
 from nasjax.nn.model import check_input
+from nasjax.nn.readout import read_out_static
 from nasjax.ops.base import NodeConfig, channel_mask, run
 from nasjax.ops.registry import ops_for
 from nasjax.typing import Params
@@ -64,7 +65,7 @@ def embed_static(arch: Arch, params: Params, x: jax.Array) -> jax.Array:
         y = op.apply(node_params, inp, cfg)
         outs.append(y * channel_mask(w, cfg.width))
     final = outs[-1] if n_active > 1 else jnp.zeros_like(outs[0])
-    return final[:, -1] if int(a["readout"]) == 0 else jnp.mean(final, axis=1)
+    return read_out_static(int(a["readout"]), params["readout"], final)
 
 
 def apply_static(arch: Arch, params: Params, x: jax.Array) -> jax.Array:

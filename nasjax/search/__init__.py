@@ -18,6 +18,7 @@ from nasjax.search.base import (
     init_state,
 )
 from nasjax.search.objectives import OBJECTIVES, ParetoFront, pareto_front_of
+from nasjax.search.seeds import seed_archs, seeded, with_seeds
 
 SEARCHERS: dict[str, Callable[..., Searcher]] = {
     "bayes_morph": bayes_morph.make,
@@ -41,4 +42,7 @@ __all__ = [
     "TellFn",
     "init_state",
     "pareto_front_of",
+    "seed_archs",
+    "seeded",
+    "with_seeds",
 ]

@@ -115,6 +115,26 @@ def test_loaded_model_restores_arch_params_and_metadata(trained):
         load_model(path / "params")
 
 
+def test_a_model_exported_before_the_window_readout_still_loads(trained, tmp_path):
+    """Params saved without the ``readout`` time weights (older exports) load
+    with the initial ones, which a last-step arch never reads."""
+    import shutil
+
+    import orbax.checkpoint as ocp
+
+    params, path = trained[3], trained[5]
+    old = tmp_path / "best"
+    shutil.copytree(path, old)
+    shutil.rmtree(old / "params")
+    legacy = {k: v for k, v in params.items() if k != "readout"}
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(old / "params", jax.tree.map(np.asarray, legacy))
+    model = load_model(old)
+    for key in legacy:
+        jax.tree.map(np.testing.assert_array_equal, model.params[key], params[key])
+    np.testing.assert_array_equal(model.params["readout"], params["readout"])
+
+
 def test_predict_matches_the_in_process_model(trained):
     frame, (ds, _, norm), arch, params, _, path = trained
     model = load_model(path)
