@@ -164,7 +164,7 @@ class DirectionTask:
         finalists = [
             ans.Finalist(e.row, e.arch, e.fold_params) for e in (best, *best.runners_up)
         ]
-        clock = time.perf_counter()
+        clock = (time.perf_counter(), time.process_time())
         fits = ans.final_fit(k_final, finalists, data, cfg)
         cands, skipped = ans.candidates(finalists, fits, data, cfg)
         clock = _lap(f"final fit of {len(fits)} finalists", clock)
@@ -409,10 +409,15 @@ def _members(delivered: ans.Delivered) -> list[dict[str, Any]]:
     ]
 
 
-def _lap(what: str, since: float) -> float:
-    """Log the seconds since ``since``; the time now."""
-    now = time.perf_counter()
-    logger.info("finish: %s took %.1f s", what, now - since)
+def _lap(what: str, since: tuple[float, float]) -> tuple[float, float]:
+    """Log the wall-clock and CPU seconds since ``since``; the times now."""
+    now = (time.perf_counter(), time.process_time())
+    logger.info(
+        "finish: %s took %.1f s (%.1f CPU s)",
+        what,
+        now[0] - since[0],
+        now[1] - since[1],
+    )
     return now
 
 
