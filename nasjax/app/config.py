@@ -175,9 +175,9 @@ class FinalFitConfig:
     """
 
     enabled: bool = True
-    n_steps: int = 1000
+    n_steps: int = 500
     eval_every: int = 100
-    patience: int = 3
+    patience: int = 2
     batch_size: int = 256
     learning_rate: float | None = None
     max_eval_samples: int | None = 8192
