@@ -354,7 +354,10 @@ def tiny_app_config(
     synthetic_steps=1200, n_folds=2)``, ``features=FeatureConfig.minimal()``,
     ``train=TrainConfig(n_steps=20, eval_every=10, batch_size=32,
     warmup_steps=5)``, ``evaluation=EvaluationConfig(baselines=("majority",),
-    n_boot=50)``; every other field keeps ``AppConfig``'s default.
+    n_boot=50, final_fit=FinalFitConfig(n_steps=20, eval_every=10,
+    patience=0, batch_size=32, max_eval_samples=512),
+    ensemble=EnsembleConfig(top_k=3, rounds=6))``; every other field keeps
+    ``AppConfig``'s default.
 
     Args:
         changes: Dotted keys -> values, applied with
@@ -368,7 +371,9 @@ def tiny_app_config(
     from nasjax.app.config import (
         AppConfig,
         DataConfig,
+        EnsembleConfig,
         EvaluationConfig,
+        FinalFitConfig,
         SearchConfig,
         SearchSpaceConfig,
         override,
@@ -389,7 +394,18 @@ def tiny_app_config(
         ),
         features=FeatureConfig.minimal(),
         train=TrainConfig(n_steps=20, eval_every=10, batch_size=32, warmup_steps=5),
-        evaluation=EvaluationConfig(baselines=("majority",), n_boot=50),
+        evaluation=EvaluationConfig(
+            baselines=("majority",),
+            n_boot=50,
+            final_fit=FinalFitConfig(
+                n_steps=20,
+                eval_every=10,
+                patience=0,
+                batch_size=32,
+                max_eval_samples=512,
+            ),
+            ensemble=EnsembleConfig(top_k=3, rounds=6),
+        ),
     )
     return override(base, {**(changes or {}), **overrides})
 

@@ -301,6 +301,7 @@ class ClassificationTask:
         skipped = outcome.extra["skipped"]
         head = {
             "task": "classification",
+            "answer": "best",
             "best": best_record(
                 best.row,
                 history,

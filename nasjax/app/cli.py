@@ -62,7 +62,10 @@ def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
     table = Table(title=f"test period ({summary.get('n_test', '?')} samples), 95% CI")
     for col in ("model", "accuracy", "balanced acc.", "MCC", "AUC"):
         table.add_column(col)
-    rows = [("nasjax best", summary["best"]["test"])]
+    answer = summary.get("answer", "best")
+    rows = [(f"nasjax {answer} (answer)", summary[answer]["test"])]
+    if answer != "best":
+        rows.append(("nasjax best arch", summary["best"]["test"]))
     rows += [(name, b.get("metrics", {})) for name, b in summary["baselines"].items()]
     for name, m in rows:
         table.add_row(
@@ -80,6 +83,8 @@ def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
         f"validation fitness {best['fitness']:.4f}; {summary['n_evaluations']} "
         f"evaluations by {summary['searcher']}. Outputs in {out_dir}/"
     )
+    for warning in summary.get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 STAGED_SUBDIR = ".hydra/staged"

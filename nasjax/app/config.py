@@ -24,6 +24,7 @@ from nasjax.baselines.registry import BASELINES
 from nasjax.data.config import DataConfig
 from nasjax.data.features import FeatureConfig
 from nasjax.distributed.launch import DistributedConfig
+from nasjax.evaluate.calibrate import METHODS as CALIBRATIONS
 from nasjax.graph.space import SearchSpaceConfig
 from nasjax.graph.zoo import SEED_NAMES, ZOO
 from nasjax.protocol.config import ProtocolConfig
@@ -38,7 +39,9 @@ __all__ = [
     "AppConfig",
     "DataConfig",
     "DistributedAppConfig",
+    "EnsembleConfig",
     "EvaluationConfig",
+    "FinalFitConfig",
     "LoggerConfig",
     "SearchConfig",
     "SearchSpaceConfig",
@@ -159,22 +162,123 @@ class LoggerConfig:
 
 
 @dataclass(frozen=True)
+class FinalFitConfig:
+    """The final fit: the delivered models trained to convergence.
+
+    The winner (and every ensemble candidate) continues from its searched
+    weights of the last fold; the deep baselines start from scratch with the
+    same budget. Training uses the last fold's training ids (everything
+    before the test period, purge and embargo kept) and early-stops on the
+    validation LOSS of its validation block (the most recent one). The other
+    training settings are those of ``train``.
+
+    Attributes:
+        enabled: Run the final fit (False: the winner keeps its searched
+            weights and the deep baselines train with ``train``).
+        n_steps: Most optimiser steps (a multiple of ``eval_every``).
+        eval_every: Steps between validation evaluations.
+        patience: Evaluations without improvement before stopping (0: never).
+        batch_size: Minibatch size.
+        learning_rate: Peak learning rate (None: ``train.learning_rate``).
+        max_eval_samples: Validation samples evaluated per evaluation (an
+            evenly strided subset; None: all).
+    """
+
+    enabled: bool = True
+    n_steps: int = 500
+    eval_every: int = 100
+    patience: int = 2
+    batch_size: int = 256
+    learning_rate: float | None = None
+    max_eval_samples: int | None = 8192
+
+    def __post_init__(self) -> None:
+        self.train_config(TrainConfig())  # validates the fields
+
+    def train_config(self, base: TrainConfig) -> TrainConfig:
+        """``base`` with this budget, early stopping on validation loss."""
+        lr = base.learning_rate if self.learning_rate is None else self.learning_rate
+        try:
+            return dataclasses.replace(
+                base,
+                n_steps=self.n_steps,
+                eval_every=self.eval_every,
+                patience=self.patience,
+                batch_size=self.batch_size,
+                learning_rate=lr,
+                max_eval_samples=self.max_eval_samples,
+                metric="loss",
+            )
+        except ValueError as e:
+            raise ValueError(f"evaluation.final_fit: {e}") from None
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """Ensemble selection (Caruana et al. 2004) over the final-fitted models.
+
+    Attributes:
+        enabled: Build the ensemble (the answer is the better of the single
+            best arch and the ensemble on validation log loss).
+        top_k: Architectures of the search (fittest first, the winner
+            included) final-fitted as candidates.
+        rounds: Greedy selection rounds (with replacement).
+        classical: Classical baselines offered as candidates, fitted on the
+            last fold's training ids (only portable ones are used:
+            ``logistic``; others are skipped and the summary says so).
+    """
+
+    enabled: bool = True
+    top_k: int = 4
+    rounds: int = 20
+    classical: tuple[str, ...] = ("logistic",)
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1 or self.rounds < 1:
+            raise ValueError("evaluation.ensemble.top_k and rounds must be >= 1")
+        unknown = [c for c in self.classical if c not in BASELINES]
+        if unknown:
+            raise ValueError(f"unknown evaluation.ensemble.classical {unknown}")
+
+
+@dataclass(frozen=True)
 class EvaluationConfig:
     """The one-touch test evaluation at the end of a search.
 
     Attributes:
-        baselines: Keys of :data:`nasjax.baselines.BASELINES` to compare with.
+        baselines: Keys of :data:`nasjax.baselines.BASELINES` to compare with
+            (the deep ones get the ``final_fit`` budget).
         n_boot: Block-bootstrap resamples of the confidence intervals.
+        final_fit: See :class:`FinalFitConfig`.
+        ensemble: See :class:`EnsembleConfig`.
+        calibration: ``temperature``, ``platt`` or ``none``: the map of the
+            answer's probabilities fitted on the last validation block
+            (:mod:`nasjax.evaluate.calibrate`).
     """
 
-    baselines: tuple[str, ...] = ("majority", "persistence", "logistic", "lstm")
+    baselines: tuple[str, ...] = (
+        "majority",
+        "persistence",
+        "logistic",
+        "gbdt",
+        "lstm",
+        "transformer",
+    )
     n_boot: int = 200
+    final_fit: FinalFitConfig = field(default_factory=FinalFitConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    calibration: str = "temperature"
 
     def __post_init__(self) -> None:
         unknown = [b for b in self.baselines if b not in BASELINES]
         if unknown:
             raise ValueError(
                 f"unknown evaluation.baselines {unknown}; known: {tuple(BASELINES)}"
+            )
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(
+                f"evaluation.calibration must be one of {CALIBRATIONS}, "
+                f"got {self.calibration!r}"
             )
 
 

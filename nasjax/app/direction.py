@@ -1,33 +1,45 @@
 """The price-direction steps of :func:`nasjax.app.finish.finish`.
 
-The best arch is retrained on the last fold and scored next to the baselines
-once on the held-out test bars: P(up) metrics with block-bootstrap intervals,
-the trading view (forward returns, costs, equity) and calibration; it is
-exported as a servable model (:func:`nasjax.app.export.export_model`).
+The search's best architectures are final-fitted on the last fold from their
+searched weights, an ensemble is selected and both are calibrated on the
+last validation block (:mod:`nasjax.app.answer`); the answer (the better of
+the single best arch and the ensemble on validation), the single best arch
+and the baselines (deep ones at the same final-fit budget) are scored once
+on the held-out test bars: P(up) metrics with block-bootstrap intervals,
+paired tests, the trading view and calibration. The answer is exported as a
+servable model (:func:`nasjax.app.export.export_model`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from nasjax.app import answer as ans
 from nasjax.app.config import AppConfig
-from nasjax.app.export import Preprocess, export_model
+from nasjax.app.export import Model, Preprocess, export_model
 from nasjax.app.finish import BestEvaluation, TestOutcome, best_record
-from nasjax.baselines.registry import BASELINES, fit_arch, predict_arch
+from nasjax.baselines.registry import BASELINES, predict_arch
 from nasjax.data import Dataset, FoldedData, Folds
+from nasjax.data.dataset import gather_windows
 from nasjax.data.schema import timeframe_str
-from nasjax.evaluate.bootstrap import block_indices, default_block
+from nasjax.evaluate.bootstrap import block_indices, default_block, paired_test
 from nasjax.evaluate.metrics import accuracy
 from nasjax.evaluate.report import evaluation_report, split_arrays
 from nasjax.graph.arch import Arch
 from nasjax.train.data import split_ids
 from nasjax.typing import Key, Params
+
+logger = logging.getLogger("nasjax.run")
 
 
 def _iso(ts: np.ndarray, i: int) -> str | int:
@@ -183,22 +195,49 @@ class DirectionTask:
         k_base: Key,
         plot_dir: Path | None,
     ) -> TestOutcome:
-        """Retrain the best arch on the last fold, score it and the baselines."""
+        """Final fit, ensemble and calibration on the last fold, then the
+        answer, the single best arch and the baselines scored on test."""
         ds, folds, _ = data
-        _, _, test_ids = split_ids(folds, "test")
-        params = fit_arch(k_final, best.arch, data, cfg=cfg.train)
+        ev = cfg.evaluation
+        _, val_ids, test_ids = split_ids(folds, "test")
+        labels = np.asarray(ds.labels).reshape(-1)
+        y_val = labels[val_ids]
+        finalists = [
+            ans.Finalist(e.row, e.arch, e.fold_params) for e in (best, *best.runners_up)
+        ]
+        clock = (time.perf_counter(), time.process_time())
+        fits = ans.final_fit(k_final, finalists, data, cfg)
+        cands, skipped = ans.candidates(finalists, fits, data, cfg)
+        clock = _lap(f"final fit of {len(fits)} finalists", clock)
+        single, ensemble, selection = ans.deliverables(cands, y_val, cfg)
+        answer = ans.choose(single, ensemble, y_val)
+        pre = _preprocess(data, cfg)
+        windows = np.asarray(
+            gather_windows(ds.features, jnp.asarray(test_ids), ds.meta.window)
+        )
+        delivered = {"best": single}
+        if ensemble is not None:
+            delivered["ensemble"] = ensemble
+        # Test P(up) through the exported inference function itself.
         predictions = {
-            "best": predict_arch(
-                best.arch, params, data, batch_size=cfg.train.eval_batch_size
-            )
+            name: Model(
+                None, None, pre, members=d.members, calibration=d.calibration
+            ).predict_windows(windows, use_export=False)
+            for name, d in delivered.items()
         }
-        for j, name in enumerate(cfg.evaluation.baselines):
-            predictions[name] = BASELINES[name].fit_predict(
-                jax.random.fold_in(k_base, j),
-                data,
-                split="test",
-                cfg=cfg.train,
-            )
+        clock = _lap("ensemble, calibration and answer predictions", clock)
+        deep = ans.deep_baselines(
+            jax.random.fold_in(k_base, len(ev.baselines)), ev.baselines, data, cfg
+        )
+        clock = _lap("deep baselines", clock)
+        for j, name in enumerate(ev.baselines):
+            if name in deep:
+                predictions[name] = deep[name][0]
+            else:
+                predictions[name] = BASELINES[name].fit_predict(
+                    jax.random.fold_in(k_base, j), data, split="test", cfg=cfg.train
+                )
+        clock = _lap("classical baselines", clock)
         arrays = split_arrays(ds, test_ids)
         report = evaluation_report(
             predictions,
@@ -207,13 +246,65 @@ class DirectionTask:
             arrays["coin"],
             arrays["time"],
             symbols=list(ds.meta.symbols),
-            reference="best",
-            n_boot=cfg.evaluation.n_boot,
+            reference=answer,
+            n_boot=ev.n_boot,
             seed=cfg.seed,
             real_data=cfg.data.source != "synthetic",
             plot_dir=plot_dir,
         )
-        return TestOutcome(report, params, list(report.get("plots", [])), {})
+        y_test = arrays["labels"]
+        for name, d in delivered.items():
+            entry = report["models"][name]
+            entry["vs_baselines"] = {
+                b: paired_test(
+                    y_test,
+                    predictions[name],
+                    predictions[b],
+                    n_boot=ev.n_boot,
+                    seed=cfg.seed,
+                )
+                for b in ev.baselines
+            }
+            entry["validation_block"] = ans.validation_block(
+                y_val, d.val, d.calibration, ev.n_boot, cfg.seed
+            )
+            entry["calibration"] = ans.calibration_record(
+                d.calibration,
+                y_test,
+                d.test_raw,
+                predictions[name],
+                ev.n_boot,
+                cfg.seed,
+            )
+        _lap("test report", clock)
+        fit_records = {c.name: c.fit for c in cands}
+        warnings = ans.kept_start_warnings(
+            {f"arch {n[:12]}": r for n, r in fit_records.items()}
+            | {f"baseline {n}": r for n, (_, r) in deep.items()}
+        )
+        for name, d in delivered.items():
+            bad = [
+                m.name
+                for m in d.members
+                if (fit_records.get(m.name) or {}).get("untrained")
+            ]
+            if name == answer and bad:
+                msg = f"the answer ({name}) holds untrained members {bad}"
+                logger.warning(msg)
+                warnings.append(msg)
+        extra = {
+            "answer": answer,
+            "delivered": delivered,
+            "preprocess": pre,
+            "candidates": [
+                {"name": c.name, "kind": c.member.kind, "fit": c.fit} for c in cands
+            ],
+            "selection": selection,
+            "skipped_candidates": skipped,
+            "deep_fits": {n: r for n, (_, r) in deep.items()},
+            "warnings": warnings,
+        }
+        return TestOutcome(report, fits[0].params, list(report.get("plots", [])), extra)
 
     def late_plots(
         self, outcome: TestOutcome, data: FoldedData, plot_dir: Path
@@ -233,13 +324,18 @@ class DirectionTask:
         data_summary: dict[str, Any],
         data: FoldedData,
     ) -> dict[str, Any]:
-        """Validation and test metrics, the test period, the training fold."""
-        entry = outcome.report["models"]["best"]
+        """The answer's metrics: validation, test, calibration, members."""
+        answer = outcome.extra["answer"]
+        entry = outcome.report["models"][answer]
         return {
+            "answer": answer,
             "fingerprint": best.row["fingerprint"],
+            "members": _members(outcome.extra["delivered"][answer]),
             "validation": validation,
+            "validation_block": entry["validation_block"],
             "test": entry["metrics"],
             "test_trading": entry.get("trading"),
+            "calibration": entry["calibration"],
             "n_test": outcome.report["n"],
             "test_period": [data_summary["test_start"], data_summary["test_end"]],
             "trained_on_fold": _last_fold(data),
@@ -255,24 +351,17 @@ class DirectionTask:
         history: list[dict[str, Any]],
         metrics: dict[str, Any],
     ) -> None:
-        """The servable model: arch, params, preprocessing of the last fold."""
-        ds, _, norm = data
-        last = _last_fold(data)
-        preprocess = Preprocess(
-            features=cfg.features,
-            feature_names=tuple(ds.meta.feature_names),
-            symbols=tuple(ds.meta.symbols),
-            window=int(ds.meta.window),
-            horizon=int(ds.meta.horizon),
-            timeframe=_timeframe(ds, cfg.data.timeframe),
-            mean=np.asarray(norm.mean)[last],
-            std=np.asarray(norm.std)[last],
-        )
+        """The answer as a servable model: its members (archs with params,
+        linear models as coefficients), calibration and the last fold's
+        preprocessing."""
+        delivered = outcome.extra["delivered"][outcome.extra["answer"]]
         export_model(
             export_dir,
-            best.arch,
-            outcome.model,
-            preprocess,
+            None,
+            None,
+            outcome.extra["preprocess"],
+            members=delivered.members,
+            calibration=delivered.calibration,
             lineage=history,
             metrics=metrics,
         )
@@ -285,19 +374,92 @@ class DirectionTask:
         history: list[dict[str, Any]],
         cfg: AppConfig,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``best`` and ``baselines``."""
+        """``answer``, ``best``, ``ensemble``, ``baselines``, ``final_fit``
+        and ``warnings``."""
         models = outcome.report["models"]
+        extra = outcome.extra
+        fits = {c["name"]: c["fit"] for c in extra["candidates"]}
+
+        def scored(name: str) -> dict[str, Any]:
+            m = models[name]
+            return {
+                "validation_block": m["validation_block"],
+                "test": m["metrics"],
+                "test_trading": m.get("trading"),
+                "calibration": m["calibration"],
+                "vs_baselines": m["vs_baselines"],
+            }
+
+        ensemble = None
+        selection = extra["selection"]
+        if selection is not None:
+            ensemble = {
+                "members": [
+                    {**m, "fit": fits.get(m["name"])}
+                    for m in _members(extra["delivered"]["ensemble"])
+                ],
+                "candidates": extra["candidates"],
+                "rounds": len(selection.curve),
+                "kept_round": selection.best_round + 1,
+                "validation_log_loss_curve": selection.curve.tolist(),
+                **scored("ensemble"),
+                "skipped_candidates": extra["skipped_candidates"],
+            }
+        baselines = {}
+        for name in cfg.evaluation.baselines:
+            baselines[name] = dict(models[name])
+            if name in extra["deep_fits"]:
+                baselines[name]["fit"] = extra["deep_fits"][name]
         head = {
+            "answer": extra["answer"],
             "best": best_record(
                 best.row,
                 history,
                 validation=validation,
-                test=models["best"]["metrics"],
-                test_trading=models["best"].get("trading"),
+                final_fit=fits[best.row["fingerprint"]],
+                **scored("best"),
             ),
-            "baselines": {name: models[name] for name in cfg.evaluation.baselines},
+            "ensemble": ensemble,
+            "baselines": baselines,
+            "final_fit": dataclasses.asdict(cfg.evaluation.final_fit),
+            "warnings": extra["warnings"],
         }
         return head, {}
+
+
+def _preprocess(data: FoldedData, cfg: AppConfig) -> Preprocess:
+    """The features and the last fold's normalisation (what every final
+    model was trained with)."""
+    ds, _, norm = data
+    last = _last_fold(data)
+    return Preprocess(
+        features=cfg.features,
+        feature_names=tuple(ds.meta.feature_names),
+        symbols=tuple(ds.meta.symbols),
+        window=int(ds.meta.window),
+        horizon=int(ds.meta.horizon),
+        timeframe=_timeframe(ds, cfg.data.timeframe),
+        mean=np.asarray(norm.mean)[last],
+        std=np.asarray(norm.std)[last],
+    )
+
+
+def _members(delivered: ans.Delivered) -> list[dict[str, Any]]:
+    return [
+        {"name": m.name, "kind": m.kind, "weight": m.weight} for m in delivered.members
+    ]
+
+
+def _lap(what: str, since: tuple[float, float]) -> tuple[float, float]:
+    """Log the wall-clock and CPU seconds since ``since``; the times now."""
+    now = (time.perf_counter(), time.process_time())
+    logger.info(
+        "finish: %s took %.1f s (%.1f CPU s)",
+        what,
+        now[0] - since[0],
+        now[1] - since[1],
+    )
+    return now
 
 
 def _last_fold(data: FoldedData) -> int:

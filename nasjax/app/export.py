@@ -13,6 +13,13 @@
     predict.jax_export  serialized jax.export inference function:
                         float32[B, window, n_features] raw (un-normalised)
                         feature windows -> float32[B] P(up); B is symbolic
+    calibration.json    the calibration map of P(up) (absent: none)
+
+An ensemble answer has ``ensemble.json`` and ``members/<i>/`` (arch.json and
+params/ of each arch member) instead of the top-level ``arch.json`` and
+``params/`` (:mod:`nasjax.app.members`); its inference function averages the
+members and applies the calibration. Folders exported before ensembles and
+calibration existed load as they are.
 
 :func:`load_model` returns a :class:`Model` whose :meth:`Model.predict` turns
 a long OHLCV frame (``timestamp, symbol, open, high, low, close, volume``, as
@@ -38,11 +45,21 @@ import orbax.checkpoint as ocp
 import polars as pl
 from jax import export as jax_export
 
+from nasjax.app.members import (
+    ENSEMBLE_FILE,
+    Member,
+    answer_fn,
+    ensemble_record,
+    read_calibration,
+    read_ensemble,
+    write_calibration,
+)
 from nasjax.data.align import align_panel
 from nasjax.data.dataset import window_valid
 from nasjax.data.errors import DataError
 from nasjax.data.features import FeatureConfig, aligned, feature_grids
 from nasjax.data.normalize import normalize
+from nasjax.evaluate.calibrate import Calibration
 from nasjax.graph import bucket_size, pad_rows
 from nasjax.graph.arch import Arch
 from nasjax.morph.lineage import arch_lineage
@@ -134,6 +151,21 @@ def inference_fn(
     return predict
 
 
+def export_function(
+    fn: Callable[[jax.Array], jax.Array],
+    window: int,
+    n_features: int,
+    platforms: Sequence[str] = EXPORT_PLATFORMS,
+) -> bytes:
+    """Serialized :func:`jax.export` of ``fn: float32[B, window, n_features]
+    -> float32[B]``; the batch dimension is symbolic, so one artifact serves
+    any batch size."""
+    (batch,) = jax_export.symbolic_shape("b")
+    shape = jax.ShapeDtypeStruct((batch, window, n_features), jnp.float32)
+    exported = jax_export.export(jax.jit(fn), platforms=tuple(platforms))(shape)
+    return bytes(exported.serialize())
+
+
 def export_inference(
     arch: Arch,
     params: Params,
@@ -145,12 +177,9 @@ def export_inference(
 
     The batch dimension is symbolic, so one artifact serves any batch size.
     """
-    (batch,) = jax_export.symbolic_shape("b")
     spec = arch.spec
-    shape = jax.ShapeDtypeStruct((batch, spec.window, spec.n_features), jnp.float32)
-    fn = jax.jit(inference_fn(arch, params, mean, std))
-    exported = jax_export.export(fn, platforms=tuple(platforms))(shape)
-    return bytes(exported.serialize())
+    fn = inference_fn(arch, params, mean, std)
+    return export_function(fn, spec.window, spec.n_features, platforms)
 
 
 lineage = arch_lineage
@@ -169,13 +198,15 @@ def _local_checkpointer() -> ocp.StandardCheckpointer:
 
 def export_model(
     directory: str | Path,
-    arch: Arch,
-    params: Params,
+    arch: Arch | None,
+    params: Params | None,
     preprocess: Preprocess,
     *,
     lineage: Sequence[Mapping[str, Any]] = (),
     metrics: Mapping[str, Any] | None = None,
     platforms: Sequence[str] = EXPORT_PLATFORMS,
+    members: Sequence[Member] = (),
+    calibration: Calibration | None = None,
 ) -> Path:
     """Write the model folder (replacing an existing one).
 
@@ -185,30 +216,59 @@ def export_model(
 
     Args:
         directory: Target folder (e.g. ``out_dir/best``).
-        arch: The single (unbatched) architecture.
-        params: Its trained params.
+        arch: The single (unbatched) architecture (None with ``members``).
+        params: Its trained params (None with ``members``).
         preprocess: Features and normalisation the params were trained with.
         lineage: Morph history (:func:`lineage`).
         metrics: JSON-serialisable metrics (validation, test).
         platforms: Lowering platforms of the exported inference function.
+        members: An ensemble (:class:`~nasjax.app.members.Member`, weights
+            summing to 1) instead of ``arch``/``params``; written to
+            ``ensemble.json`` and ``members/``.
+        calibration: Map of the log-odds applied to the (averaged) P(up)
+            (``calibration.json``; None: the identity).
 
     Returns:
         The folder.
     """
+    cal = Calibration() if calibration is None else calibration
+    if not members:
+        if arch is None or params is None:
+            raise ValueError("export_model needs arch and params, or members")
+        members = (Member(1.0, arch, params, name=arch.fingerprint()),)
     final = Path(directory).absolute()
     tmp = final.with_name(final.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    host = jax.tree.map(np.asarray, params)
-    (tmp / ARCH_FILE).write_text(arch.to_json())
+    host = tuple(
+        dataclasses.replace(m, params=jax.tree.map(np.asarray, m.params))
+        if m.params is not None
+        else m
+        for m in members
+    )
     with _local_checkpointer() as ckptr:
-        ckptr.save(tmp / PARAMS_DIR, host)
-        ckptr.wait_until_finished()
+
+        def save_arch(folder: Path, m: Member) -> None:
+            assert m.arch is not None
+            (folder / ARCH_FILE).write_text(m.arch.to_json())
+            ckptr.save(folder / PARAMS_DIR, m.params)
+            ckptr.wait_until_finished()
+
+        single = len(host) == 1 and host[0].kind == "arch" and host[0].weight == 1.0
+        if single:
+            save_arch(tmp, host[0])
+        else:
+            record = ensemble_record(host, save_arch, tmp)
+            (tmp / ENSEMBLE_FILE).write_text(json.dumps(record, indent=1))
+    write_calibration(tmp, cal)
     (tmp / PREPROCESS_FILE).write_text(json.dumps(preprocess.to_dict(), indent=1))
     (tmp / LINEAGE_FILE).write_text(json.dumps(list(lineage), indent=1))
     (tmp / METRICS_FILE).write_text(json.dumps(metrics or {}, indent=1))
-    blob = export_inference(arch, host, preprocess.mean, preprocess.std, platforms)
+    fn = answer_fn(host, cal, preprocess.mean, preprocess.std)
+    blob = export_function(
+        fn, preprocess.window, len(preprocess.feature_names), platforms
+    )
     (tmp / EXPORT_FILE).write_bytes(blob)
     if final.exists():
         shutil.rmtree(final)
@@ -305,29 +365,49 @@ def model_inputs(frame: pl.DataFrame, pre: Preprocess) -> Inputs:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Model:
-    """A trained architecture ready for inference on new candles.
+    """A trained answer ready for inference on new candles.
+
+    A single architecture (``arch``, ``params``) or an ensemble
+    (``members``: archs and linear models, weighted), with the calibration
+    of its probabilities.
 
     Attributes:
-        arch: The architecture.
-        params: Its trained params.
+        arch: The architecture (of an ensemble: its first arch member; None
+            if it has none).
+        params: Its trained params (likewise).
         preprocess: Feature and normalisation settings.
         metrics: Validation and test metrics recorded at export.
         lineage: Morph history from the seed architecture.
         exported: The deserialized :func:`jax.export` inference function
             (None if the folder has none).
+        members: The ensemble's members (empty: the single ``arch``).
+        calibration: The map of the log-odds applied to P(up) (identity by
+            default and for exports made before calibration existed).
     """
 
-    arch: Arch
-    params: Params
+    arch: Arch | None
+    params: Params | None
     preprocess: Preprocess
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
     lineage: list[dict] = dataclasses.field(default_factory=list)
     exported: jax_export.Exported | None = None
+    members: tuple[Member, ...] = ()
+    calibration: Calibration = dataclasses.field(default_factory=Calibration)
+
+    @property
+    def components(self) -> tuple[Member, ...]:
+        """The weighted members (one of weight 1 for a single arch)."""
+        if self.members:
+            return self.members
+        if self.arch is None or self.params is None:
+            raise ValueError("a Model needs arch and params, or members")
+        return (Member(1.0, self.arch, self.params),)
 
     @functools.cached_property
     def _jitted(self) -> Callable[[jax.Array], jax.Array]:
         pre = self.preprocess
-        return jax.jit(inference_fn(self.arch, self.params, pre.mean, pre.std))
+        fn = answer_fn(self.components, self.calibration, pre.mean, pre.std)
+        return jax.jit(fn)
 
     def predict_windows(
         self, x: np.ndarray, *, use_export: bool = True, batch_size: int = 4096
@@ -429,12 +509,24 @@ def load_model(path: str | Path) -> Model:
         FileNotFoundError: If ``path`` holds no exported model.
     """
     root = Path(path).absolute()
-    if not (root / ARCH_FILE).exists() and (root / "best" / ARCH_FILE).exists():
+    if not _holds_model(root) and _holds_model(root / "best"):
         root = root / "best"
-    if not (root / ARCH_FILE).exists():
-        raise FileNotFoundError(f"no exported nasjax model in {root} ({ARCH_FILE})")
-    arch = Arch.from_json((root / ARCH_FILE).read_text())
-    params = _restore_params(root / PARAMS_DIR, arch)
+    if not _holds_model(root):
+        raise FileNotFoundError(
+            f"no exported nasjax model in {root} ({ARCH_FILE} or {ENSEMBLE_FILE})"
+        )
+    members: tuple[Member, ...] = ()
+
+    def load_arch(folder: Path) -> tuple[Arch, Params]:
+        arch = Arch.from_json((folder / ARCH_FILE).read_text())
+        return arch, _restore_params(folder / PARAMS_DIR, arch)
+
+    if (root / ENSEMBLE_FILE).exists():
+        members = read_ensemble(root, load_arch)
+        first = next((m for m in members if m.arch is not None), None)
+        arch, params = (None, None) if first is None else (first.arch, first.params)
+    else:
+        arch, params = load_arch(root)
     pre = Preprocess.from_dict(json.loads((root / PREPROCESS_FILE).read_text()))
     exported = None
     if (root / EXPORT_FILE).exists():
@@ -446,4 +538,10 @@ def load_model(path: str | Path) -> Model:
         metrics=json.loads((root / METRICS_FILE).read_text()),
         lineage=json.loads((root / LINEAGE_FILE).read_text()),
         exported=exported,
+        members=members,
+        calibration=read_calibration(root),
     )
+
+
+def _holds_model(folder: Path) -> bool:
+    return (folder / ARCH_FILE).exists() or (folder / ENSEMBLE_FILE).exists()

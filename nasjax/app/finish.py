@@ -31,6 +31,21 @@ from nasjax.serialize import json_default
 from nasjax.typing import Key, Params
 
 
+class Finalist(NamedTuple):
+    """An architecture of the search offered to the final fit.
+
+    Attributes:
+        row: Its result row.
+        arch: Its architecture.
+        fold_params: Its searched params on every fold (leaves ``[K, ...]``),
+            or None when the searcher kept none (it then starts afresh).
+    """
+
+    row: dict[str, Any]
+    arch: Arch
+    fold_params: Params | None
+
+
 class BestEvaluation(NamedTuple):
     """The search's best evaluation.
 
@@ -39,12 +54,16 @@ class BestEvaluation(NamedTuple):
         row: Its result row.
         arch: Its architecture.
         fold_params: Its trained params on every fold, leaves ``[K, ...]``.
+        runners_up: The next fittest evaluations (distinct architectures,
+            fittest first; at the highest fidelity ``rung`` first when rows
+            carry one): the other ensemble candidates.
     """
 
     index: int
     row: dict[str, Any]
     arch: Arch
     fold_params: Params
+    runners_up: tuple[Finalist, ...] = ()
 
 
 class TestOutcome(NamedTuple):
@@ -163,6 +182,9 @@ def finish(
         RuntimeError: If every evaluation failed.
     """
     best = best_evaluation(loop)
+    ens = cfg.evaluation.ensemble
+    if ens.enabled and ens.top_k > 1:
+        best = best._replace(runners_up=runners_up(loop, ens.top_k - 1))
     validation = task.validation(best, data, cfg)
     # With several processes all of them train and predict (the population
     # trainer is a collective); only process 0 writes.
@@ -208,6 +230,37 @@ def best_evaluation(loop: LoopState) -> BestEvaluation:
     return BestEvaluation(
         loop.best_row, row, Arch.from_json(row["arch_json"]), loop.best_fold_params
     )
+
+
+def runners_up(loop: LoopState, n: int) -> tuple[Finalist, ...]:
+    """The ``n`` fittest evaluations after the best, one per architecture.
+
+    Rows are ranked by ``(rung, fitness)`` (``rung`` 0 when absent: a
+    screening score is not compared with a longer training's); each
+    architecture counts once (its highest-ranked row). Their fold params are
+    those the searcher's archive kept (``archive.params``), else None.
+    """
+    best_fp = loop.rows[loop.best_row]["fingerprint"] if loop.best_row >= 0 else None
+    ranked: dict[str, tuple[tuple[float, float], int]] = {}
+    for i, row in enumerate(loop.rows):
+        fit = row.get("fitness")
+        if row.get("failed") or fit is None or not np.isfinite(fit):
+            continue
+        fp = row["fingerprint"]
+        if fp == best_fp:
+            continue
+        rank = (float(row.get("rung") or 0), float(fit))
+        if fp not in ranked or rank > ranked[fp][0]:
+            ranked[fp] = (rank, i)
+    order = sorted(ranked.values(), key=lambda r: (-r[0][0], -r[0][1], r[1]))
+    archive = getattr(loop.searcher, "archive", None)
+    kept = getattr(archive, "params", None) or {}
+    out = []
+    for _, i in order[:n]:
+        row = loop.rows[i]
+        arch = Arch.from_json(row["arch_json"])
+        out.append(Finalist(row, arch, kept.get(row["fingerprint"])))
+    return tuple(out)
 
 
 def arch_and_search_plots(loop: LoopState, out: Path, plot_dir: Path) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -72,6 +74,48 @@ def persistence(
     return np.where(flat[ev] > 0, q, 1.0 - q).astype(np.float32)
 
 
+class LinearModel(NamedTuple):
+    """A linear model of the lagged normalised features (portable: arrays only).
+
+    P(up) = ``sigmoid(sum_j coef[j] . x[t - j] + intercept)`` with ``x`` the
+    fold-normalised features of the last ``lags + 1`` bars.
+
+    Attributes:
+        coef: ``float64[lags + 1, F]``; row ``j`` multiplies bar ``t - j``.
+        intercept: The offset.
+    """
+
+    coef: np.ndarray
+    intercept: float
+
+    def predict(
+        self, dataset: Dataset, ids: np.ndarray, norm: NormStats, fold: int
+    ) -> np.ndarray:
+        """``float32[n]`` P(up) of sample ids (fold ``fold``'s normalisation)."""
+        lags = self.coef.shape[0] - 1
+        x = lagged_features(dataset, ids, norm, fold, lags).astype(np.float64)
+        z = x @ self.coef.reshape(-1) + self.intercept
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+
+def logistic_model(data: FoldedData, fold: int = -1) -> LinearModel:
+    """The L2 logistic regression of :func:`logistic`, fitted on fold
+    ``fold``'s training ids, as portable coefficients."""
+    dataset, folds, norm = data
+    k = fold % folds.train.shape[0]
+    train, _, _ = split_ids(folds, "val", fold)
+    x, y = lagged_features(dataset, train, norm, k), _labels(dataset, train)
+    n_features = x.shape[1]
+    if len(np.unique(y)) < 2:  # one class: a constant model
+        q = float(np.clip(y.mean() if len(y) else 0.5, 1e-6, 1 - 1e-6))
+        return LinearModel(np.zeros((1, n_features)), float(np.log(q / (1 - q))))
+    model = LogisticRegression(C=1.0, max_iter=500)
+    model.fit(x, y)
+    sign = 1.0 if int(np.asarray(model.classes_)[1]) == 1 else -1.0
+    coef = sign * np.asarray(model.coef_, np.float64).reshape(1, n_features)
+    return LinearModel(coef, sign * float(np.asarray(model.intercept_)[0]))
+
+
 def logistic(
     key: Key,
     data: FoldedData,
@@ -84,11 +128,8 @@ def logistic(
     del key, cfg
     dataset, folds, norm = data
     k = fold % folds.train.shape[0]
-    train, _, ev = split_ids(folds, split, fold)
-    model = LogisticRegression(C=1.0, max_iter=500)
-    model.fit(lagged_features(dataset, train, norm, k), _labels(dataset, train))
-    proba = model.predict_proba(lagged_features(dataset, ev, norm, k))
-    return _up_column(model.classes_, proba)
+    _, _, ev = split_ids(folds, split, fold)
+    return logistic_model(data, fold).predict(dataset, ev, norm, k)
 
 
 def gbdt(

@@ -5,18 +5,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Protocol
 
-import jax
 import numpy as np
 
 from nasjax.baselines import classical
 from nasjax.baselines.deep import DEEP_ARCHS
+from nasjax.baselines.fit import fit_archs
 from nasjax.data.dataset import Dataset, FoldedData
 from nasjax.graph.arch import Arch
 from nasjax.graph.spec import ArchSpec
 from nasjax.train.config import TrainConfig
-from nasjax.train.data import make_train_data, split_ids
-from nasjax.train.plan import TrainPlan
-from nasjax.train.population import train_population
+from nasjax.train.data import split_ids
 from nasjax.train.predict import predict_proba
 from nasjax.typing import Key, Params
 
@@ -92,11 +90,14 @@ def fit_arch(
     *,
     fold: int = -1,
     cfg: TrainConfig | None = None,
+    params: Params | None = None,
 ) -> Params:
     """Train one fixed arch on fold ``fold``'s training ids.
 
     Uses the population engine with a population of one; the params are the
     best ones on the fold's validation ids (early-stopping selection).
+    :func:`nasjax.baselines.fit.fit_archs` does the same for several archs
+    at once and reports the kept step.
 
     Args:
         key: PRNG key (member 0 of :func:`~nasjax.train.train_population`).
@@ -105,21 +106,14 @@ def fit_arch(
             per-fold normalisation statistics.
         fold: Fold index (default the last, nearest the test block).
         cfg: Training configuration (default ``TrainConfig()``).
+        params: Starting params (no batch axes, e.g. the searched weights
+            of the fold); None starts from fresh weights.
 
     Returns:
         The trained params of ``arch`` (bucket-sized, no batch axes).
     """
-    cfg = TrainConfig() if cfg is None else cfg
-    k = fold % data.folds.train.shape[0]
-    train_data = make_train_data(
-        data,
-        eval_batch_size=cfg.eval_batch_size,
-        max_eval_samples=cfg.max_eval_samples,
-        fold_ids=(k,),
-    )
-    pop = jax.tree.map(lambda x: x[None], arch)
-    res = train_population(key, pop, None, train_data, cfg, plan=TrainPlan(shard=False))
-    return jax.tree.map(lambda x: x[0, 0], res.params)
+    (fit,) = fit_archs(key, [arch], data, fold=fold, cfg=cfg, params=[params])
+    return fit.params
 
 
 def predict_arch(

@@ -1,4 +1,5 @@
-"""Honest evaluation: metrics with block-bootstrap CIs, trading view, leakage."""
+"""Honest evaluation: metrics with block-bootstrap CIs, trading view, leakage,
+calibration and ensemble selection on validation predictions."""
 
 from nasjax.evaluate.bootstrap import (
     block_indices,
@@ -6,6 +7,8 @@ from nasjax.evaluate.bootstrap import (
     default_block,
     paired_test,
 )
+from nasjax.evaluate.calibrate import Calibration, fit_calibration
+from nasjax.evaluate.ensemble import EnsembleSelection, select_ensemble
 from nasjax.evaluate.leakage import LEAKAGE_THRESHOLD, LeakageWarning, check_leakage
 from nasjax.evaluate.metrics import (
     METRICS,
@@ -32,6 +35,8 @@ __all__ = [
     "BARS_PER_YEAR_5M",
     "LEAKAGE_THRESHOLD",
     "METRICS",
+    "Calibration",
+    "EnsembleSelection",
     "LeakageWarning",
     "accuracy",
     "all_metrics",
@@ -44,6 +49,7 @@ __all__ = [
     "default_block",
     "evaluation_report",
     "f1",
+    "fit_calibration",
     "log_loss",
     "max_drawdown",
     "mcc",
@@ -52,6 +58,7 @@ __all__ = [
     "plot_equity",
     "positions",
     "roc_auc",
+    "select_ensemble",
     "split_arrays",
     "strategy_returns",
     "to_json",

@@ -15,7 +15,9 @@ from nasjax.app.export import (
     lineage,
     load_model,
 )
+from nasjax.app.members import Member
 from nasjax.data import DataError, FeatureConfig
+from nasjax.evaluate.calibrate import Calibration
 from nasjax.graph import chain
 from nasjax.nn import init
 from nasjax.train.predict import predict_proba
@@ -249,3 +251,49 @@ def test_lineage_follows_parents_from_the_seed():
     assert "gone" in orphan[0]["origin"]
     with pytest.raises(KeyError):
         lineage(rows, "zzz")
+
+
+def test_ensemble_export_round_trip(trained, tmp_path):
+    """An ensemble (two archs and a linear model) with a calibration map:
+    ``load_model(...).predict`` computes the weighted, calibrated average of
+    the members, through the exported function and through the params."""
+    frame, (ds, _, norm), arch, params, pre, _ = trained
+    other = chain(arch.spec, ["dense_gelu"], [8])
+    params2 = init(jax.random.key(1), other)
+    rng = np.random.default_rng(0)
+    coef = rng.normal(0, 0.3, (2, arch.spec.n_features))
+    members = (
+        Member(0.5, arch, params, name="a"),
+        Member(0.25, other, params2, name="b"),
+        Member(0.25, coef=coef, intercept=0.1, name="logistic"),
+    )
+    cal = Calibration("platt", 0.7, -0.05)
+    path = export_model(
+        tmp_path / "best", None, None, pre, members=members, calibration=cal
+    )
+    assert not (path / "arch.json").exists() and (path / "ensemble.json").exists()
+    model = load_model(tmp_path)
+    assert [m.kind for m in model.members] == ["arch", "arch", "linear"]
+    assert [m.weight for m in model.members] == [0.5, 0.25, 0.25]
+    assert model.calibration == cal
+    np.testing.assert_array_equal(model.members[2].coef, coef)
+    assert model.arch is not None and model.arch.fingerprint() == arch.fingerprint()
+    # Reference: the members' P(up) from the training pipeline, by hand.
+    ids = np.flatnonzero(np.asarray(ds.label_mask).reshape(-1))[:300]
+    mean, std = np.asarray(norm.mean)[FOLD], np.asarray(norm.std)[FOLD]
+    p_a = predict_proba(arch, params, ds.features, ids, mean, std)[:, 1]
+    p_b = predict_proba(other, params2, ds.features, ids, mean, std)[:, 1]
+    feats = np.asarray(ds.features)
+    n_sym = feats.shape[1]
+    t, s = ids // n_sym, ids % n_sym
+    z = 0.1 + sum(((feats[t - j, s] - mean) / std) @ coef[j] for j in range(2))
+    p_lin = 1 / (1 + np.exp(-z))
+    avg = 0.5 * p_a + 0.25 * p_b + 0.25 * p_lin
+    expected = cal.apply(avg.astype(np.float64))
+    x = np.stack([feats[t - 7 + k, s] for k in range(8)], axis=1)
+    for use_export in (True, False):
+        got = model.predict_windows(x, use_export=use_export)
+        np.testing.assert_allclose(got, expected, atol=2e-5)
+    out = model.predict(frame)
+    assert out.columns == ["timestamp", "symbol", "p_up"]
+    assert out["p_up"].is_between(0.0, 1.0).all()

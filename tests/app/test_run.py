@@ -124,6 +124,64 @@ def test_summary(runs):
         assert dominated.height == 0
 
 
+def _check_ci(entry):
+    assert entry["low"] <= entry["value"] <= entry["high"]
+
+
+def test_summary_answer_ensemble_and_final_fit(runs):
+    """``answer`` names the better of ``best`` and ``ensemble`` on the last
+    validation block; both carry validation and test metrics with CIs, a
+    calibration (test log loss and Brier before / after) and paired tests
+    against every baseline; every fitted model records its kept step."""
+    _, _, summary = runs
+    ev = CFG.evaluation
+    assert summary["answer"] in ("best", "ensemble")
+    best, ens = summary["best"], summary["ensemble"]
+    for entry in (best, ens):
+        assert set(entry["vs_baselines"]) == set(ev.baselines)
+        for test in entry["vs_baselines"].values():
+            assert {"diff", "low", "high", "p_value"} <= set(test)
+        _check_ci(entry["validation_block"]["log_loss"])
+        _check_ci(entry["test"]["accuracy"])
+        cal = entry["calibration"]
+        assert cal["method"] == ev.calibration
+        for metric in ("test_log_loss", "test_brier"):
+            _check_ci(cal[metric]["before"])
+            _check_ci(cal[metric]["after"])
+        # The delivered test metrics are the calibrated ones.
+        assert entry["test"]["log_loss"]["value"] == pytest.approx(
+            cal["test_log_loss"]["after"]["value"]
+        )
+    val_loss = {
+        k: summary[k]["validation_block"]["log_loss"]["value"]
+        for k in ("best", "ensemble")
+    }
+    expected = "ensemble" if val_loss["ensemble"] < val_loss["best"] - 1e-12 else "best"
+    assert summary["answer"] == expected
+    # Greedy selection never does worse than its best single candidate.
+    assert val_loss["ensemble"] <= val_loss["best"] + 1e-9
+    weights = [m["weight"] for m in ens["members"]]
+    assert sum(weights) == pytest.approx(1.0) and min(weights) > 0
+    assert len(ens["validation_log_loss_curve"]) == ev.ensemble.rounds
+    names = {c["name"] for c in ens["candidates"]}
+    assert best["fingerprint"] in names and "logistic" in names
+    assert len(names) <= ev.ensemble.top_k + len(ev.ensemble.classical)
+    fit = best["final_fit"]
+    assert fit["start"] == "searched"
+    assert fit["budget_steps"] == ev.final_fit.n_steps
+    assert 0 <= fit["best_step"] <= fit["steps_trained"] <= fit["budget_steps"]
+    assert fit["best_step"] % ev.final_fit.eval_every == 0
+    assert fit["untrained"] is False
+    assert fit["kept_start"] == (fit["best_step"] == 0)
+    assert summary["final_fit"]["n_steps"] == ev.final_fit.n_steps
+    assert isinstance(summary["warnings"], list)
+    ref = summary["answer"]
+    for name in ev.baselines:
+        assert summary["baselines"][name]["vs_reference"]["diff"] == pytest.approx(
+            -summary[ref]["vs_baselines"][name]["diff"]
+        )
+
+
 def test_summary_validation_metrics(runs):
     a, _, summary = runs
     val = summary["best"]["validation"]
@@ -160,7 +218,17 @@ def test_export_lineage(runs):
     a, _, summary = runs
     model = nasjax.load_model(a / "best")
     fp = summary["best"]["fingerprint"]
-    assert model.arch.fingerprint() == fp
+    answer = summary["answer"]
+    if answer == "best":
+        assert model.arch.fingerprint() == fp and not model.members
+    else:
+        assert [m.name for m in model.members] == [
+            m["name"] for m in summary["ensemble"]["members"]
+        ]
+    assert model.metrics["answer"] == answer
+    assert model.calibration.to_dict() == {
+        k: summary[answer]["calibration"][k] for k in ("method", "a", "b")
+    }
     chain = model.lineage
     assert [s["fingerprint"] for s in chain] == summary["best"]["lineage"]
     assert chain[-1]["fingerprint"] == fp
@@ -168,7 +236,7 @@ def test_export_lineage(runs):
     for parent, child in itertools.pairwise(chain):
         assert child["parent_fingerprint"] == parent["fingerprint"]
         assert child["morphs"] and child["round"] > parent["round"]
-    assert model.metrics["test"] == summary["best"]["test"]
+    assert model.metrics["test"] == summary[answer]["test"]
     assert model.metrics["validation"] == summary["best"]["validation"]
 
 
@@ -197,7 +265,7 @@ def test_exported_model_reproduces_the_test_report(runs):
         joined = keys.join(pred, on=["timestamp", "symbol"], how="left")
         assert joined["p_up"].null_count() == 0
         y, p = joined["label"].to_numpy(), joined["p_up"].to_numpy()
-        test = summary["best"]["test"]
+        test = summary[summary["answer"]]["test"]
         assert accuracy(y, p) == test["accuracy"]["value"]
         assert brier(y, p) == pytest.approx(test["brier"]["value"], abs=1e-6)
 
