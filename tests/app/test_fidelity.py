@@ -43,6 +43,7 @@ def spec():
     return CFG.search_space.spec(int(ds.features.shape[-1]), int(ds.meta.window))
 
 
+@pytest.mark.slow  # three compiles (~3 min on 2 shared cores)
 def test_promoted_member_equals_its_one_long_run_and_deadline_stops_promotion():
     archs = random_archs(spec(), 3, key=4)
     train_cfg, budgets = round_budgets(CFG, data())
