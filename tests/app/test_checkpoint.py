@@ -36,7 +36,7 @@ from nasjax.serialize import decode, encode
 from tests.helpers import fast_train_config, small_spec, tiny_app_config, tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMING = ("train_seconds",)
+TIMING = ("train_seconds", "elapsed_s")
 
 FEATURES = FeatureConfig.minimal()
 # One op, so every round reuses one compiled trainer; 3 + 3 + 2 evaluations
