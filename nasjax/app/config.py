@@ -285,7 +285,9 @@ class AppConfig:
     surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
     acquisition: AcquisitionConfig = field(default_factory=AcquisitionConfig)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(n_steps=100, eval_every=50, batch_size=64)
+        default_factory=lambda: TrainConfig(
+            n_steps=600, eval_every=50, batch_size=64, stop_metric="loss", patience=4
+        )
     )
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
