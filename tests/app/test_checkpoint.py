@@ -233,7 +233,7 @@ def _child(tmp: Path, out: Path, pause: int = 0) -> subprocess.Popen:
     )
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 300) -> list[str]:
+def _finish(proc: subprocess.Popen, timeout: float = 600) -> list[str]:
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err[-4000:]
     return out.split()
