@@ -29,6 +29,7 @@ from nasjax.graph.space import SearchSpaceConfig
 from nasjax.graph.zoo import SEED_NAMES, ZOO
 from nasjax.protocol.config import ProtocolConfig
 from nasjax.search import SEARCHERS
+from nasjax.search.fidelity import SELECT_RULES
 from nasjax.train.config import TrainConfig
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "DistributedAppConfig",
     "EnsembleConfig",
     "EvaluationConfig",
+    "FidelityConfig",
     "FinalFitConfig",
     "LoggerConfig",
     "SearchConfig",
@@ -52,6 +54,39 @@ __all__ = [
     "to_app_config",
     "writable_schema",
 ]
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    """Successive-halving rungs inside every round (``search.fidelity``).
+
+    Every member of a round is trained to the rung-0 budget; the best
+    ``ceil(n / eta)`` by ``search.select`` continue (weights, optimiser state
+    and early stopping carried, per fold) to the next rung, up to the top
+    rung, whose budget is the training length (``train.n_steps``, or
+    ``train.epochs``). Rung ``r`` of ``R`` trains ``top / eta ** (R - 1 - r)``
+    steps in total, rounded up to a multiple of ``train.eval_every``
+    (:func:`nasjax.search.fidelity.rung_budgets`). The searcher is told the
+    rung-0 fitness of every member (all measured at the same budget); the
+    winner is chosen among the members trained at the top rung.
+
+    Attributes:
+        enabled: Use rungs (False: every member trains the full length, one
+            rung).
+        rungs: Number of rungs (1: no multi-fidelity).
+        eta: Reduction factor (>= 2): each rung keeps ``1 / eta`` of the
+            members and trains ``eta`` times longer.
+    """
+
+    enabled: bool = True
+    rungs: int = 3
+    eta: int = 3
+
+    def __post_init__(self) -> None:
+        if self.rungs < 1 or self.eta < 2:
+            raise ValueError(
+                "search.fidelity.rungs must be >= 1 and search.fidelity.eta >= 2"
+            )
 
 
 @dataclass(frozen=True)
@@ -79,6 +114,12 @@ class SearchConfig:
             ``linear_window``, ``lstm``, ``transformer``, ``tcn``; default
             all, empty disables). Seeds the search space cannot express are
             skipped with a logged reason.
+        fidelity: Successive-halving rungs (:class:`FidelityConfig`).
+        select: How members are ranked for promotion and the winner:
+            ``lcb`` (the lower confidence bound ``fitness - select_z *
+            fitness_se``: a high mean that comes with a large fold spread
+            does not win by luck) or ``mean`` (the fitness itself).
+        select_z: Width of the lower confidence bound, in standard errors.
     """
 
     name: str = "bayes_morph"
@@ -94,9 +135,16 @@ class SearchConfig:
     ei_candidates: int = 24
     inherit: bool = True
     seeds: tuple[str, ...] = SEED_NAMES
+    fidelity: FidelityConfig = field(default_factory=FidelityConfig)
+    select: str = "lcb"
+    select_z: float = 1.0
 
     def __post_init__(self) -> None:
         problems = []
+        if self.select not in SELECT_RULES:
+            problems.append(f"search.select must be one of {SELECT_RULES}")
+        if not self.select_z >= 0:
+            problems.append("search.select_z must be >= 0")
         if self.name not in SEARCHERS:
             problems.append(f"search.name must be one of {tuple(SEARCHERS)}")
         unknown = [n for n in self.seeds if n not in ZOO]
@@ -208,6 +256,9 @@ class FinalFitConfig:
                 learning_rate=lr,
                 max_eval_samples=self.max_eval_samples,
                 metric="loss",
+                stop_metric="loss",
+                epochs=None,  # this budget, not the search's epochs
+                schedule_steps=None,  # the schedule spans this budget
             )
         except ValueError as e:
             raise ValueError(f"evaluation.final_fit: {e}") from None
@@ -351,7 +402,9 @@ class AppConfig:
     surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
     acquisition: AcquisitionConfig = field(default_factory=AcquisitionConfig)
     train: TrainConfig = field(
-        default_factory=lambda: TrainConfig(n_steps=100, eval_every=50, batch_size=64)
+        default_factory=lambda: TrainConfig(
+            n_steps=600, eval_every=50, batch_size=64, stop_metric="loss", patience=4
+        )
     )
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)

@@ -22,6 +22,7 @@ from nasjax.app.config import AppConfig, searcher_options
 from nasjax.app.loop import LoopState
 from nasjax.data import FoldedData
 from nasjax.distributed.mesh import is_main_process
+from nasjax.evaluate.fidelity_plots import plot_best_vs_time, plot_learning_curves
 from nasjax.evaluate.search_plots import plot_search
 from nasjax.graph import draw_arch
 from nasjax.graph.arch import Arch
@@ -274,7 +275,11 @@ def arch_and_search_plots(loop: LoopState, out: Path, plot_dir: Path) -> list[st
     best = best_evaluation(loop)
     title = best.row["fingerprint"]
     plt.close(draw_arch(best.arch, out / "best_arch.png", title=title))
-    return plot_search(loop.rows, best.index, plot_dir)
+    return [
+        *plot_search(loop.rows, best.index, plot_dir),
+        plot_learning_curves(loop.rows, plot_dir),
+        plot_best_vs_time(loop.rows, plot_dir),
+    ]
 
 
 def best_record(

@@ -9,6 +9,7 @@ checkpoints whole); :func:`search_loop` runs rounds with a rich progress bar
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -23,15 +24,16 @@ import polars as pl
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nasjax.app.config import AppConfig
+from nasjax.app.rungs import train_rungs, train_windows
 from nasjax.data import FoldedData
 from nasjax.distributed.consistency import check_same_everywhere
 from nasjax.distributed.mesh import agree, is_main_process
 from nasjax.graph import unstack
 from nasjax.nn import active_macs, active_param_count
 from nasjax.search import Searcher, SearchState
+from nasjax.search.fidelity import rung_budgets
 from nasjax.serialize import RECORD_TYPES
 from nasjax.train.config import TrainConfig
-from nasjax.train.population import train_population
 from nasjax.typing import Key, Params
 
 logger = logging.getLogger("nasjax.run")
@@ -43,12 +45,15 @@ class LoopState(NamedTuple):
     Attributes:
         searcher: The searcher's state (archive, inherited params, ...).
         rows: One result row per evaluation, in order.
-        progress: Best validation fitness so far after each round (None
+        progress: The winner's validation fitness after each round (None
             while nothing succeeded); its length is the completed rounds.
-        best_row: Index in ``rows`` of the best evaluation (-1: none yet);
-            the first of equal fitnesses.
-        best_fold_params: Trained params of the best evaluation on every
-            fold, leaves ``[K, ...]`` (host), for its validation metrics.
+        best_row: Index in ``rows`` of the winner (-1: none yet): among the
+            evaluations at the highest rung reached, the best
+            ``select_score`` (``search.select``: the lower confidence bound
+            or the mean fitness); the first of equal scores.
+        best_fold_params: Trained params of the winner on every fold (at its
+            last rung), leaves ``[K, ...]`` (host), for its validation
+            metrics.
         elapsed_s: Wall-clock seconds spent in rounds, over all sessions.
     """
 
@@ -88,46 +93,88 @@ def planned_rounds(cfg: AppConfig, loop: LoopState) -> int:
     return max(total, len(loop.progress))
 
 
+def round_budgets(
+    cfg: AppConfig, data: FoldedData
+) -> tuple[TrainConfig, tuple[int, ...]]:
+    """The training config of the search (``train.epochs`` resolved over the
+    folds' mean training windows) and its rungs' budgets (one rung, the full
+    length, when ``search.fidelity`` is disabled)."""
+    train_cfg = cfg.train.resolved(train_windows(data))
+    fid = cfg.search.fidelity
+    n_rungs = fid.rungs if fid.enabled else 1
+    budgets = rung_budgets(train_cfg.n_steps, fid.eta, n_rungs, train_cfg.eval_every)
+    return train_cfg, budgets
+
+
+def is_better(rows: tuple[dict[str, Any], ...], i: int, j: int) -> bool:
+    """Row ``i`` beats row ``j`` (-1: none) as the winner: a higher rung, or
+    the same rung and a higher ``select_score`` (ties: the earlier row)."""
+    a = rows[i]
+    if not np.isfinite(a["select_score"]):
+        return False
+    if j < 0:
+        return True
+    b = rows[j]
+    return (a["rung"], a["select_score"]) > (b["rung"], b["select_score"])
+
+
 def search_round(
     key: Key,
     searcher: Searcher,
     loop: LoopState,
     n: int,
     data: FoldedData,
-    train_cfg: TrainConfig,
-    inherit: bool = True,
+    cfg: AppConfig,
+    t_start: float | None = None,
 ) -> LoopState:
-    """One ask -> train -> tell round of ``n`` members; the new loop state.
+    """One ask -> train (rungs) -> tell round of ``n`` members; the new state.
 
-    ``inherit=False`` trains every member from fresh weights instead of the
-    params the searcher hands out (``train_population`` with ``params=None``).
+    The members are trained by :func:`nasjax.app.rungs.train_rungs` (one
+    rung when ``search.fidelity`` is disabled); the searcher is told their
+    rung-0 fitness (every member measured at the same budget) with their
+    params at their last rung (children inherit the most trained weights).
+    ``search.inherit=False`` trains every member from fresh weights instead
+    of the params the searcher hands out. Promotion stops once
+    ``search.time_budget_s`` is spent (``t_start``: when this session's
+    clock started, default now).
     """
     r = len(loop.progress)
     t0 = time.perf_counter()
+    t_start = t0 if t_start is None else t_start
     k_ask, k_train, k_tell = jax.random.split(key, 3)
     proposal, state = searcher.ask(k_ask, loop.searcher, n)
-    t_train = time.perf_counter()
+    train_cfg, budgets = round_budgets(cfg, data)
+    s = cfg.search
+    budget_s = s.time_budget_s
+
+    def spent() -> bool:
+        if budget_s is None:
+            return False
+        now = loop.elapsed_s + time.perf_counter() - t0
+        return bool(agree(float(now >= budget_s), np.max))
+
     # Op capacities follow each round's population (no floor): on CPU a
     # round is compute-bound, compiling is a few percent of it.
-    result = train_population(
+    res = train_rungs(
         k_train,
         proposal.archs,
-        proposal.params if inherit else None,
+        proposal.params if s.inherit else None,
         data,
         train_cfg,
+        budgets,
+        s.fidelity.eta,
+        s.select,
+        s.select_z,
+        deadline=spent,
     )
-    fitness = np.asarray(result.fitness, np.float64)
-    seconds = time.perf_counter() - t_train
     # Children continue each fold from that fold's trained params: fold k's
     # weights never saw another fold's validation period.
     state, _ = searcher.tell(
-        k_tell, state, proposal.archs, fitness, params=result.params
+        k_tell, state, proposal.archs, res.rung_fitness[:, 0], params=res.params
     )
     if jax.process_count() > 1:  # every process runs the same searcher
         check_same_everywhere(state, f"search state after round {r}")
-    acc = np.asarray(result.metrics["best_val_accuracy"], np.float64)
-    loss = np.asarray(result.metrics["best_val_loss"], np.float64)
-    failed = np.asarray(result.failed, bool)
+    elapsed = float(agree(loop.elapsed_s + time.perf_counter() - t0, np.max))
     members = unstack(proposal.archs)
     new_rows = []
     for i, arch in enumerate(members):
@@ -139,23 +186,32 @@ def search_round(
             "morphs": ",".join(proposal.morph_names[i]),
             "params_count": int(active_param_count(arch)),
             "macs": int(active_macs(arch)),
-            "fitness": float(fitness[i]),
+            "fitness": float(res.fitness[i]),
+            "fitness_std": float(res.fitness_std[i]),
+            "fitness_se": float(res.fitness_se[i]),
+            "select_score": float(res.score[i]),
+            "rung": int(res.rung[i]),
+            "budget_steps": int(res.budget_steps[i]),
+            "best_step": int(np.min(res.best_step[i])),
         }
-        for k in range(acc.shape[1]):
-            row[f"val_accuracy_fold{k}"] = float(acc[i, k])
-            row[f"val_loss_fold{k}"] = float(loss[i, k])
-        row["train_seconds"] = seconds / len(members)
-        row["failed"] = bool(failed[i])
-        row["failure_reason"] = "non-finite loss" if failed[i] else ""
+        for q in range(len(budgets)):
+            row[f"fitness_rung{q}"] = float(res.rung_fitness[i, q])
+        for k in range(res.val_accuracy.shape[1]):
+            row[f"val_accuracy_fold{k}"] = float(res.val_accuracy[i, k])
+            row[f"val_loss_fold{k}"] = float(res.val_loss[i, k])
+            row[f"best_step_fold{k}"] = int(res.best_step[i, k])
+        row["val_curve"] = json.dumps(res.curves[i])
+        row["train_seconds"] = float(res.seconds[i])
+        row["elapsed_s"] = elapsed
+        row["failed"] = bool(res.failed[i])
+        row["failure_reason"] = "non-finite loss" if res.failed[i] else ""
         new_rows.append(row)
-    best_row, best_params = loop.best_row, loop.best_fold_params
-    score = np.where(np.isfinite(fitness), fitness, -np.inf)
-    i = int(np.argmax(score))
-    old = loop.rows[best_row]["fitness"] if best_row >= 0 else -np.inf
-    if np.isfinite(score[i]) and score[i] > old:
-        best_row = len(loop.rows) + i
-        best_params = jax.tree.map(lambda x: np.asarray(x)[i], result.params)
     rows = loop.rows + tuple(new_rows)
+    best_row, best_params = loop.best_row, loop.best_fold_params
+    for i in range(len(members)):
+        if is_better(rows, len(loop.rows) + i, best_row):
+            best_row = len(loop.rows) + i
+            best_params = jax.tree.map(lambda x, i=i: np.asarray(x)[i], res.params)
     best = rows[best_row]["fitness"] if best_row >= 0 else None
     return LoopState(
         searcher=state,
@@ -164,7 +220,7 @@ def search_round(
         best_row=best_row,
         best_fold_params=best_params,
         # Processes agree on the clock so a time budget stops them together.
-        elapsed_s=float(agree(loop.elapsed_s + time.perf_counter() - t0, np.max)),
+        elapsed_s=elapsed,
     )
 
 
@@ -243,13 +299,7 @@ def search_loop(
             r = len(loop.progress)
             t0 = time.perf_counter()
             loop = search_round(
-                jax.random.fold_in(k_search, r),
-                searcher,
-                loop,
-                n,
-                data,
-                cfg.train,
-                cfg.search.inherit,
+                jax.random.fold_in(k_search, r), searcher, loop, n, data, cfg
             )
             write_results(loop.rows, out / "results.parquet")
             ck_dir = None if save is None else save(r + 1, loop)

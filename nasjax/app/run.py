@@ -84,6 +84,9 @@ def identity(cfg: AppConfig) -> dict[str, Any]:
     search = {k: getattr(cfg.search, k) for k in _SEARCH_KEYS}
     search["inherit"] = cfg.search.inherit
     search["seeds"] = list(cfg.search.seeds)
+    search["fidelity"] = cfg.search.fidelity
+    search["select"] = cfg.search.select
+    search["select_z"] = cfg.search.select_z
     return to_jsonable(
         {
             "seed": cfg.seed,

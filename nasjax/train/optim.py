@@ -8,15 +8,17 @@ from nasjax.train.config import TrainConfig
 
 
 def make_schedule(cfg: TrainConfig) -> optax.Schedule:
-    """Linear warm-up to ``cfg.learning_rate``, then cosine decay or constant."""
+    """Linear warm-up to ``cfg.learning_rate``, then cosine decay or constant,
+    over ``cfg.horizon`` steps (``schedule_steps``, or ``n_steps``)."""
     lr = cfg.learning_rate
-    warm = min(cfg.warmup_steps, max(cfg.n_steps - 1, 0))
+    horizon = cfg.horizon
+    warm = min(cfg.warmup_steps, max(horizon - 1, 0))
     if cfg.schedule == "cosine":
         return optax.warmup_cosine_decay_schedule(
             init_value=0.0 if warm else lr,
             peak_value=lr,
             warmup_steps=warm,
-            decay_steps=max(cfg.n_steps, warm + 1),
+            decay_steps=max(horizon, warm + 1),
             end_value=lr * cfg.end_lr_ratio,
         )
     if not warm:

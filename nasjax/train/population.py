@@ -51,6 +51,7 @@ from nasjax.train.plan import (
     TrainPlan,
     _take,
 )
+from nasjax.train.state import TrainState
 from nasjax.train.trainer import make_population_trainer, over_folds
 from nasjax.typing import Key, Params
 
@@ -65,12 +66,16 @@ class PopulationResult(NamedTuple):
             (validation accuracy, or minus validation loss); NaN if the member
             failed on any fold.
         failed: ``bool[P]`` a non-finite loss occurred on some fold.
+        state: The final :class:`~nasjax.train.TrainState` per member and
+            fold (leaves ``[P, K, ...]``): pass it as ``resume`` to continue
+            training where this call stopped.
     """
 
     params: Params
     metrics: dict[str, jax.Array]
     fitness: jax.Array
     failed: jax.Array
+    state: TrainState | None = None
 
 
 def compiled_trainer(
@@ -90,8 +95,9 @@ def compiled_trainer(
             :class:`~nasjax.train.plan.VmappedSwitch`).
 
     Returns:
-        ``fn(keys[P], archs[P], params[P, K], data, lr_scale f32[P]) ->
-        (params[P, K], metrics[P, K])`` with ``data`` a fold-stacked
+        ``fn(keys[P], archs[P], params[P, K], data, lr_scale f32[P],
+        resume=None) -> (params[P, K], metrics[P, K], state[P, K])`` with
+        ``data`` a fold-stacked
         :class:`~nasjax.train.TrainData`. Equal arguments give the same
         function object however the shape is spelled (its
         ``_cache_size()`` counts the executables compiled for one device).
@@ -131,8 +137,10 @@ def member_keys(key: Key, n: int) -> jax.Array:
 
 
 @functools.lru_cache(maxsize=64)
-def _per_device(fn, mesh):
+def _per_device(fn, mesh, resumed: bool):
     """``fn`` on each device's block of the population (no communication)."""
+    if resumed:
+        return jax.jit(blockwise(fn, mesh, (True, True, True, False, True, True)))
     return jax.jit(blockwise(fn, mesh, (True, True, True, False, True)))
 
 
@@ -163,12 +171,13 @@ def train_population(
     *legacy_args,
     plan: TrainPlan | None = None,
     lr_scale: jax.Array | None = None,
+    resume: TrainState | None = None,
     **legacy_kwargs,
 ) -> PopulationResult:
     """Train a stacked population of one bucket on every walk-forward fold.
 
     Call it as ``train_population(key, archs, params, data, cfg, *,
-    plan=None, lr_scale=None)``. The form of earlier releases,
+    plan=None, lr_scale=None, resume=None)``. The form of earlier releases,
     ``train_population(key, archs, params, dataset, folds, norm, cfg, *,
     fold_axis=, shard=, init_from=, data=, chunk_size=, dispatch=,
     min_capacities=, node_loop=)``, still works for one release and warns
@@ -193,6 +202,14 @@ def train_population(
             ``TrainPlan()``: the :class:`~nasjax.train.plan.Auto` strategy,
             folds vmapped, the memory guard's chunks, sharded).
         lr_scale: Optional ``float32[P]`` per-member learning-rate factors.
+        resume: Optional state ``[P, K, ...]`` of an earlier call
+            (``PopulationResult.state``, or a subset of its members): each
+            member and fold continues from it for ``cfg.n_steps`` more steps
+            (params, optimiser state and schedule step, best params and
+            early stopping, minibatch key stream; ``key`` and ``params`` are
+            then not used, pass ``params=None``). Training ``b1`` steps and
+            then ``b2`` more equals training ``b1 + b2`` in one call when
+            both configs have the same ``schedule_steps``.
 
     Returns:
         :class:`PopulationResult` with leading axis P (padding removed). With
@@ -222,7 +239,11 @@ def train_population(
         raise ValueError(f"archs must be stacked on one axis, got {archs.batch_shape}")
     n_pop = archs.batch_shape[0]
     start: Params
-    if params is None:
+    if resume is not None:
+        if params is not None:
+            raise ValueError("train_population: pass params=None with resume")
+        start = resume.params
+    elif params is None:
         init_key = jax.random.fold_in(key, 2**31 - 1)
         start = _init_population(member_keys(init_key, n_pop), archs)
     else:
@@ -230,7 +251,9 @@ def train_population(
     stacked = as_train_data(data, cfg)
     n_folds = stacked.train.shape[0]
     # One start per fold: inherited fold copies continue their own fold.
-    fold_params = _fold_starts(start, archs.spec, n_folds)
+    fold_params = (
+        start if resume is not None else _fold_starts(start, archs.spec, n_folds)
+    )
     lr = jnp.ones((n_pop,), jnp.float32) if lr_scale is None else lr_scale
     lr = jnp.asarray(lr, jnp.float32).reshape(n_pop)
     devices = population_devices(plan.shard)
@@ -254,19 +277,20 @@ def train_population(
     mesh = population_mesh(devices) if n_dev > 1 else None
     if mesh is not None:
         stacked = replicate(stacked, mesh)
-        fn = _per_device(fn, mesh)
+        fn = _per_device(fn, mesh, resume is not None)
     whole = chunk == n_pop  # one chunk, no padding: nothing to gather or join
     outs = []
     for c in range(n_chunks):
-        args = (keys, archs, fold_params, lr)
+        args = (keys, archs, fold_params, lr, resume)
         if not whole:
             args = _take(args, order[c * chunk : (c + 1) * chunk])
         if mesh is not None:
             args = shard_population(args, mesh)
-        out = fn(args[0], args[1], args[2], stacked, args[3])
+        extra = () if resume is None else (args[4],)
+        out = fn(args[0], args[1], args[2], stacked, args[3], *extra)
         outs.append(gather_population(out) if spans_processes else out)
-    out_params, metrics = outs[0] if whole else _joined(outs, n_pop)
+    out_params, metrics, state = outs[0] if whole else _joined(outs, n_pop)
     failed = jnp.any(metrics["failed"], axis=1)
     fitness = jnp.mean(metrics["best_score"], axis=1)
     fitness = jnp.where(failed, jnp.nan, fitness)
-    return PopulationResult(out_params, metrics, fitness, failed)
+    return PopulationResult(out_params, metrics, fitness, failed, state)

@@ -6,6 +6,13 @@ member (scalars) or a population (a leading axis ``P``). Early stopping and
 failure handling are masks, never Python control flow: the best params seen
 at an evaluation are kept with ``jnp.where``; after ``patience`` evaluations
 without improvement (or a non-finite loss) a member's updates are frozen.
+
+A state is also what a run hands back to be continued: it holds the
+optimiser state (whose step count drives the learning-rate schedule), the
+steps trained so far and the member's key, whose minibatch stream is indexed
+by that global step, so training ``b1`` steps and then ``b2`` more equals
+training ``b1 + b2`` in one go (:func:`nasjax.train.train_population`'s
+``resume``).
 """
 
 from __future__ import annotations
@@ -25,8 +32,9 @@ class TrainState(NamedTuple):
         params: The current params (leaves ``[*S, ...]``).
         opt_state: The optimiser state of ``params``.
         best_params: The params of the best evaluation so far.
-        best_score: ``f32[*S]`` best selection metric (higher is better;
-            ``-inf`` while none was finite).
+        best_score: ``f32[*S]`` best early-stopping score (higher is better:
+            accuracy or minus loss, per ``TrainConfig.stop_metric``; ``-inf``
+            while none was finite).
         best_val_loss: ``f32[*S]`` validation loss at ``best_step``.
         best_val_accuracy: ``f32[*S]`` validation accuracy at ``best_step``.
         best_step: ``int32[*S]`` training step of ``best_params`` (0 = the
@@ -37,6 +45,10 @@ class TrainState(NamedTuple):
             never stopped).
         failed: ``bool[*S]`` a non-finite loss or score occurred (updates
             frozen).
+        step: ``int32[*S]`` training steps done so far (over every call of a
+            resumed run; stopped members count the steps they sat out).
+        key: ``key[*S]`` the member's minibatch key: step ``t`` draws with
+            ``fold_in(key, t)`` (None before a trainer sets it).
     """
 
     params: Params
@@ -50,6 +62,8 @@ class TrainState(NamedTuple):
     stopped: jax.Array
     stopped_step: jax.Array
     failed: jax.Array
+    step: jax.Array | int = 0
+    key: Any = None
 
     @property
     def frozen(self) -> jax.Array:
@@ -77,6 +91,7 @@ def initial_state(
     val_acc: jax.Array,
     score: jax.Array,
     n_steps: int,
+    key: Any = None,
 ) -> TrainState:
     """The state before the first step, from the evaluation of ``params``.
 
@@ -87,6 +102,7 @@ def initial_state(
         val_acc: ``f32[*S]`` validation accuracy of ``params``.
         score: ``f32[*S]`` selection metric of ``params``.
         n_steps: Total training steps (the ``stopped_step`` of a full run).
+        key: The member's minibatch key (``key[*S]``), or None.
     """
     ok = jnp.isfinite(score)
     zeros = jnp.zeros(score.shape, jnp.int32)
@@ -102,6 +118,8 @@ def initial_state(
         stopped=jnp.zeros(score.shape, bool),
         stopped_step=zeros + n_steps,
         failed=~ok,
+        step=zeros,
+        key=key,
     )
 
 
@@ -147,6 +165,18 @@ def updated_state(
         stopped=state.stopped | stop_now,
         stopped_step=jnp.where(stop_now, step, state.stopped_step),
         failed=failed,
+        step=jnp.zeros(since.shape, jnp.int32) + step,
+        key=state.key,
+    )
+
+
+def resumed_state(state: TrainState, n_steps: int) -> TrainState:
+    """``state`` ready to train ``n_steps`` more: a member never stopped now
+    reports ``stopped_step`` = the steps it will have trained."""
+    step = jnp.asarray(state.step, jnp.int32)
+    return state._replace(
+        step=step,
+        stopped_step=jnp.where(state.stopped, state.stopped_step, step + n_steps),
     )
 
 
@@ -155,6 +185,7 @@ def final_metrics(
     train_loss: jax.Array,
     val_loss: jax.Array,
     val_acc: jax.Array,
+    metric: str | None = None,
 ) -> dict[str, jax.Array]:
     """The metrics dict of a finished run.
 
@@ -163,16 +194,26 @@ def final_metrics(
         train_loss: ``f32[*S, n_evals]`` mean training loss per stretch.
         val_loss: ``f32[*S, n_evals]`` validation loss per evaluation.
         val_acc: ``f32[*S, n_evals]`` validation accuracy per evaluation.
+        metric: The fitness metric reported as ``best_score`` (``"accuracy"``
+            or ``"loss"``: minus the loss) at the kept params; None reports
+            the early-stopping score itself.
 
     Returns:
-        ``best_score``, ``best_val_accuracy``, ``best_val_loss`` (NaN if
+        ``best_score`` (the fitness metric at ``best_step``),
+        ``best_val_accuracy``, ``best_val_loss`` (NaN if
         failed), ``best_step``, ``final_val_accuracy``, ``final_val_loss``,
         ``stopped_step``, ``failed`` (each ``[*S]``) and the curves
         ``train_loss``, ``val_loss``, ``val_accuracy`` (``[*S, n_evals]``).
     """
     failed = state.failed
+    if metric is None:
+        score = state.best_score
+    elif metric == "accuracy":
+        score = state.best_val_accuracy
+    else:
+        score = -state.best_val_loss
     return {
-        "best_score": jnp.where(failed, jnp.nan, state.best_score),
+        "best_score": jnp.where(failed, jnp.nan, score),
         "best_val_accuracy": jnp.where(failed, jnp.nan, state.best_val_accuracy),
         "best_val_loss": jnp.where(failed, jnp.nan, state.best_val_loss),
         "best_step": state.best_step,

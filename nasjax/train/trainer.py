@@ -22,7 +22,7 @@ sites') makes the program about a third faster to trace and compile.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +39,7 @@ from nasjax.train.state import (
     TrainState,
     final_metrics,
     initial_state,
+    resumed_state,
     updated_state,
     where_members,
 )
@@ -48,7 +49,9 @@ from nasjax.typing import Key, Params
 Forward = Callable[[Arch, Params, jax.Array], jax.Array]
 #: ``forward(archs[P], params[P], x f32[P, B, T, F]) -> logits f32[P, B, C]``.
 PopulationForward = Callable[[Arch, Params, jax.Array], jax.Array]
-TrainFn = Callable[..., tuple[Params, dict[str, jax.Array]]]
+#: A trainer: ``(keys, archs, params, data, lr_scale, ...) -> (params,
+#: metrics, ...)`` (population trainers also return the final state).
+TrainFn = Callable[..., tuple[Any, ...]]
 
 #: Fields of a fold-stacked ``TrainData`` with one row per fold.
 PER_FOLD_FIELDS: tuple[str, ...] = (
@@ -84,17 +87,27 @@ class PassTable(NamedTuple):
     pass_: np.ndarray
 
 
-def pass_table(n_evals: int, every: int, n_chunks: int) -> PassTable:
+def pass_table(
+    n_evals: int, every: int, n_chunks: int, initial: bool = True
+) -> PassTable:
     """The :class:`PassTable` of ``n_evals`` evaluations ``every`` steps
-    apart with ``n_chunks`` validation chunks each."""
+    apart with ``n_chunks`` validation chunks each; ``initial=False`` leaves
+    out pass 0 (a resumed run: its starting params were evaluated already)."""
     rows = []
-    for e in range(n_evals + 1):
+    for e in range(0 if initial else 1, n_evals + 1):
         if e > 0:
             rows += [(1, (e - 1) * every + j, 0, 0, 0, e) for j in range(every)]
         rows += [
             (0, 0, c, int(c == 0), int(c == n_chunks - 1), e) for c in range(n_chunks)
         ]
     return PassTable(*np.asarray(rows, np.int32).T)
+
+
+def key_data(keys: jax.Array) -> jax.Array:
+    """Raw ``uint32[..., 2]`` data of typed (or already raw) PRNG keys."""
+    if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        return jax.random.key_data(keys)
+    return keys
 
 
 def _val_chunks(data: TrainData, size: int) -> tuple[jax.Array, jax.Array]:
@@ -124,17 +137,24 @@ def make_population_trainer(cfg: TrainConfig, forward: PopulationForward) -> Tra
             f32[P, B, C]`` (e.g. a strategy's, :mod:`nasjax.train.plan`).
 
     Returns:
-        ``train(keys[P], archs[P], params[P], data, lr_scale f32[P]) ->
-        (params[P], metrics[P])`` for ONE fold (``data`` a single-fold
-        :class:`~nasjax.train.TrainData`). Member ``i`` draws its minibatches
-        from ``keys[i]`` exactly as :func:`make_train` does. The returned
-        params are the best seen at an evaluation (the initial ones if none
-        was finite); the metrics are :func:`nasjax.train.state.final_metrics`
-        per member (curves ``[P, n_evals]``).
+        ``train(keys[P], archs[P], params[P], data, lr_scale f32[P],
+        resume=None) -> (params[P], metrics[P], state[P])`` for ONE fold
+        (``data`` a single-fold :class:`~nasjax.train.TrainData`). Member
+        ``i`` draws the minibatch of training step ``t`` from
+        ``fold_in(keys[i], t)`` exactly as :func:`make_train` does. The
+        returned params are the best seen at an evaluation (the initial ones
+        if none was finite); the metrics are
+        :func:`nasjax.train.state.final_metrics` per member (curves
+        ``[P, n_evals]``); ``state`` is the final
+        :class:`~nasjax.train.TrainState`. Given as ``resume``, such a state
+        is continued for ``cfg.n_steps`` more steps (``keys`` and ``params``
+        are then ignored: its key and current params go on), and the result
+        equals one run of the summed steps when ``cfg.schedule_steps`` is
+        the same in both calls.
     """
     opt = make_optimizer(cfg)
     n_evals, every, batch = cfg.n_evals, cfg.eval_every, cfg.batch_size
-    use_acc = cfg.metric == "accuracy"
+    stop_acc = cfg.stop_on == "accuracy"
 
     def train(
         keys: Key,
@@ -142,7 +162,8 @@ def make_population_trainer(cfg: TrainConfig, forward: PopulationForward) -> Tra
         params: Params,
         data: TrainData,
         lr_scale: jax.Array,
-    ) -> tuple[Params, dict[str, jax.Array]]:
+        resume: TrainState | None = None,
+    ) -> tuple[Params, dict[str, jax.Array], TrainState]:
         spec = archs.spec
         p_size = archs.batch_shape[0]
         n_train = jnp.maximum(data.n_train, 1)
@@ -155,14 +176,27 @@ def make_population_trainer(cfg: TrainConfig, forward: PopulationForward) -> Tra
         )
         val_ids, val_mask = _val_chunks(data, batch)
         n_val = jnp.maximum(jnp.sum(val_mask), 1.0)
-        table = pass_table(n_evals, every, val_ids.shape[0])
-        # Training step t = (e - 1) * every + j draws its minibatch with key
-        # j of split(eval_keys[e - 1], every).
-        eval_keys = jax.vmap(lambda k: jax.random.split(k, n_evals))(keys)
-        step_keys = jax.vmap(jax.vmap(lambda k: jax.random.split(k, every)))(
-            eval_keys
-        )  # [P, n_evals, every]
-        step_keys = jnp.moveaxis(step_keys.reshape(p_size, -1), 0, 1)[table.step]
+        fresh = resume is None
+        table = pass_table(n_evals, every, val_ids.shape[0], initial=fresh)
+        nan = jnp.full((p_size,), jnp.nan, jnp.float32)
+        if resume is None:
+            opt_state = jax.vmap(opt.init)(params)
+            init = initial_state(
+                params, opt_state, nan, nan, nan, cfg.n_steps, key_data(keys)
+            )
+        else:
+            init = resumed_state(resume, cfg.n_steps)
+            params, opt_state = init.params, init.opt_state
+        start = jnp.asarray(init.step, jnp.int32)  # [P] steps already trained
+        # Global training step t draws its minibatch with fold_in(key, t), so
+        # a continued run draws what one long run would.
+        steps = jnp.asarray(table.step)
+        step_keys = jax.vmap(
+            lambda kd, s0: jax.vmap(
+                lambda t: jax.random.fold_in(jax.random.wrap_key_data(kd), s0 + t)
+            )(steps)
+        )(init.key, start)  # [P, rows]
+        step_keys = jnp.moveaxis(step_keys, 0, 1)
 
         def train_losses(logits, y):  # -> f32[P]
             return jax.vmap(
@@ -172,7 +206,7 @@ def make_population_trainer(cfg: TrainConfig, forward: PopulationForward) -> Tra
             )(logits, y)
 
         def score_of(val_loss, val_acc):
-            return val_acc if use_acc else -val_loss
+            return val_acc if stop_acc else -val_loss
 
         def body(carry, xs):
             # state.params: the params this stretch began with.
@@ -229,12 +263,15 @@ def make_population_trainer(cfg: TrainConfig, forward: PopulationForward) -> Tra
                 score = score_of(v_loss, v_acc)
                 bad = ~tot.finite | ~jnp.isfinite(score)
                 e = row.pass_
+                step = start + e * every
                 new = jax.lax.cond(
                     e > 0,
                     lambda: updated_state(
-                        state, p, s, v_loss, v_acc, score, bad, e * every, cfg.patience
+                        state, p, s, v_loss, v_acc, score, bad, step, cfg.patience
                     ),
-                    lambda: initial_state(p, s, v_loss, v_acc, score, cfg.n_steps),
+                    lambda: initial_state(
+                        p, s, v_loss, v_acc, score, cfg.n_steps, state.key
+                    ),
                 )
                 curve = (tot.train_loss / every, v_loss, v_acc)
                 return new, empty, curve
@@ -245,21 +282,18 @@ def make_population_trainer(cfg: TrainConfig, forward: PopulationForward) -> Tra
             state, tot, curve = jax.lax.cond(row.closes > 0, close, keep, state, tot)
             return (state, p, s, tot), curve
 
-        opt_state = jax.vmap(opt.init)(params)
-        nan = jnp.full((p_size,), jnp.nan, jnp.float32)
         zero = jnp.zeros((p_size,), jnp.float32)
         empty = _Totals(
             train_loss=zero, finite=jnp.ones((p_size,), bool), val_loss=zero, hits=zero
         )
-        init: TrainState = initial_state(params, opt_state, nan, nan, nan, cfg.n_steps)
         rows = jax.tree.map(jnp.asarray, table)
         (state, _, _, _), curves = jax.lax.scan(
             body, (init, params, opt_state, empty), (rows, step_keys)
         )
-        closing = np.nonzero(table.closes)[0][1:]  # pass 0 has no training
+        closing = np.nonzero(table.closes & (table.pass_ > 0))[0]  # pass 0: none
         tr_loss, va_loss, va_acc = (a[closing] for a in curves)
-        metrics = final_metrics(state, tr_loss.T, va_loss.T, va_acc.T)
-        return state.best_params, metrics
+        metrics = final_metrics(state, tr_loss.T, va_loss.T, va_acc.T, cfg.metric)
+        return state.best_params, metrics, state
 
     return train
 
@@ -274,31 +308,32 @@ def over_folds(train: TrainFn, fold_axis: str) -> TrainFn:
             batch-trace the whole program a second time for nothing).
 
     Returns:
-        ``train(keys[P], archs[P], params[P, K], data, lr_scale f32[P]) ->
-        (params[P, K], metrics[P, K])`` with ``data`` fold-stacked (K folds);
-        fold ``k`` of member ``i`` uses key ``fold_in(keys[i], k)``.
+        ``train(keys[P], archs[P], params[P, K], data, lr_scale f32[P],
+        resume=None) -> (params[P, K], metrics[P, K], state[P, K])`` with
+        ``data`` fold-stacked (K folds); fold ``k`` of member ``i`` uses key
+        ``fold_in(keys[i], k)``. ``resume`` (a state ``[P, K]`` of an earlier
+        call) continues every fold from its own state.
     """
 
-    def run(keys, archs, params, data: TrainData, lr):
+    def run(keys, archs, params, data: TrainData, lr, resume=None):
         n_folds = data.train.shape[0]
         fold_keys = jax.vmap(
             lambda k: jax.vmap(jax.random.fold_in, (None, 0))(k, jnp.arange(n_folds))
         )(keys)  # [P, K]
+        if resume is not None:
+            params = resume.params
         if fold_axis == "vmap" and n_folds > 1:
-            return jax.vmap(train, in_axes=(1, None, 1, FOLD_AXES, None), out_axes=1)(
-                fold_keys, archs, params, data, lr
-            )
+            return jax.vmap(
+                train, in_axes=(1, None, 1, FOLD_AXES, None, 1), out_axes=1
+            )(fold_keys, archs, params, data, lr, resume)
         per_fold = {f: getattr(data, f) for f in PER_FOLD_FIELDS}
 
         def body(_, xs):
-            k, p, fold = xs
-            return None, train(k, archs, p, data._replace(**fold), lr)
+            k, p, fold, st = xs
+            return None, train(k, archs, p, data._replace(**fold), lr, st)
 
-        xs = (
-            jnp.swapaxes(fold_keys, 0, 1),
-            jax.tree.map(lambda v: jnp.swapaxes(v, 0, 1), params),
-            per_fold,
-        )
+        swap = lambda t: jax.tree.map(lambda v: jnp.swapaxes(v, 0, 1), t)
+        xs = (jnp.swapaxes(fold_keys, 0, 1), swap(params), per_fold, swap(resume))
         _, out = jax.lax.scan(body, None, xs)
         return jax.tree.map(lambda a: jnp.moveaxis(a, 0, 1), out)
 
@@ -316,7 +351,8 @@ def make_train(cfg: TrainConfig, forward: Forward = apply) -> TrainFn:
         ``train(key, arch, params, data, lr_scale=1.0) -> (params, metrics)``
         for ONE arch and ONE fold:
 
-        * ``key``: PRNG key (minibatch sampling).
+        * ``key``: PRNG key (training step ``t`` samples its minibatch with
+          ``fold_in(key, t)``).
         * ``arch``: a single ``Arch``; ``params``: its ``nasjax.nn`` params.
         * ``data``: a single-fold :class:`~nasjax.train.TrainData`.
         * ``lr_scale``: ``float32[]`` multiplier of every update.
@@ -346,7 +382,7 @@ def make_train(cfg: TrainConfig, forward: Forward = apply) -> TrainFn:
         trainer = make_population_trainer(cfg, one_forward)
         lift = lambda t: jax.tree.map(lambda a: jnp.asarray(a)[None], t)
         lr = jnp.reshape(jnp.asarray(lr_scale, jnp.float32), (1,))
-        out = trainer(lift(key), lift(arch), lift(params), data, lr)
+        out = trainer(lift(key), lift(arch), lift(params), data, lr)[:2]
         return jax.tree.map(lambda a: a[0], out)
 
     return train

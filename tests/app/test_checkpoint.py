@@ -36,7 +36,7 @@ from nasjax.serialize import decode, encode
 from tests.helpers import fast_train_config, small_spec, tiny_app_config, tiny_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
-TIMING = ("train_seconds",)
+TIMING = ("train_seconds", "elapsed_s")
 
 FEATURES = FeatureConfig.minimal()
 # One op, so every round reuses one compiled trainer; 3 + 3 + 2 evaluations
@@ -257,7 +257,7 @@ def _child(tmp: Path, out: Path, pause: int = 0) -> subprocess.Popen:
     )
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 300) -> list[str]:
+def _finish(proc: subprocess.Popen, timeout: float = 600) -> list[str]:
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err[-4000:]
     return out.split()

@@ -59,9 +59,17 @@ def test_results_parquet(runs):
         "train_seconds",
         "failed",
         "failure_reason",
+        "rung",
+        "budget_steps",
+        "best_step",
+        "fitness_std",
+        "fitness_se",
+        "select_score",
+        "val_curve",
+        "elapsed_s",
     } | {
-        f"val_{m}_fold{k}"
-        for m in ("accuracy", "loss")
+        f"{m}_fold{k}"
+        for m in ("val_accuracy", "val_loss", "best_step")
         for k in range(CFG.data.n_folds)
     }
     assert expected <= set(df.columns)
@@ -204,6 +212,7 @@ def test_plots(runs):
     a, _, summary = runs
     names = {"search_progress.png", "accuracy_vs_params.png"}
     names |= {"equity.png", "calibration.png"}
+    names |= {"learning_curves.png", "best_vs_time.png"}
     for name in names:
         assert (a / "plots" / name).stat().st_size > 0
     assert {p.split("/")[-1] for p in summary["plots"]} == names | {"best_arch.png"}

@@ -32,6 +32,15 @@ SCRIPT = textwrap.dedent(
                                rtol=1e-5, atol=1e-5)
     for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-5)
+    # Continuing sharded equals continuing unsharded (padding members too).
+    more = fast_train_config(n_steps=3, eval_every=3, max_eval_samples=128,
+                             warmup_steps=1)
+    ra = train_population(key, archs, None, data, more,
+                          plan=TrainPlan(shard=True), resume=a.state)
+    rb = train_population(key, archs, None, data, more,
+                          plan=TrainPlan(shard=False), resume=b.state)
+    np.testing.assert_allclose(ra.fitness, rb.fitness, atol=1e-5)
+    np.testing.assert_array_equal(ra.state.step, 9)
     # Two chunks of 4 (one member per device and chunk; each device runs the
     # op dispatch on its own block with its own capacities).
     c = train_population(key, archs, params, data, cfg,
