@@ -277,13 +277,14 @@ class EnsembleConfig:
         rounds: Greedy selection rounds (with replacement).
         classical: Classical baselines offered as candidates, fitted on the
             last fold's training ids (only portable ones are used:
-            ``logistic``; others are skipped and the summary says so).
+            ``logistic``, ``gbdt``; others are skipped and the summary says
+            so).
     """
 
     enabled: bool = True
     top_k: int = 4
     rounds: int = 20
-    classical: tuple[str, ...] = ("logistic",)
+    classical: tuple[str, ...] = ("logistic", "gbdt")
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.rounds < 1:
