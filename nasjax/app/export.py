@@ -45,6 +45,7 @@ import orbax.checkpoint as ocp
 import polars as pl
 from jax import export as jax_export
 
+from nasjax.app.frames import candle_frame
 from nasjax.app.members import (
     ENSEMBLE_FILE,
     Member,
@@ -109,6 +110,13 @@ class Preprocess:
     max_fill: int = 3
     gap_policy: str = "mask"
     span: str = "union"
+
+    @property
+    def warmup_bars(self) -> int:
+        """Bars of history a prediction needs before (and including) its bar:
+        the window plus the features' lookback. The first ``warmup_bars - 1``
+        bars of each coin in a frame get no prediction."""
+        return self.window + self.features.lookback()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (float32 statistics as exact decimal floats)."""
@@ -437,17 +445,32 @@ class Model:
             out.append(np.asarray(fn(chunk))[:n])
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
+    @property
+    def warmup_bars(self) -> int:
+        """Bars of history each prediction needs (:attr:`Preprocess.warmup_bars`)."""
+        return self.preprocess.warmup_bars
+
     def predict(
-        self, frame: pl.DataFrame, *, use_export: bool = True, batch_size: int = 4096
+        self,
+        frame: Any,
+        *,
+        symbol: str | None = None,
+        use_export: bool = True,
+        batch_size: int = 4096,
     ) -> pl.DataFrame:
         """P(up) for every bar of ``frame`` that has a full valid window.
 
         Args:
-            frame: Long OHLCV frame (``timestamp``, ``symbol``, ``open``,
-                ``high``, ``low``, ``close``, ``volume``) holding every symbol
-                of ``preprocess.symbols`` (others are ignored). Give at least
-                ``window + lookback`` bars of history before the first bar
-                to predict (feature warm-up).
+            frame: Candles holding every symbol of ``preprocess.symbols``
+                (others are ignored): a long polars or pandas frame
+                (``timestamp`` or ``date``, ``symbol``, ``open``, ``high``,
+                ``low``, ``close``, ``volume``), a single-symbol frame such
+                as a freqtrade strategy's dataframe (with ``symbol=``; not
+                needed if the model knows one symbol), or a mapping
+                ``{symbol: frame}`` (:func:`nasjax.app.frames.candle_frame`).
+                Give :attr:`warmup_bars` - 1 bars of history before the
+                first bar to predict.
+            symbol: The symbol of a single-symbol frame.
             use_export: Run the exported function (else arch + params).
             batch_size: Windows per call.
 
@@ -459,7 +482,8 @@ class Model:
             warm-up, with a gap in their window, or forward-filled by the
             alignment get no row.
         """
-        inputs = model_inputs(frame, self.preprocess)
+        candles = candle_frame(frame, self.preprocess.symbols, symbol=symbol)
+        inputs = model_inputs(candles, self.preprocess)
         n = len(inputs.time)
         p = np.zeros(n, np.float32)
         for a in range(0, n, batch_size):

@@ -153,7 +153,7 @@ def detect(path: Path, fmt: str = "auto") -> FileSpec:
     return FileSpec(path=path, format=fmt, symbol=symbol, timeframe=timeframe)
 
 
-def _epoch_to_ts(expr: pl.Expr) -> pl.Expr:
+def epoch_to_ts(expr: pl.Expr) -> pl.Expr:
     """Integer epoch in s/ms/us/ns (detected per value by magnitude) -> UTC us."""
     a = expr.cast(pl.Int64)
     us = (
@@ -263,12 +263,12 @@ def _binance_select(lf: pl.LazyFrame, typed: bool) -> list[pl.Expr]:
     values = ("open", "high", "low", "close", "volume", *_BINANCE_KEEP)
     if typed:
         return [
-            _epoch_to_ts(pl.col("open_time")).alias("timestamp"),
+            epoch_to_ts(pl.col("open_time")).alias("timestamp"),
             *[pl.col(c) for c in values],
         ]
     # Unparsable cells become null here and are reported by validation.
     return [
-        _epoch_to_ts(pl.col("open_time").cast(pl.Int64, strict=False)).alias(
+        epoch_to_ts(pl.col("open_time").cast(pl.Int64, strict=False)).alias(
             "timestamp"
         ),
         *[pl.col(c).cast(pl.Float64, strict=False) for c in values],
@@ -473,7 +473,7 @@ def _read_freqtrade_json(spec: FileSpec) -> pl.LazyFrame:
     data = {"timestamp": ts.astype(np.int64)}
     data.update({c: arr[:, j + 1] for j, c in enumerate(OHLCV_COLUMNS)})
     lf = pl.DataFrame(data).lazy()
-    lf = lf.with_columns(_epoch_to_ts(pl.col("timestamp")).alias("timestamp"))
+    lf = lf.with_columns(epoch_to_ts(pl.col("timestamp")).alias("timestamp"))
     return _finish(lf, spec)
 
 
@@ -535,7 +535,7 @@ def _to_utc(lf: pl.LazyFrame, spec: FileSpec) -> pl.LazyFrame:
     elif isinstance(dtype, pl.Date):
         expr = col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     elif dtype.is_integer() or dtype.is_float():
-        expr = _epoch_to_ts(col)
+        expr = epoch_to_ts(col)
     elif dtype == pl.String:
         df = lf.collect()
         text = df["timestamp"]

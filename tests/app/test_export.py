@@ -306,3 +306,36 @@ def test_ensemble_export_round_trip(trained, tmp_path):
     out = model.predict(frame)
     assert out.columns == ["timestamp", "symbol", "p_up"]
     assert out["p_up"].is_between(0.0, 1.0).all()
+
+
+def test_predict_takes_pandas_freqtrade_and_mapping_frames(trained):
+    """The same candles as a pandas frame, as per-symbol freqtrade frames
+    (``date`` column, no symbol) in a mapping, or lazily: the same P(up)."""
+    frame, *_, path = trained
+    model = load_model(path)
+    want = model.predict(frame)
+    per_symbol = {
+        sym: frame.filter(pl.col("symbol") == sym)
+        .drop("symbol")
+        .rename({"timestamp": "date"})
+        .to_pandas()
+        for sym in model.preprocess.symbols
+    }
+    for given in (frame.to_pandas(), per_symbol, frame.lazy()):
+        got = model.predict(given)
+        assert got.equals(want)
+    # warmup_bars: the bars each prediction needs, its own included.
+    first = want.filter(pl.col("symbol") == model.preprocess.symbols[1])["timestamp"]
+    times = frame["timestamp"].unique().sort()
+    assert first.min() == times[model.warmup_bars - 1]
+
+
+def test_a_frame_without_symbols_needs_one(trained):
+    frame, *_, path = trained
+    model = load_model(path)
+    one = frame.filter(pl.col("symbol") == model.preprocess.symbols[0]).drop("symbol")
+    with pytest.raises(DataError, match="no 'symbol' column: pass symbol="):
+        model.predict(one)
+    # Given, it is one coin of three: the cross-asset features need the rest.
+    with pytest.raises(DataError, match="lacks symbols"):
+        model.predict(one, symbol=model.preprocess.symbols[0])

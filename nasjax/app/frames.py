@@ -1,0 +1,141 @@
+"""Candle frames as users hand them to a model: made canonical, or refused clearly.
+
+:func:`candle_frame` turns what :meth:`nasjax.Model.predict` receives into the
+long polars frame the feature pipeline reads (``timestamp`` UTC, ``symbol``,
+``open``, ``high``, ``low``, ``close``, ``volume``):
+
+* a polars ``DataFrame`` or ``LazyFrame``, or a pandas ``DataFrame`` (a
+  ``DatetimeIndex`` becomes the time column);
+* the time in ``timestamp`` or freqtrade's ``date`` (also ``datetime``,
+  ``time``, ``open_time``): datetimes (naive ones are read as UTC, aware
+  ones converted), ISO strings, or integer epochs (s / ms / us / ns);
+* long frames with a ``symbol`` (or ``pair``) column, a single-symbol frame
+  (a freqtrade strategy's dataframe) with ``symbol=``, or a mapping
+  ``{symbol: frame}`` of single-symbol frames.
+
+Anything else raises :class:`~nasjax.data.DataError` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from nasjax.data.errors import DataError
+from nasjax.data.readers import epoch_to_ts, parse_times
+from nasjax.data.schema import OHLCV_COLUMNS, TIMESTAMP_DTYPE, normalize_symbol
+
+TIME_COLUMNS: tuple[str, ...] = ("timestamp", "date", "datetime", "time", "open_time")
+"""Accepted names of the candle open-time column, in order of preference."""
+SYMBOL_COLUMNS: tuple[str, ...] = ("symbol", "pair")
+"""Accepted names of the symbol column."""
+
+
+def _polars(frame: Any) -> pl.DataFrame:
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect()
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    if type(frame).__module__.split(".")[0] == "pandas":
+        import pandas as pd
+
+        if isinstance(frame.index, pd.DatetimeIndex):
+            name = frame.index.name or "timestamp"
+            frame = frame.rename_axis(name).reset_index()
+        return pl.from_pandas(frame)
+    raise DataError(
+        "expected a polars or pandas DataFrame of candles (or a mapping "
+        f"symbol -> frame), got {type(frame).__name__}"
+    )
+
+
+def _utc(column: pl.Series) -> pl.Series:
+    dtype = column.dtype
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            column = column.dt.replace_time_zone("UTC")
+        return column.dt.convert_time_zone("UTC").cast(TIMESTAMP_DTYPE)
+    if dtype == pl.Date:
+        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    if dtype.is_integer():
+        return pl.select(epoch_to_ts(pl.lit(column))).to_series()
+    if dtype == pl.String:
+        return parse_times(column).cast(TIMESTAMP_DTYPE)
+    raise DataError(
+        f"time column {column.name!r} has type {dtype}: expected datetimes, "
+        "ISO strings or integer epochs"
+    )
+
+
+def _single(frame: Any, symbol: str | None, known: Sequence[str]) -> pl.DataFrame:
+    df = _polars(frame)
+    time_col = next((c for c in TIME_COLUMNS if c in df.columns), None)
+    if time_col is None:
+        raise DataError(
+            f"no time column: expected one of {list(TIME_COLUMNS)}, the frame "
+            f"has {df.columns}"
+        )
+    missing = [c for c in OHLCV_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; the frame has {df.columns}")
+    sym_col = next((c for c in SYMBOL_COLUMNS if c in df.columns), None)
+    if sym_col is not None:
+        symbols = (
+            df[sym_col]
+            .cast(pl.String)
+            .map_elements(normalize_symbol, return_dtype=pl.String)
+        )
+    else:
+        if symbol is None and len(known) == 1:
+            symbol = known[0]
+        if symbol is None:
+            raise DataError(
+                "the frame has no 'symbol' column: pass symbol=... for a "
+                "single-symbol frame, or a mapping {symbol: frame} (the model "
+                f"was trained on {list(known)})"
+            )
+        symbols = pl.repeat(normalize_symbol(symbol), len(df), eager=True)
+    try:
+        prices = [df[c].cast(pl.Float64) for c in OHLCV_COLUMNS]
+    except pl.exceptions.InvalidOperationError as e:
+        raise DataError(f"non-numeric OHLCV values: {e}") from e
+    return pl.DataFrame(
+        [_utc(df[time_col]).alias("timestamp"), symbols.alias("symbol"), *prices]
+    )
+
+
+def candle_frame(
+    frame: Any, known_symbols: Sequence[str] = (), *, symbol: str | None = None
+) -> pl.DataFrame:
+    """The canonical long candle frame of what a user passes.
+
+    Args:
+        frame: A polars/pandas frame, or a mapping ``{symbol: frame}`` (see
+            the module docstring).
+        known_symbols: The symbols the model was trained on (a frame without
+            a symbol column is taken to be the only one, if there is one).
+        symbol: The symbol of a single-symbol frame without a symbol column.
+
+    Returns:
+        ``timestamp`` (UTC, us), ``symbol``, ``open``, ``high``, ``low``,
+        ``close``, ``volume`` (Float64), sorted by (symbol, timestamp).
+
+    Raises:
+        DataError: If the frame cannot be read as candles.
+    """
+    if isinstance(frame, Mapping):
+        if symbol is not None:
+            raise DataError("symbol= is for one frame, not a mapping of frames")
+        if not frame:
+            raise DataError("the mapping {symbol: frame} is empty")
+        parts = [_single(f, str(s), known_symbols) for s, f in frame.items()]
+        out = pl.concat(parts)
+    else:
+        out = _single(frame, symbol, known_symbols)
+    if out.is_empty():
+        raise DataError("the frame has no rows")
+    if out["timestamp"].null_count():
+        raise DataError("unparsable or missing timestamps")
+    return out.sort("symbol", "timestamp")
