@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -45,7 +46,7 @@ import orbax.checkpoint as ocp
 import polars as pl
 from jax import export as jax_export
 
-from nasjax.app.frames import candle_frame
+from nasjax.app.frames import candle_frame, check_candles
 from nasjax.app.members import (
     ENSEMBLE_FILE,
     Member,
@@ -67,6 +68,8 @@ from nasjax.morph.lineage import arch_lineage
 from nasjax.nn.model import apply, init
 from nasjax.nn.readout import init_time_weights
 from nasjax.typing import Params
+
+logger = logging.getLogger("nasjax.predict")
 
 ARCH_FILE = "arch.json"
 PARAMS_DIR = "params"
@@ -482,9 +485,22 @@ class Model:
             warm-up, with a gap in their window, or forward-filled by the
             alignment get no row.
         """
-        candles = candle_frame(frame, self.preprocess.symbols, symbol=symbol)
-        inputs = model_inputs(candles, self.preprocess)
+        pre = self.preprocess
+        candles = candle_frame(frame, pre.symbols, symbol=symbol)
+        check_candles(candles, pre.symbols, pre.timeframe, self.warmup_bars)
+        inputs = model_inputs(candles, pre)
         n = len(inputs.time)
+        given = candles.filter(pl.col("symbol").is_in(list(pre.symbols))).height
+        warm = (self.warmup_bars - 1) * len(pre.symbols)
+        logger.info(
+            "predict: %d of %d bars; %d are in each coin's warm-up (its first "
+            "%d bars), %d have a gap or a forward-filled bar in their window",
+            n,
+            given,
+            min(warm, given),
+            self.warmup_bars - 1,
+            max(given - n - warm, 0),
+        )
         p = np.zeros(n, np.float32)
         for a in range(0, n, batch_size):
             p[a : a + batch_size] = self.predict_windows(

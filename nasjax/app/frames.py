@@ -23,9 +23,15 @@ from typing import Any
 
 import polars as pl
 
-from nasjax.data.errors import DataError
+from nasjax.data.errors import DataError, where
 from nasjax.data.readers import epoch_to_ts, parse_times
-from nasjax.data.schema import OHLCV_COLUMNS, TIMESTAMP_DTYPE, normalize_symbol
+from nasjax.data.schema import (
+    OHLCV_COLUMNS,
+    TIMESTAMP_DTYPE,
+    normalize_symbol,
+    timeframe_us,
+)
+from nasjax.data.validate import check_timeframe, check_values
 
 TIME_COLUMNS: tuple[str, ...] = ("timestamp", "date", "datetime", "time", "open_time")
 """Accepted names of the candle open-time column, in order of preference."""
@@ -139,3 +145,42 @@ def candle_frame(
     if out["timestamp"].null_count():
         raise DataError("unparsable or missing timestamps")
     return out.sort("symbol", "timestamp")
+
+
+def check_candles(
+    candles: pl.DataFrame, symbols: Sequence[str], timeframe: str, warmup_bars: int
+) -> None:
+    """Refuse candles a model cannot predict from, saying why.
+
+    Args:
+        candles: A frame from :func:`candle_frame`.
+        symbols: The model's symbols (only their rows are checked).
+        timeframe: The model's bar length, e.g. ``"5m"``.
+        warmup_bars: Bars each prediction needs (``Model.warmup_bars``).
+
+    Raises:
+        DataError: On a null, non-finite or non-positive price, a negative
+            volume, inconsistent high/low, a duplicate (symbol, timestamp), a
+            bar spacing that is not the model's timeframe, or a coin with fewer
+            than ``warmup_bars`` bars; naming the symbol and timestamp.
+    """
+    df = candles.filter(pl.col("symbol").is_in(list(symbols)))
+    check_values(df)
+    dup = df.select(pl.struct("symbol", "timestamp").is_duplicated()).to_series()
+    if dup.any():
+        row = df.row(int(dup.arg_max() or 0), named=True)
+        raise DataError(
+            "duplicate candle"
+            + where(None, None, None, row["timestamp"], row["symbol"])
+            + ": keep one row per (symbol, timestamp)"
+        )
+    check_timeframe(df, {}, timeframe_us(timeframe))
+    counts = df.group_by("symbol").len()
+    short = counts.filter(pl.col("len") < warmup_bars).sort("symbol")
+    if short.height:
+        few = ", ".join(f"{s} {n}" for s, n in short.iter_rows())
+        raise DataError(
+            f"too few bars to predict anything: {few}; each prediction needs "
+            f"{warmup_bars} bars of its coin (the window plus the features' "
+            "lookback, Model.warmup_bars)"
+        )

@@ -339,3 +339,52 @@ def test_a_frame_without_symbols_needs_one(trained):
     # Given, it is one coin of three: the cross-asset features need the rest.
     with pytest.raises(DataError, match="lacks symbols"):
         model.predict(one, symbol=model.preprocess.symbols[0])
+
+
+def _hostile(frame: pl.DataFrame, case: str) -> pl.DataFrame:
+    sym = frame["symbol"][0]
+    row = (pl.col("symbol") == sym) & (pl.int_range(pl.len()).over("symbol") == 500)
+    if case == "nan-close":
+        return frame.with_columns(
+            pl.when(row).then(float("nan")).otherwise(pl.col("close")).alias("close")
+        )
+    if case == "negative-low":
+        return frame.with_columns(
+            pl.when(row).then(-1.0).otherwise(pl.col("low")).alias("low")
+        )
+    if case == "duplicate":
+        return pl.concat([frame, frame.filter(row)])
+    if case == "hourly":
+        return frame.filter(pl.col("timestamp").dt.minute() == 0)
+    if case == "too-short":
+        return frame.group_by("symbol", maintain_order=True).head(10)
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("nan-close", "NaN or infinite value.*close"),
+        ("negative-low", "non-positive price.*low"),
+        ("duplicate", "duplicate candle"),
+        ("hourly", "timeframe 1h differs from the requested timeframe 5m"),
+        ("too-short", r"too few bars to predict anything.*needs \d+ bars"),
+    ],
+)
+def test_predict_refuses_candles_it_cannot_use(trained, case, message):
+    """Bad prices, duplicates, another timeframe or too little history: a
+    DataError that says so, not rows silently dropped."""
+    frame, *_, path = trained
+    model = load_model(path)
+    with pytest.raises(DataError, match=message):
+        model.predict(_hostile(frame, case))
+
+
+def test_predict_says_which_bars_it_skipped(trained, caplog):
+    frame, *_, path = trained
+    model = load_model(path)
+    with caplog.at_level("INFO", logger="nasjax.predict"):
+        out = model.predict(frame)
+    n_sym = len(model.preprocess.symbols)
+    warm = (model.warmup_bars - 1) * n_sym
+    assert f"predict: {out.height} of {frame.height} bars; {warm} are" in caplog.text
