@@ -1,22 +1,25 @@
 """The answer of a price-direction search: final fit, ensemble, calibration.
 
 After the search, on the last fold (training ids: everything before the test
-period, purge and embargo kept; validation ids: the most recent validation
-block):
+period, purge and embargo kept). Its validation block is split in time
+(:func:`stop_and_select`, ``evaluation.selection_fraction``): the older part
+stops the final fits, the recent part (the **selection block**) selects,
+chooses and calibrates, so the answer is not picked on the block its weights
+were stopped on.
 
 1. **final fit** (:func:`final_fit`): the winner and the next ``top_k - 1``
    architectures continue from their searched weights of the last fold
-   and train to convergence, early-stopping on validation loss
-   (``evaluation.final_fit``);
-2. **candidates** (:func:`candidates`): their P(up) on the validation block
+   and train to convergence, early-stopping on the validation loss of the
+   older part (``evaluation.final_fit``);
+2. **candidates** (:func:`candidates`): their P(up) on the selection block
    and the test ids, plus the portable classical candidates
    (``evaluation.ensemble.classical``: logistic regression as coefficients,
    the GBDT as tree arrays), fitted on the same training ids;
 3. **ensemble selection** (:func:`nasjax.evaluate.ensemble.select_ensemble`)
-   on the validation block's log loss;
+   on the selection block's log loss;
 4. the **answer** is the single best architecture or the ensemble, whichever
-   has the lower validation log loss (ties: the single arch), each with a
-   **calibration** map fitted on its validation predictions
+   has the lower selection-block log loss (ties: the single arch), each with
+   a **calibration** map fitted on its selection-block predictions
    (:func:`nasjax.evaluate.calibrate.fit_calibration`).
 
 No step reads a test label; test P(up) are computed once, for the report.
@@ -41,6 +44,7 @@ from nasjax.baselines.fit import ArchFit, fit_archs
 from nasjax.baselines.registry import default_spec, predict_arch
 from nasjax.baselines.trees import gbdt_trees
 from nasjax.data import FoldedData
+from nasjax.data.splits import split_last_validation
 from nasjax.evaluate.bootstrap import bootstrap_ci
 from nasjax.evaluate.calibrate import Calibration, fit_calibration
 from nasjax.evaluate.ensemble import EnsembleSelection, select_ensemble
@@ -61,7 +65,7 @@ class Candidate(NamedTuple):
     Attributes:
         name: The arch's fingerprint, or the baseline's name.
         member: The model as an answer member (weight 1).
-        val: ``float32[n_val]`` P(up) on the last validation block.
+        val: ``float32[n_val]`` P(up) on the selection block.
         test: ``float32[n_test]`` P(up) on the test ids.
         fit: How it was fitted (:meth:`ArchFit.record`; None if classical).
     """
@@ -71,6 +75,30 @@ class Candidate(NamedTuple):
     val: np.ndarray
     test: np.ndarray
     fit: dict[str, Any] | None
+
+
+def stop_and_select(data: FoldedData, cfg: AppConfig) -> tuple[FoldedData, FoldedData]:
+    """The data of the final fits and the data of the selection.
+
+    Both are ``data`` with the last validation block cut in time by
+    :func:`~nasjax.data.splits.split_last_validation`
+    (``evaluation.selection_fraction`` of its bars in the recent part, a gap
+    of the label horizon between): ``(older part, recent part)``. With a
+    fraction of 0, or a block too short to split (logged), both are
+    ``data``.
+    """
+    frac = cfg.evaluation.selection_fraction
+    if frac == 0:
+        return data, data
+    ds, folds, norm = data
+    try:
+        older, recent = split_last_validation(
+            folds, int(ds.features.shape[1]), frac, int(ds.meta.horizon)
+        )
+    except ValueError as e:
+        logger.warning("selection block: %s; one block stops and selects", e)
+        return data, data
+    return FoldedData(ds, older, norm), FoldedData(ds, recent, norm)
 
 
 def final_train_config(cfg: AppConfig) -> TrainConfig:
@@ -181,8 +209,8 @@ class Delivered(NamedTuple):
 
     Attributes:
         members: Its weighted members.
-        calibration: Its calibration (fitted on the validation block).
-        val: ``float64[n_val]`` uncalibrated P(up) on the validation block.
+        calibration: Its calibration (fitted on the selection block).
+        val: ``float64[n_val]`` uncalibrated P(up) on the selection block.
         test_raw: ``float64[n_test]`` uncalibrated P(up) on the test ids.
     """
 
@@ -279,7 +307,7 @@ def kept_start_warnings(records: dict[str, dict[str, Any] | None]) -> list[str]:
 def validation_block(
     y: np.ndarray, p: np.ndarray, cal: Calibration, n_boot: int, seed: int
 ) -> dict[str, Any]:
-    """Log loss and accuracy (95% block-bootstrap CIs) on the validation
+    """Log loss and accuracy (95% block-bootstrap CIs) on the selection
     block, and the calibrated log loss (fitted on the same block)."""
     out: dict[str, Any] = {}
     for name, fn in (("log_loss", log_loss), ("accuracy", accuracy)):
@@ -300,7 +328,7 @@ def calibration_record(
 ) -> dict[str, Any]:
     """The calibration map and the test log loss and Brier score before and
     after it (95% block-bootstrap CIs)."""
-    out: dict[str, Any] = {**cal.to_dict(), "fitted_on": "last validation block"}
+    out: dict[str, Any] = {**cal.to_dict(), "fitted_on": "selection block"}
     for name, fn in (("log_loss", log_loss), ("brier", brier)):
         entry = {}
         for when, p in (("before", raw), ("after", calibrated)):

@@ -305,8 +305,13 @@ class EvaluationConfig:
         final_fit: See :class:`FinalFitConfig`.
         ensemble: See :class:`EnsembleConfig`.
         calibration: ``temperature``, ``platt`` or ``none``: the map of the
-            answer's probabilities fitted on the last validation block
+            answer's probabilities fitted on the selection block
             (:mod:`nasjax.evaluate.calibrate`).
+        selection_fraction: The most recent share of the last validation
+            block (in bars) held out from the final fit's early stopping:
+            the ensemble is selected, the answer chosen and calibrated on it
+            (:func:`nasjax.data.splits.split_last_validation`; a gap of the
+            label horizon separates the two parts). 0: one block does all.
     """
 
     baselines: tuple[str, ...] = (
@@ -321,8 +326,14 @@ class EvaluationConfig:
     final_fit: FinalFitConfig = field(default_factory=FinalFitConfig)
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     calibration: str = "temperature"
+    selection_fraction: float = 0.5
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.selection_fraction < 1.0:
+            raise ValueError(
+                "evaluation.selection_fraction must be in [0, 1), got "
+                f"{self.selection_fraction}"
+            )
         unknown = [b for b in self.baselines if b not in BASELINES]
         if unknown:
             raise ValueError(

@@ -1,9 +1,10 @@
 """The price-direction steps of :func:`nasjax.app.finish.finish`.
 
 The search's best architectures are final-fitted on the last fold from their
-searched weights, an ensemble is selected and both are calibrated on the
-last validation block (:mod:`nasjax.app.answer`); the answer (the better of
-the single best arch and the ensemble on validation), the single best arch
+searched weights (early-stopping on the older part of its validation block),
+an ensemble is selected and both are calibrated on the recent part, the
+selection block (:mod:`nasjax.app.answer`); the answer (the better of the
+single best arch and the ensemble there), the single best arch
 and the baselines (deep ones at the same final-fit budget) are scored once
 on the held-out test bars: P(up) metrics with block-bootstrap intervals,
 paired tests, the trading view and calibration. The answer is exported as a
@@ -197,18 +198,19 @@ class DirectionTask:
     ) -> TestOutcome:
         """Final fit, ensemble and calibration on the last fold, then the
         answer, the single best arch and the baselines scored on test."""
-        ds, folds, _ = data
+        ds = data.dataset
         ev = cfg.evaluation
-        _, val_ids, test_ids = split_ids(folds, "test")
+        stop_data, select_data = ans.stop_and_select(data, cfg)
+        _, val_ids, test_ids = split_ids(select_data.folds, "test")
         labels = np.asarray(ds.labels).reshape(-1)
         y_val = labels[val_ids]
         finalists = [
             ans.Finalist(e.row, e.arch, e.fold_params) for e in (best, *best.runners_up)
         ]
         clock = (time.perf_counter(), time.process_time())
-        fits = ans.final_fit(k_final, finalists, data, cfg)
+        fits = ans.final_fit(k_final, finalists, stop_data, cfg)
         cands, skipped = ans.candidates(
-            finalists, fits, data, cfg, jax.random.fold_in(k_final, 1)
+            finalists, fits, select_data, cfg, jax.random.fold_in(k_final, 1)
         )
         clock = _lap(f"final fit of {len(fits)} finalists", clock)
         single, ensemble, selection = ans.deliverables(cands, y_val, cfg)
@@ -229,7 +231,7 @@ class DirectionTask:
         }
         clock = _lap("ensemble, calibration and answer predictions", clock)
         deep = ans.deep_baselines(
-            jax.random.fold_in(k_base, len(ev.baselines)), ev.baselines, data, cfg
+            jax.random.fold_in(k_base, len(ev.baselines)), ev.baselines, stop_data, cfg
         )
         clock = _lap("deep baselines", clock)
         for j, name in enumerate(ev.baselines):

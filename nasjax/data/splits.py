@@ -226,3 +226,49 @@ class FoldConfig:
     mode: str = "expanding"
     train_size: int | None = None
     min_train: int = 1
+
+
+def split_last_validation(
+    folds: Folds, n_symbols: int, fraction: float, gap: int
+) -> tuple[Folds, Folds]:
+    """Split the last fold's validation block in time: older part, recent part.
+
+    The answer of a search early-stops its final fit on the older part and
+    selects its ensemble, chooses and calibrates on the recent part, so the
+    block that picks the answer is not the one its weights were stopped on.
+
+    Args:
+        folds: Sample-id folds (:func:`fold_samples`).
+        n_symbols: S (sample id ``t * S + s``).
+        fraction: Share of the block's bars in the recent part, in ``(0, 1)``.
+        gap: Bars dropped between the parts (the label horizon: no label of
+            the older part reads a close of the recent part).
+
+    Returns:
+        ``(older, recent)``: copies of ``folds`` whose last validation block
+        holds only that part (every other index array unchanged).
+
+    Raises:
+        ValueError: If ``fraction`` is not in ``(0, 1)`` or a part is empty.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    ids, mask = folds.val[-1], folds.val_mask[-1]
+    times = ids // n_symbols
+    bars = np.unique(times[mask])
+    n_recent = max(1, round(fraction * len(bars)))
+    cut = bars[len(bars) - n_recent]
+    recent = mask & (times >= cut)
+    older = mask & (times < cut - gap)
+    if not older.any() or not recent.any():
+        raise ValueError(
+            f"the last validation block ({len(bars)} bars) is too short to "
+            f"split {fraction:.0%} off with a gap of {gap} bars"
+        )
+
+    def keep(part: np.ndarray) -> Folds:
+        val_mask = folds.val_mask.copy()
+        val_mask[-1] = part
+        return folds._replace(val_mask=val_mask)
+
+    return keep(older), keep(recent)

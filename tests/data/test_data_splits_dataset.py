@@ -16,6 +16,7 @@ from nasjax.data import (
     normalize,
     walk_forward,
 )
+from nasjax.data.splits import fold_samples, split_last_validation
 from tests.helpers import tiny_dataset
 
 
@@ -125,3 +126,28 @@ def test_build_dataset_stats_equal_fit_norm_stats() -> None:
     again = fit_norm_stats(np.asarray(ds.features), np.asarray(ds.label_mask), folds)
     np.testing.assert_array_equal(again.mean, stats.mean)
     np.testing.assert_array_equal(again.std, stats.std)
+
+
+def test_split_last_validation_cuts_the_block_in_time():
+    """Older and recent parts: disjoint in time with the gap between, the
+    recent share as asked, every other index array untouched."""
+    n_sym, n_bars = 3, 200
+    label_mask = np.ones((n_bars, n_sym), bool)
+    label_mask[::7, 1] = False  # some missing labels
+    folds = fold_samples(walk_forward(n_bars, 2, 4, 1, val_size=40), label_mask)
+    older, recent = split_last_validation(folds, n_sym, 0.25, gap=2)
+    block = set(np.unique(folds.val[-1][folds.val_mask[-1]] // n_sym).tolist())
+    t_old = older.val[-1][older.val_mask[-1]] // n_sym
+    t_new = recent.val[-1][recent.val_mask[-1]] // n_sym
+    assert len(np.unique(t_new)) == 10
+    assert t_old.max() + 2 < t_new.min()
+    gap = set(range(int(t_new.min()) - 2, int(t_new.min())))
+    assert set(t_old.tolist()) | set(t_new.tolist()) == block - gap
+    for part in (older, recent):
+        np.testing.assert_array_equal(part.val_mask[0], folds.val_mask[0])
+        np.testing.assert_array_equal(part.train_mask, folds.train_mask)
+        np.testing.assert_array_equal(part.test_mask, folds.test_mask)
+    with pytest.raises(ValueError, match="fraction must be in"):
+        split_last_validation(folds, n_sym, 1.0, gap=1)
+    with pytest.raises(ValueError, match="too short"):
+        split_last_validation(folds, n_sym, 0.5, gap=40)
