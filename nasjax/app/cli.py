@@ -22,6 +22,7 @@ takes the same frozen dataclasses.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -290,6 +291,24 @@ def drop_implicit_root_handlers() -> None:
             root.removeHandler(handler)
 
 
+def hide_schema_options(help_text: str) -> str:
+    """``--help`` without the ``*_schema`` entries of the option lists.
+
+    The structured-config schemas are registered in the config groups (so
+    each option file can extend its group's schema) and Hydra lists them as
+    options; they are not choices a user makes.
+    """
+    out = []
+    for line in help_text.splitlines():
+        group, sep, options = line.partition(": ")
+        if sep and group.replace("/", "").replace("_", "").isalnum():
+            names = [o for o in options.split(", ") if not o.endswith("_schema")]
+            if len(names) != len(options.split(", ")):
+                line = f"{group}: {', '.join(names)}"
+        out.append(line)
+    return "\n".join(out) + ("\n" if help_text.endswith("\n") else "")
+
+
 def main(argv: Sequence[str] | None = None) -> Any:
     """Entry point of ``python -m nasjax`` (Hydra command line) and ``demo``."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -306,10 +325,18 @@ def main(argv: Sequence[str] | None = None) -> Any:
     drop_implicit_root_handlers()
     saved = sys.argv
     sys.argv = [saved[0] if saved else "nasjax", *args]
+    task = hydra.main(
+        version_base="1.3", config_path=str(conf_dir()), config_name="config"
+    )(run_app)
     try:
-        task = hydra.main(
-            version_base="1.3", config_path=str(conf_dir()), config_name="config"
-        )(run_app)
-        return task()
+        if "--help" not in args and "-h" not in args:
+            return task()
+        text = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(text):
+                task()
+        finally:
+            sys.stdout.write(hide_schema_options(text.getvalue()))
+        return None
     finally:
         sys.argv = saved

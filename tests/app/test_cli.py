@@ -113,6 +113,8 @@ def test_help_and_cfg_job(tmp_path):
     )
     for option in ("bayes_morph", "evolution", "random", "tpe"):
         assert option in search_line
+    # The structured-config schemas are not options a user picks.
+    assert "_schema" not in proc.stdout.split("== Config ==")[0]
     proc = nasjax_cli("--cfg", "job", "search=random", cwd=tmp_path)
     assert proc.returncode == 0
     assert "name: random" in proc.stdout
