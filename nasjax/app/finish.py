@@ -213,10 +213,20 @@ def finish(
         "n_test": outcome.report["n"],
         **tail,
         "pareto_front": _pareto_summary(cfg, loop),
-        "export": str(export_dir),
-        "plots": plots,
+        "export": run_relative(export_dir, out),
+        "plots": [run_relative(p, out) for p in plots],
     }
     return write_summary(summary, out, writer)
+
+
+def run_relative(path: str | Path, out: Path) -> str:
+    """``path`` relative to the run folder ``out`` (a moved or copied run
+    folder keeps its summary valid); unchanged if it lies outside."""
+    p = Path(path).absolute()
+    try:
+        return p.relative_to(out.absolute()).as_posix()
+    except ValueError:
+        return str(p)
 
 
 def best_evaluation(loop: LoopState) -> BestEvaluation:

@@ -244,7 +244,10 @@ def run_protocol(
     if cfg.plots:
         from nasjax.protocol.plots import plot_run
 
-        summary["plots"] = plot_run(frame, summary["roi"], out / "plots")
+        summary["plots"] = [
+            Path(p).absolute().relative_to(out.absolute()).as_posix()
+            for p in plot_run(frame, summary["roi"], out / "plots")
+        ]
     timing["total_seconds"] = time.perf_counter() - t0
     summary["timing"] = timing
     summary = json.loads(json.dumps(summary, default=json_default))

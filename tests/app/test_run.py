@@ -216,6 +216,10 @@ def test_plots(runs):
     for name in names:
         assert (a / "plots" / name).stat().st_size > 0
     assert {p.split("/")[-1] for p in summary["plots"]} == names | {"best_arch.png"}
+    # Paths in the summary are relative to the run folder (it can be moved).
+    assert summary["export"] == "best"
+    for p in summary["plots"]:
+        assert not p.startswith("/") and (a / p).is_file()
 
 
 def test_checkpoints_every_round(runs):
