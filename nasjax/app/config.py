@@ -608,6 +608,43 @@ def _checked(app: AppConfig) -> AppConfig:
     return app
 
 
+SEARCHER_KEYS: dict[str, tuple[str, ...]] = {
+    "aging_window": ("evolution",),
+    "tournament_size": ("evolution",),
+    "startup_trials": ("tpe",),
+    "ei_candidates": ("tpe",),
+    "objectives": ("bayes_morph",),
+    "morphs": ("bayes_morph", "evolution"),
+}
+"""``search.*`` keys read by some searchers only: key -> the searchers."""
+
+
+def ignored_search_options(app: AppConfig) -> list[str]:
+    """One message per ``search.*`` key set away from its default that the
+    chosen searcher does not read (:data:`SEARCHER_KEYS`).
+
+    Such keys are shared by the searchers' configs so that a sweep over
+    ``search=`` can set them once; a single run that sets one for another
+    searcher is most likely a mistake, so the run logs these messages.
+    """
+    default = SearchConfig()
+
+    def plain(v: Any) -> Any:
+        return tuple(v) if isinstance(v, list | tuple) else v
+
+    out = []
+    for key, users in SEARCHER_KEYS.items():
+        value = getattr(app.search, key)
+        if app.search.name not in users and plain(value) != plain(
+            getattr(default, key)
+        ):
+            out.append(
+                f"search.{key}={value!r} is read by {' and '.join(users)} only; "
+                f"search={app.search.name} ignores it"
+            )
+    return out
+
+
 def searcher_options(app: AppConfig) -> dict[str, Any]:
     """Keyword options of the chosen searcher's factory."""
     s = app.search

@@ -56,7 +56,12 @@ from nasjax.app.checkpoint import (
     mismatch_message,
 )
 from nasjax.app.classify import ClassificationTask
-from nasjax.app.config import RESUMABLE_KEYS, AppConfig, searcher_options
+from nasjax.app.config import (
+    RESUMABLE_KEYS,
+    AppConfig,
+    ignored_search_options,
+    searcher_options,
+)
 from nasjax.app.direction import DirectionTask
 from nasjax.app.finish import finish
 from nasjax.app.loop import LOOP_RECORDS, LoopState, search_loop
@@ -176,6 +181,8 @@ def run_search(
         RuntimeError: If every evaluation failed.
     """
     cfg = _app_config(cfg)
+    for message in ignored_search_options(cfg):
+        logger.warning(message)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg_json = identity(cfg)

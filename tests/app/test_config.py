@@ -14,6 +14,7 @@ from nasjax.app.cli import conf_dir
 from nasjax.app.config import (
     GROUP_SCHEMAS,
     AppConfig,
+    ignored_search_options,
     register_configs,
     searcher_options,
     to_app_config,
@@ -77,6 +78,20 @@ def test_searcher_options_are_accepted_by_the_factory(composer, searcher):
     spec = small_spec()
     searcher_obj = SEARCHERS[app.search.name](spec, **searcher_options(app))
     assert callable(searcher_obj.ask)
+
+
+def test_options_of_another_searcher_are_reported(composer):
+    """Every composed searcher alone: nothing ignored. Another searcher's key
+    set: one message naming the key, its readers and the chosen searcher."""
+    for searcher in SEARCHERS:
+        app = to_app_config(composer([f"search={searcher}"]))
+        assert ignored_search_options(app) == []
+    app = to_app_config(composer(["search=bayes_morph", "search.tournament_size=3"]))
+    (msg,) = ignored_search_options(app)
+    assert "search.tournament_size=3" in msg and "evolution only" in msg
+    assert "search=bayes_morph ignores it" in msg
+    app = to_app_config(composer(["search=evolution", "search.tournament_size=3"]))
+    assert ignored_search_options(app) == []
 
 
 def test_missing_mandatory_path_is_reported(composer):
