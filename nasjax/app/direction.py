@@ -234,9 +234,14 @@ class DirectionTask:
             jax.random.fold_in(k_base, len(ev.baselines)), ev.baselines, stop_data, cfg
         )
         clock = _lap("deep baselines", clock)
+        # A classical baseline that is also an ensemble candidate is the same
+        # model (fitted on the same training ids): its test P(up) is reused.
+        fitted = {c.name: c.test for c in cands if c.fit is None}
         for j, name in enumerate(ev.baselines):
             if name in deep:
                 predictions[name] = deep[name][0]
+            elif name in fitted:
+                predictions[name] = fitted[name]
             else:
                 predictions[name] = BASELINES[name].fit_predict(
                     jax.random.fold_in(k_base, j), data, split="test", cfg=cfg.train

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from nasjax.data.errors import DataError, LoadReport, where
 from nasjax.data.readers import EXTENSIONS, FileSpec, detect, read_files
 from nasjax.data.schema import normalize_symbol, timeframe_str, timeframe_us
 from nasjax.data.validate import check_timeframe, check_values, order_and_repair
+
+logger = logging.getLogger("nasjax.data")
 
 PathLike = str | Path
 
@@ -98,9 +101,25 @@ def load_ohlcv(
     specs = [detect(f, format) for f in files]
     if timeframe is not None:
         requested_us = timeframe_us(timeframe)
-        specs = [s for s in specs if s.timeframe in (None, timeframe)]
-        if not specs:
+        kept = [s for s in specs if s.timeframe in (None, timeframe)]
+        if not kept:
             raise DataError(f"no file has timeframe {timeframe!r}{where(files[0])}")
+        have = {s.symbol for s in kept}
+        only_other = sorted(
+            {
+                f"{s.symbol} ({s.timeframe})"
+                for s in specs
+                if s.timeframe not in (None, timeframe) and s.symbol not in have
+            }
+        )
+        if only_other:
+            logger.warning(
+                "timeframe %s: skipping symbols whose files are all of another "
+                "timeframe: %s",
+                timeframe,
+                ", ".join(only_other),
+            )
+        specs = kept
     else:
         requested_us = None
     wanted = None

@@ -227,6 +227,24 @@ def check_timeframe(
             )
     if common is None:
         return None
+    typical = (
+        pl.DataFrame([df["symbol"], step.alias("__step")])
+        .group_by("symbol", maintain_order=True)
+        .agg(
+            pl.col("__step").median().alias("median"),
+            (pl.col("__step") > common).sum().alias("longer"),
+            pl.col("__step").count().alias("n"),
+        )
+        .filter(pl.col("median") > common)
+    )
+    if typical.height:
+        sym, median, longer, n = typical.row(0)
+        raise DataError(
+            f"mixed timeframes: most bars are {timeframe_str(int(median))} apart "
+            f"({longer} of {n} steps are longer than {timeframe_str(common)}), "
+            f"not {timeframe_str(common)}{where(symbol=sym)}; is part of the data "
+            "of another timeframe?"
+        )
     off_grid = (step % common != 0).fill_null(False)
     if off_grid.any():
         raise _fail(

@@ -268,6 +268,31 @@ def test_mixed_timeframes(tmp_path: Path) -> None:
         load_ohlcv(tmp_path / "BTC_USDT-1h.json", timeframe="5m", format="auto")
 
 
+def test_hourly_rows_in_a_5m_file_are_refused(tmp_path: Path) -> None:
+    """A 5m file that turns hourly: most steps are an hour, not 5m gaps."""
+    times = [T0_MS + i * STEP_MS for i in range(4)]
+    times += [times[-1] + k * 3_600_000 for k in range(1, 9)]
+    rows = [[t, *map(float, r)] for t, r in zip(times, ohlcv(len(times)), strict=True)]
+    p = tmp_path / "BTC_USDT-5m.json"
+    p.write_text(json.dumps(rows))
+    with pytest.raises(DataError, match=r"mixed timeframes: most bars are 1h apart"):
+        load_ohlcv(p, timeframe="5m")
+
+
+def test_a_symbol_only_in_another_timeframe_is_skipped_loudly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    freqtrade_json(tmp_path / "BTC_USDT-5m.json")
+    rows = [[T0_MS + i * 3_600_000, *map(float, r)] for i, r in enumerate(ohlcv(5))]
+    (tmp_path / "ETH_USDT-1h.json").write_text(json.dumps(rows))
+    with caplog.at_level("WARNING", logger="nasjax.data"):
+        df = load_ohlcv(tmp_path, timeframe="5m")
+    assert isinstance(df, pl.DataFrame)
+    assert df["symbol"].unique().to_list() == ["BTC/USDT"]
+    assert "skipping symbols whose files are all of another timeframe" in caplog.text
+    assert "ETH/USDT (1h)" in caplog.text
+
+
 def test_json_non_numeric_cell(tmp_path: Path) -> None:
     rows = [[T0_MS + i * STEP_MS, *map(float, r)] for i, r in enumerate(ohlcv(4))]
     rows[2][4] = "oops"
