@@ -24,11 +24,11 @@ setup: $(STAMP)  ## create .venv and install nasjax with its dependencies
 demo: $(STAMP)  ## run the default job on the bundled real data
 	$(BIN)/python -m nasjax
 
-test: $(STAMP)  ## run the fast test suite (slow tests deselected)
-	$(BIN)/python -m pytest
+test: $(STAMP)  ## run the fast test suite (slow tests deselected), in two worker processes
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-all: $(STAMP)  ## run every test, slow ones included
-	$(BIN)/python -m pytest -m "slow or not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "slow or not slow"
 
 lint: $(STAMP)  ## ruff lint + format check + pyright
 	$(BIN)/ruff check nasjax tests benchmarks

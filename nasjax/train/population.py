@@ -20,6 +20,7 @@ results.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple
 
@@ -39,12 +40,13 @@ from nasjax.distributed.mesh import (
     shard_population,
 )
 from nasjax.graph.arch import Arch
+from nasjax.graph.spec import ArchSpec
 from nasjax.nn.fold_params import as_fold_params, broadcast_folds
 from nasjax.nn.model import init
 from nasjax.train.config import TrainConfig
 from nasjax.train.data import TrainData, make_train_data
 from nasjax.train.legacy import legacy_call
-from nasjax.train.memory import default_budget, plan_chunk
+from nasjax.train.memory import default_budget, member_bytes, plan_chunk
 from nasjax.train.plan import (
     ConcreteStrategy,
     MemberLayout,
@@ -54,6 +56,8 @@ from nasjax.train.plan import (
 from nasjax.train.state import TrainState
 from nasjax.train.trainer import make_population_trainer, over_folds
 from nasjax.typing import Key, Params
+
+logger = logging.getLogger("nasjax.train")
 
 
 class PopulationResult(NamedTuple):
@@ -158,6 +162,35 @@ def as_train_data(data: FoldedData | TrainData, cfg: TrainConfig) -> TrainData:
     raise TypeError(
         "data must be a nasjax.data.FoldedData (dataset, folds, norm) or a "
         f"fold-stacked nasjax.train.TrainData, got {type(data).__name__}"
+    )
+
+
+def _log_plan(
+    spec: ArchSpec,
+    cfg: TrainConfig,
+    n_pop: int,
+    n_folds: int,
+    chunk: int,
+    n_chunks: int,
+    budget: int | None,
+) -> None:
+    """The memory guard's plan: INFO when it splits the population (big work
+    ahead), DEBUG otherwise."""
+    level = logging.INFO if n_chunks > 1 else logging.DEBUG
+    if not logger.isEnabledFor(level):
+        return
+    per = member_bytes(spec, cfg) * n_folds
+    logger.log(
+        level,
+        "train_population: %d members x %d steps, ~%.0f MB each (%d fold(s) at "
+        "once); memory budget %s: %d chunk(s) of %d",
+        n_pop,
+        cfg.n_steps,
+        per / 2**20,
+        n_folds,
+        "auto" if budget is None else f"{budget / 2**20:.0f} MB",
+        n_chunks,
+        chunk,
     )
 
 
@@ -268,6 +301,7 @@ def train_population(
     )
     chunk = padded_size(chunk, n_dev)
     n_chunks = -(-n_pop // chunk)
+    _log_plan(archs.spec, cfg, n_pop, n_parallel_folds, chunk, n_chunks, budget)
     order = padding_order(n_pop, n_chunks * chunk)  # padding repeats member 0
     keys = member_keys(key, n_pop)
     layout = MemberLayout(order=order, block=chunk // n_dev, n_devices=n_dev)
@@ -289,6 +323,9 @@ def train_population(
         extra = () if resume is None else (args[4],)
         out = fn(args[0], args[1], args[2], stacked, args[3], *extra)
         outs.append(gather_population(out) if spans_processes else out)
+        if n_chunks > 1:
+            jax.block_until_ready(out)
+            logger.info("train_population: chunk %d of %d done", c + 1, n_chunks)
     out_params, metrics, state = outs[0] if whole else _joined(outs, n_pop)
     failed = jnp.any(metrics["failed"], axis=1)
     fitness = jnp.mean(metrics["best_score"], axis=1)

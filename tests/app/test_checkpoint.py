@@ -344,6 +344,7 @@ def test_other_data_is_refused(kill_runs):
         run_search(KILL_CFG, run, dataset=data, progress=False)
 
 
+@pytest.mark.slow  # three whole runs; the killed-run resume stays fast
 def test_a_damaged_checkpoint_resumes_to_the_uninterrupted_result(
     kill_runs, tmp_path, caplog
 ):

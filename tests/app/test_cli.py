@@ -120,6 +120,7 @@ def test_help_and_cfg_job(tmp_path):
     assert "name: random" in proc.stdout
 
 
+@pytest.mark.slow  # two whole runs in a sweep (test_config composes the launcher)
 def test_multirun_with_the_joblib_launcher_and_report(tmp_path):
     sweep = tmp_path / "sweep"
     proc = nasjax_cli(
@@ -154,6 +155,7 @@ def test_lookup_reads_dotted_summary_entries():
     assert lookup(summary, "best.nothing") != lookup(summary, "best.nothing")  # NaN
 
 
+@pytest.mark.slow  # a protocol run through the CLI (tests/protocol run it in-process)
 def test_protocol_mode_runs_the_protocol_simulation(tmp_path):
     run_dir = tmp_path / "proto"
     proc = nasjax_cli(

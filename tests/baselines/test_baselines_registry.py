@@ -71,6 +71,7 @@ def test_deep_baseline_trains_with_the_population_engine(data):
     assert np.all(np.isfinite(p))
 
 
+@pytest.mark.slow  # two trainings of one arch
 def test_fit_arch_then_predict_equals_fit_predict_arch(data):
     """``fit_predict_arch`` is ``fit_arch`` followed by ``predict_arch``."""
     spec = data_spec(data.dataset, max_nodes=2, max_width=8, ops=("dense_gelu",))

@@ -72,6 +72,7 @@ def _assert_close(a: dict, b: dict) -> None:
         np.testing.assert_allclose(a[k], b[k], rtol=2e-5, atol=2e-5, err_msg=k)
 
 
+@pytest.mark.slow  # two JAX processes (the 4-device mesh tests stay fast)
 def test_two_processes_mesh_helpers_and_training(tmp_path):
     """On a global mesh spanning 2 processes x 2 devices: feeding, gathering,
     exact all-gather, the divergence check, broadcast, a sharded orbax

@@ -120,7 +120,9 @@ def test_inapplicable_morph_returns_parent(spec):
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", ["widen", "deepen", "swap_op"])
+@pytest.mark.parametrize(
+    "name", [pytest.param("widen", marks=pytest.mark.slow), "deepen", "swap_op"]
+)
 def test_vmapped_morph_equals_loop(spec, name):
     keys = jax.random.split(jax.random.key(3), 4)
     pop, params = random_members(spec, 4, 3)

@@ -13,7 +13,12 @@ vmapped = jax.jit(jax.vmap(nnx.apply, in_axes=(0, 0, None)))
 dispatched = jax.jit(nnx.apply_population, static_argnums=(3, 4))
 # The op schedule ("schedule") is held equal to the unrolled loop in
 # test_schedule.py; here the two capacity-based loops.
-NODE_LOOPS = pytest.mark.parametrize("node_loop", ["unroll", "scan"])
+NODE_LOOPS = pytest.mark.parametrize(
+    "node_loop",
+    # The unrolled loop compiles slowest; schedule == unroll is held fast in
+    # test_schedule.py.
+    [pytest.param("unroll", marks=pytest.mark.slow), "scan"],
+)
 
 
 @NODE_LOOPS

@@ -35,6 +35,7 @@ def test_static_gradients_equal_bucket_gradients(spec, x):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # two trainings (the forward equality stays fast)
 def test_static_training_equals_bucket_training():
     """``make_train(cfg, forward=apply_static)`` reproduces the default run."""
     folded = tiny_dataset(n_symbols=2, n_steps=800, n_folds=1)

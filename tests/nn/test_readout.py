@@ -49,7 +49,9 @@ def test_fresh_window_arch_equals_its_last_step_twin():
     np.testing.assert_allclose(window, last, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("node_loop", ["unroll", "scan", "schedule"])
+@pytest.mark.parametrize(
+    "node_loop", [pytest.param("unroll", marks=pytest.mark.slow), "scan", "schedule"]
+)
 def test_population_and_static_equal_the_bucket_model(node_loop):
     archs, params = window_members(2)
     x = random_inputs(SPEC, 4, seed=8)

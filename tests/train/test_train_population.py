@@ -208,6 +208,7 @@ def test_min_capacities_floor_changes_shapes_not_results():
         fit(key, archs, params, min_capacities=(1,))
 
 
+@pytest.mark.slow  # three dispatch strategies trained to early stopping
 def test_early_stopping_is_per_member_and_equal_across_dispatch():
     archs, params = population(4, seed=11)
     cfg = dataclasses.replace(
@@ -323,7 +324,7 @@ def test_nan_member_is_isolated(how):
     )
 
 
-def test_memory_guard_refuses_and_chunks():
+def test_memory_guard_refuses_and_chunks(caplog):
     archs, params = population(3)
     spec = archs.spec
     per = member_bytes(spec, CFG)
@@ -333,7 +334,11 @@ def test_memory_guard_refuses_and_chunks():
     assert plan_chunk(spec, CFG, 3, 2, budget=100 * per) == 3
     cfg = CFG.__class__(**{**CFG.__dict__, "memory_budget_bytes": int(2.5 * per)})
     key = jax.random.key(9)
-    chunked = fit(key, archs, params, cfg)
+    with caplog.at_level("INFO", logger="nasjax.train"):
+        chunked = fit(key, archs, params, cfg)
+    # The plan is logged before the work, and each chunk as it ends.
+    assert "3 members x" in caplog.text and "3 chunk(s) of 1" in caplog.text
+    assert "chunk 3 of 3 done" in caplog.text
     whole = fit(key, archs, params)
     np.testing.assert_allclose(chunked.fitness, whole.fitness, atol=1e-6)
     tiny = CFG.__class__(**{**CFG.__dict__, "memory_budget_bytes": per})
