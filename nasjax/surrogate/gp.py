@@ -10,12 +10,13 @@ unconstrained space, Jacobians included), so MAP and NUTS share one model.
 
 * ``optimizer="lbfgs"`` (default): optax L-BFGS with a zoom line search and
   early termination (relative decrease or gradient norm below ``tol``), in
-  two stages. The ``n_restarts`` starts (one at ``init`` when given, one at
-  the prior medians, the rest drawn around them; vmapped) are optimised on a
-  random subset of at most ``subset`` observations; the winner is then
-  polished on all of them. A warm refit (``init`` = the previous round's
-  MAP, ``n_restarts=1``) skips the first stage and usually stops after a few
-  iterations.
+  two stages when there are more than ``subset`` observations. The
+  ``n_restarts`` starts (one at ``init`` when given, one at the prior medians,
+  the rest drawn around them; vmapped) are optimised on a random subset of
+  ``subset`` observations for at most ``steps // 4`` iterations; the winner
+  is then polished on all of them (at most ``steps`` iterations). A warm
+  refit (``init`` = the previous round's MAP, ``n_restarts=1``) skips the
+  first stage and usually stops after a few iterations.
 * ``optimizer="adam"``: the original fixed-length Adam on all observations
   from every start (``steps`` steps, vmapped).
 
@@ -357,7 +358,7 @@ def _adam(fun, u0, steps: int, lr):
     jax.jit, static_argnames=("lay", "priors", "n_restarts", "steps", "optimizer")
 )
 def _fit_map_jit(
-    key, x, y, mask, noise_obs, inducing, u_init, lr, tol,
+    key, x, y, mask, noise_obs, inducing, u_init, lr, tol, max_iter,
     *, lay, priors, n_restarts, steps, optimizer,
 ):  # fmt: skip
     """Multi-start MAP: ``(u of the best start, its potential, iterations)``."""
@@ -373,7 +374,7 @@ def _fit_map_jit(
             lambda a, b: jnp.concatenate([b[None], a[: n_restarts - 1]]), u0, u_init
         )
     if optimizer == "lbfgs":
-        us, pots, iters = jax.vmap(lambda u: _lbfgs(pot, u, steps, tol))(u0)
+        us, pots, iters = jax.vmap(lambda u: _lbfgs(pot, u, max_iter, tol))(u0)
     else:
         us, pots, iters = jax.vmap(lambda u: _adam(pot, u, steps, lr))(u0)
     pots = jnp.where(jnp.isfinite(pots), pots, jnp.inf)
@@ -428,7 +429,7 @@ def fit_gp(
     num_samples: int = 100,
     pad_to: int | None = None,
     optimizer: str = "lbfgs",
-    tol: float = 1e-7,
+    tol: float = 1e-5,
     subset: int = 256,
     init: Hyper | Mapping[str, ArrayLike] | None = None,
     noise_var: ArrayLike | None = None,
@@ -446,7 +447,8 @@ def fit_gp(
         lay: Encoding layout of the bucket.
         priors: Hyper-parameter priors (default :class:`GPPriors`).
         n_restarts: MAP starts (vmapped).
-        steps: Most iterations per start (L-BFGS, per stage) or Adam steps.
+        steps: Most L-BFGS iterations (a quarter of them in the subset
+            stage), or Adam steps.
         lr: Adam learning rate (unconstrained space; Adam only).
         method: ``"map"`` or ``"nuts"`` (predictions average the samples).
         num_warmup: NUTS warm-up steps.
@@ -555,9 +557,12 @@ def _fit_map(
 ) -> Hyper:  # fmt: skip
     """The MAP ``Hyper`` (``S = 1``): one or two stages (module docstring)."""
     lr, tol = jnp.asarray(lr, jnp.float64), jnp.asarray(tol, jnp.float64)
+    # L-BFGS: the iteration cap is traced (one executable for both stages).
     fit = functools.partial(
-        _fit_map_jit, lay=lay, priors=priors, steps=steps, optimizer=optimizer
-    )
+        _fit_map_jit, lay=lay, priors=priors, optimizer=optimizer,
+        steps=steps if optimizer == "adam" else 0,
+    )  # fmt: skip
+    full = jnp.asarray(steps)
     k_sub, k_fit = jax.random.split(key)
     staged = optimizer == "lbfgs" and (n > subset or z is not None)
     if staged and not (u_init is not None and n_restarts == 1):
@@ -571,11 +576,11 @@ def _fit_map(
             sub_n = jnp.asarray(pad_rows(np.asarray(noise_obs)[rows], m, fill=0.0))
         u_init, _, _ = fit(
             k_fit, sub_x, sub_y, sub_m, sub_n, None, u_init, lr, tol,
-            n_restarts=n_restarts,
+            jnp.asarray(max(1, steps // 4)), n_restarts=n_restarts,
         )  # fmt: skip
         n_restarts = 1
     u, _, _ = fit(
-        k_fit, x, y, mask, noise_obs, z, u_init, lr, tol, n_restarts=n_restarts
+        k_fit, x, y, mask, noise_obs, z, u_init, lr, tol, full, n_restarts=n_restarts
     )
     return _constrain(jax.tree.map(lambda v: v[None], u))
 
