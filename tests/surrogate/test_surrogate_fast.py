@@ -46,15 +46,15 @@ def _log_hyper(st):
 def test_warm_refit_reaches_the_cold_optimum(data):
     enc, y = data
     x, t = enc[:20], y[:20]
-    cold = fit_gp(jax.random.key(0), x, t, LAY, n_restarts=8)
+    cold = fit_gp(jax.random.key(0), x, t, LAY, n_restarts=8, tol=1e-9)
     # start far from the optimum: every length-scale 3x, noise 5x
     h = cold.hyper.to_host()
     far = {**h, "lengthscale": 3.0 * h["lengthscale"], "noise": 5.0 * h["noise"]}
-    warm = fit_gp(jax.random.key(1), x, t, LAY, n_restarts=1, init=far)
+    warm = fit_gp(jax.random.key(1), x, t, LAY, n_restarts=1, init=far, tol=1e-9)
     np.testing.assert_allclose(_log_hyper(warm), _log_hyper(cold), atol=0.05)
     m0, s0 = cold.predict(enc[20:])
     m1, s1 = warm.predict(enc[20:])
-    np.testing.assert_allclose(m1, m0, atol=2e-3 * np.std(t))
+    np.testing.assert_allclose(m1, m0, atol=5e-3 * np.std(t))
     np.testing.assert_allclose(s1, s0, rtol=2e-2)
 
 
