@@ -1,6 +1,7 @@
 """Shared fixtures. ``nasjax`` is imported first so its XLA settings apply."""
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -12,17 +13,32 @@ import nasjax  # noqa: F401  (must precede jax initialisation)
 from nasjax.graph import ArchSpec
 from tests.helpers import random_inputs, small_spec
 
-# One persistent XLA compilation cache for the whole test session, shared with
-# the subprocesses the CLI, checkpoint and multi-process tests start (they
-# inherit the environment): a program that several processes compile (the
-# same tiny search run again, resumed, or in a sweep) compiles once. Fresh per
-# session, so every session still compiles everything at least once.
+# One persistent XLA compilation cache for the subprocesses the CLI,
+# checkpoint and multi-process tests start (they inherit the environment): a
+# program that several processes compile (the same tiny search run again,
+# resumed, or in a sweep) compiles once. Fresh per session, so every session
+# still compiles everything at least once. The pytest process itself does not
+# write to it: its own jit cache already dedupes, and serialising its larger
+# executables crashed the interpreter (a segfault inside
+# ``compilation_cache.put_executable_and_time``) on loaded machines.
 _XLA_CACHE = tempfile.mkdtemp(prefix="nasjax-tests-xla-cache-")
 atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
 os.environ["JAX_COMPILATION_CACHE_DIR"] = _XLA_CACHE
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
-jax.config.update("jax_compilation_cache_dir", _XLA_CACHE)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after every test module.
+
+    The whole suite runs in one process; without this it holds every program
+    it ever compiled (each with its code mappings) until the end, and XLA's
+    compiler crashed late in long runs. A module rarely reuses another
+    module's programs, so this costs few recompiles.
+    """
+    yield
+    jax.clear_caches()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

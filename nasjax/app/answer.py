@@ -10,7 +10,8 @@ block):
    (``evaluation.final_fit``);
 2. **candidates** (:func:`candidates`): their P(up) on the validation block
    and the test ids, plus the portable classical candidates
-   (``evaluation.ensemble.classical``: logistic regression as coefficients);
+   (``evaluation.ensemble.classical``: logistic regression as coefficients,
+   the GBDT as tree arrays), fitted on the same training ids;
 3. **ensemble selection** (:func:`nasjax.evaluate.ensemble.select_ensemble`)
    on the validation block's log loss;
 4. the **answer** is the single best architecture or the ensemble, whichever
@@ -38,6 +39,7 @@ from nasjax.baselines.classical import logistic_model
 from nasjax.baselines.deep import DEEP_ARCHS
 from nasjax.baselines.fit import ArchFit, fit_archs
 from nasjax.baselines.registry import default_spec, predict_arch
+from nasjax.baselines.trees import gbdt_trees
 from nasjax.data import FoldedData
 from nasjax.evaluate.bootstrap import bootstrap_ci
 from nasjax.evaluate.calibrate import Calibration, fit_calibration
@@ -49,7 +51,7 @@ from nasjax.typing import Key
 
 logger = logging.getLogger("nasjax.run")
 
-PORTABLE_CLASSICAL: tuple[str, ...] = ("logistic",)
+PORTABLE_CLASSICAL: tuple[str, ...] = ("logistic", "gbdt")
 """Classical baselines that can be ensemble members (stored as arrays)."""
 
 
@@ -122,9 +124,13 @@ def candidates(
     fits: Sequence[ArchFit],
     data: FoldedData,
     cfg: AppConfig,
+    key: Key | None = None,
 ) -> tuple[list[Candidate], dict[str, str]]:
     """The ensemble candidates: final-fitted archs and portable classical
     models, with their validation-block and test P(up).
+
+    The classical ones are fitted on the last fold's training ids; the GBDT
+    takes its seed from ``key`` (default ``jax.random.key(cfg.seed)``).
 
     Returns:
         ``(candidates, skipped)``: the winner first; ``skipped`` names the
@@ -155,17 +161,18 @@ def candidates(
                 f"({', '.join(PORTABLE_CLASSICAL)}) can be exported as members"
             )
             continue
-        lm = logistic_model(data)
-        member = Member(1.0, coef=lm.coef, intercept=lm.intercept, name=name)
-        out.append(
-            Candidate(
-                name=name,
-                member=member,
-                val=lm.predict(ds, val_ids, norm, last),
-                test=lm.predict(ds, test_ids, norm, last),
-                fit=None,
-            )
-        )
+        if name == "gbdt":
+            k = jax.random.key(cfg.seed) if key is None else key
+            trees = gbdt_trees(k, data)
+            member = Member(1.0, trees=trees, name=name)
+            val = trees.predict(data, val_ids, last)
+            test = trees.predict(data, test_ids, last)
+        else:
+            lm = logistic_model(data)
+            member = Member(1.0, coef=lm.coef, intercept=lm.intercept, name=name)
+            val = lm.predict(ds, val_ids, norm, last)
+            test = lm.predict(ds, test_ids, norm, last)
+        out.append(Candidate(name, member, val, test, fit=None))
     return out, skipped
 
 

@@ -15,6 +15,7 @@ live in :mod:`nasjax.data`, ``SearchSpaceConfig`` in :mod:`nasjax.graph`,
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -290,13 +291,14 @@ class EnsembleConfig:
         rounds: Greedy selection rounds (with replacement).
         classical: Classical baselines offered as candidates, fitted on the
             last fold's training ids (only portable ones are used:
-            ``logistic``; others are skipped and the summary says so).
+            ``logistic``, ``gbdt``; others are skipped and the summary says
+            so).
     """
 
     enabled: bool = True
     top_k: int = 4
     rounds: int = 20
-    classical: tuple[str, ...] = ("logistic",)
+    classical: tuple[str, ...] = ("logistic", "gbdt")
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.rounds < 1:
@@ -585,31 +587,22 @@ def unknown_keys(
     """
     if not isinstance(node, dict):
         return []
-    fields = {f.name: f for f in dataclasses.fields(schema)}
+    fields = [f.name for f in dataclasses.fields(schema)]
+    hints = typing.get_type_hints(schema)
     problems = []
     for key, value in node.items():
         dotted = f"{prefix}{key}"
-        field_ = fields.get(str(key))
-        if field_ is None:
+        if str(key) not in fields:
             if not skip:
                 problems.append(
                     f"{dotted} ({schema.__name__} has no field {key!r}; fields: "
                     f"{', '.join(fields)})"
                 )
             continue
-        target = _dataclass_type(schema, field_)
-        if target is not None:
+        target = hints.get(str(key))
+        if isinstance(target, type) and dataclasses.is_dataclass(target):
             problems += unknown_keys(value, target, f"{dotted}.")
     return problems
-
-
-def _dataclass_type(schema: type, field_: dataclasses.Field) -> type | None:
-    """The dataclass type of a field (None for leaves)."""
-    import typing
-
-    hints = typing.get_type_hints(schema)
-    hint = hints.get(field_.name)
-    return hint if dataclasses.is_dataclass(hint) and isinstance(hint, type) else None
 
 
 def _checked(app: AppConfig) -> AppConfig:

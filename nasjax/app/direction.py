@@ -207,7 +207,9 @@ class DirectionTask:
         ]
         clock = (time.perf_counter(), time.process_time())
         fits = ans.final_fit(k_final, finalists, data, cfg)
-        cands, skipped = ans.candidates(finalists, fits, data, cfg)
+        cands, skipped = ans.candidates(
+            finalists, fits, data, cfg, jax.random.fold_in(k_final, 1)
+        )
         clock = _lap(f"final fit of {len(fits)} finalists", clock)
         single, ensemble, selection = ans.deliverables(cands, y_val, cfg)
         answer = ans.choose(single, ensemble, y_val)

@@ -5,14 +5,18 @@ members' P(up), followed by a calibration map of the log-odds
 (:class:`~nasjax.evaluate.calibrate.Calibration`). A single arch is the
 one-member case. Every member is stored portably: an arch as ``arch.json``
 plus its params (orbax, arrays only), a linear model as its coefficient
-arrays in ``ensemble.json``; nothing is pickled.
+arrays in ``ensemble.json``, boosted trees as node arrays
+(:class:`~nasjax.baselines.trees.TreeModel`, an ``.npz`` read without
+pickle); nothing is pickled.
 
 Folder of an ensemble (beside the files every export has)::
 
     ensemble.json       {"members": [{"kind": "arch", "weight", "path"} |
                                      {"kind": "linear", "weight", "coef",
-                                      "intercept"}, ...]}
+                                      "intercept"} |
+                                     {"kind": "trees", "weight", "path"}, ...]}
     members/<i>/arch.json, members/<i>/params/   arch member i
+    members/<i>/trees.npz                        trees member i
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax.baselines.trees import TreeModel
 from nasjax.data.normalize import normalize
 from nasjax.evaluate.calibrate import Calibration
 from nasjax.graph.arch import Arch
@@ -36,7 +41,8 @@ from nasjax.typing import Params
 ENSEMBLE_FILE = "ensemble.json"
 CALIBRATION_FILE = "calibration.json"
 MEMBERS_DIR = "members"
-KINDS: tuple[str, ...] = ("arch", "linear")
+KINDS: tuple[str, ...] = ("arch", "linear", "trees")
+TREES_FILE = "trees.npz"
 _CLIP = 1e-7
 
 
@@ -52,6 +58,7 @@ class Member:
             normalised features of bars ``t, t - 1, ...`` (``kind ==
             "linear"``).
         intercept: The linear member's offset.
+        trees: Boosted trees (``kind == "trees"``).
         name: A label (e.g. the arch's fingerprint or ``"logistic"``).
     """
 
@@ -60,23 +67,31 @@ class Member:
     params: Params | None = None
     coef: np.ndarray | None = None
     intercept: float = 0.0
+    trees: TreeModel | None = None
     name: str = ""
 
     def __post_init__(self) -> None:
-        if (self.arch is None) == (self.coef is None):
-            raise ValueError("a member is either an arch (with params) or linear")
+        given = [x is not None for x in (self.arch, self.coef, self.trees)]
+        if sum(given) != 1:
+            raise ValueError(
+                "a member is exactly one of: an arch (with params), linear, trees"
+            )
         if self.arch is not None and self.params is None:
             raise ValueError("an arch member needs its params")
 
     @property
     def kind(self) -> str:
-        """``"arch"`` or ``"linear"``."""
-        return "arch" if self.arch is not None else "linear"
+        """``"arch"``, ``"linear"`` or ``"trees"``."""
+        if self.arch is not None:
+            return "arch"
+        return "linear" if self.coef is not None else "trees"
 
     def proba(self, xn: jax.Array) -> jax.Array:
         """``float32[B]`` P(up) of normalised windows ``xn: float32[B, W, F]``."""
         if self.arch is not None and self.params is not None:
             return jax.nn.softmax(apply(self.arch, self.params, xn), axis=-1)[:, 1]
+        if self.trees is not None:
+            return self.trees.proba_windows(xn)
         coef = jnp.asarray(self.coef, jnp.float32)
         lags = coef.shape[0]
         last = xn[:, ::-1][:, :lags]  # bars t, t - 1, ..., t - lags + 1
@@ -135,7 +150,8 @@ def ensemble_record(
     members: Sequence[Member], save_arch: Callable[[Path, Member], None], root: Path
 ) -> dict[str, Any]:
     """Write the arch members under ``root/members/<i>`` (with ``save_arch``)
-    and return the ``ensemble.json`` content."""
+    and the trees members' ``root/members/<i>/trees.npz``; return the
+    ``ensemble.json`` content."""
     out = []
     for i, m in enumerate(members):
         entry: dict[str, Any] = {"kind": m.kind, "weight": float(m.weight)}
@@ -144,6 +160,11 @@ def ensemble_record(
             rel = f"{MEMBERS_DIR}/{i}"
             (root / rel).mkdir(parents=True)
             save_arch(root / rel, m)
+            entry["path"] = rel
+        elif m.trees is not None:
+            rel = f"{MEMBERS_DIR}/{i}/{TREES_FILE}"
+            (root / rel).parent.mkdir(parents=True)
+            m.trees.save(root / rel)
             entry["path"] = rel
         else:
             entry["coef"] = np.asarray(m.coef, np.float64).tolist()
@@ -164,6 +185,9 @@ def read_ensemble(
         if e["kind"] == "arch":
             arch, params = load_arch(root / e["path"])
             members.append(Member(float(e["weight"]), arch, params, name=e["name"]))
+        elif e["kind"] == "trees":
+            trees = TreeModel.load(root / e["path"])
+            members.append(Member(float(e["weight"]), trees=trees, name=e["name"]))
         else:
             members.append(
                 Member(

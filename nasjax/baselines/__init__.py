@@ -18,6 +18,7 @@ from nasjax.baselines.registry import (
     fit_arch,
     fit_predict_arch,
 )
+from nasjax.baselines.trees import TreeModel, gbdt_trees
 
 __all__ = [
     "BASELINES",
@@ -25,11 +26,13 @@ __all__ = [
     "ArchFit",
     "Baseline",
     "LinearModel",
+    "TreeModel",
     "default_spec",
     "fit_arch",
     "fit_archs",
     "fit_predict_arch",
     "gbdt",
+    "gbdt_trees",
     "lagged_features",
     "logistic",
     "logistic_model",

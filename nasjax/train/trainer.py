@@ -351,8 +351,7 @@ def make_train(cfg: TrainConfig, forward: Forward = apply) -> TrainFn:
         ``train(key, arch, params, data, lr_scale=1.0) -> (params, metrics)``
         for ONE arch and ONE fold:
 
-        * ``key``: PRNG key (training step ``t`` samples its minibatch with
-          ``fold_in(key, t)``).
+        * ``key``: PRNG key (step ``t`` draws with ``fold_in(key, t)``).
         * ``arch``: a single ``Arch``; ``params``: its ``nasjax.nn`` params.
         * ``data``: a single-fold :class:`~nasjax.train.TrainData`.
         * ``lr_scale``: ``float32[]`` multiplier of every update.

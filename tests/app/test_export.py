@@ -6,6 +6,7 @@ import jax
 import numpy as np
 import polars as pl
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 import nasjax
 from nasjax.app.export import (
@@ -16,6 +17,7 @@ from nasjax.app.export import (
     load_model,
 )
 from nasjax.app.members import Member
+from nasjax.baselines.trees import TreeModel
 from nasjax.data import DataError, FeatureConfig
 from nasjax.evaluate.calibrate import Calibration
 from nasjax.graph import chain
@@ -254,7 +256,7 @@ def test_lineage_follows_parents_from_the_seed():
 
 
 def test_ensemble_export_round_trip(trained, tmp_path):
-    """An ensemble (two archs and a linear model) with a calibration map:
+    """An ensemble (two archs, a linear model, boosted trees) with a calibration map:
     ``load_model(...).predict`` computes the weighted, calibrated average of
     the members, through the exported function and through the params."""
     frame, (ds, _, norm), arch, params, pre, _ = trained
@@ -262,10 +264,15 @@ def test_ensemble_export_round_trip(trained, tmp_path):
     params2 = init(jax.random.key(1), other)
     rng = np.random.default_rng(0)
     coef = rng.normal(0, 0.3, (2, arch.spec.n_features))
+    n_feat = arch.spec.n_features
+    xs = rng.normal(size=(400, 2 * n_feat))
+    gb = HistGradientBoostingClassifier(max_iter=10, random_state=0)
+    trees = TreeModel.from_sklearn(gb.fit(xs, (xs[:, 0] > 0).astype(int)), lags=1)
     members = (
         Member(0.5, arch, params, name="a"),
         Member(0.25, other, params2, name="b"),
-        Member(0.25, coef=coef, intercept=0.1, name="logistic"),
+        Member(0.125, coef=coef, intercept=0.1, name="logistic"),
+        Member(0.125, trees=trees, name="gbdt"),
     )
     cal = Calibration("platt", 0.7, -0.05)
     path = export_model(
@@ -273,8 +280,8 @@ def test_ensemble_export_round_trip(trained, tmp_path):
     )
     assert not (path / "arch.json").exists() and (path / "ensemble.json").exists()
     model = load_model(tmp_path)
-    assert [m.kind for m in model.members] == ["arch", "arch", "linear"]
-    assert [m.weight for m in model.members] == [0.5, 0.25, 0.25]
+    assert [m.kind for m in model.members] == ["arch", "arch", "linear", "trees"]
+    assert [m.weight for m in model.members] == [0.5, 0.25, 0.125, 0.125]
     assert model.calibration == cal
     np.testing.assert_array_equal(model.members[2].coef, coef)
     assert model.arch is not None and model.arch.fingerprint() == arch.fingerprint()
@@ -288,7 +295,9 @@ def test_ensemble_export_round_trip(trained, tmp_path):
     t, s = ids // n_sym, ids % n_sym
     z = 0.1 + sum(((feats[t - j, s] - mean) / std) @ coef[j] for j in range(2))
     p_lin = 1 / (1 + np.exp(-z))
-    avg = 0.5 * p_a + 0.25 * p_b + 0.25 * p_lin
+    lagged = np.concatenate([(feats[t - j, s] - mean) / std for j in range(2)], 1)
+    p_trees = 1 / (1 + np.exp(-trees.predict_raw(lagged)))
+    avg = 0.5 * p_a + 0.25 * p_b + 0.125 * p_lin + 0.125 * p_trees
     expected = cal.apply(avg.astype(np.float64))
     x = np.stack([feats[t - 7 + k, s] for k in range(8)], axis=1)
     for use_export in (True, False):

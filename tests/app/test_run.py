@@ -172,7 +172,7 @@ def test_summary_answer_ensemble_and_final_fit(runs):
     assert sum(weights) == pytest.approx(1.0) and min(weights) > 0
     assert len(ens["validation_log_loss_curve"]) == ev.ensemble.rounds
     names = {c["name"] for c in ens["candidates"]}
-    assert best["fingerprint"] in names and "logistic" in names
+    assert best["fingerprint"] in names and {"logistic", "gbdt"} <= names
     assert len(names) <= ev.ensemble.top_k + len(ev.ensemble.classical)
     fit = best["final_fit"]
     assert fit["start"] == "searched"
