@@ -168,14 +168,28 @@ class SurrogateConfig:
     Attributes:
         method: ``map`` (multi-restart MAP) or ``nuts`` (posterior samples).
         restarts: MAP restarts (vmapped).
-        steps: Adam steps per MAP restart.
+        steps: Most L-BFGS iterations per MAP stage (Adam: steps per restart).
         n_init: Successful evaluations before the GP is used.
+        optimizer: ``lbfgs`` (early-stopping quasi-Newton) or ``adam``
+            (the original fixed-length optimiser).
+        warm_start: Start each MAP refit from the previous round's
+            hyper-parameters (one start), with all ``restarts`` fresh starts
+            only every ``fresh_every`` fits.
+        fresh_every: Fits between multi-start refits under ``warm_start``.
+        sparse_above: More observations than this use the sparse
+            (inducing-point, VFE) GP.
+        inducing: Inducing points of the sparse GP.
     """
 
     method: str = "map"
     restarts: int = 8
     steps: int = 200
     n_init: int = 8
+    optimizer: str = "adam"
+    warm_start: bool = False
+    fresh_every: int = 5
+    sparse_above: int = 2048
+    inducing: int = 512
 
 
 @dataclass(frozen=True)
@@ -654,6 +668,11 @@ def searcher_options(app: AppConfig) -> dict[str, Any]:
             "gp_method": app.surrogate.method,
             "gp_restarts": app.surrogate.restarts,
             "gp_steps": app.surrogate.steps,
+            "gp_optimizer": app.surrogate.optimizer,
+            "gp_warm_start": app.surrogate.warm_start,
+            "gp_fresh_every": app.surrogate.fresh_every,
+            "gp_sparse_above": app.surrogate.sparse_above,
+            "gp_inducing": app.surrogate.inducing,
             "acquisition": app.acquisition.name,
             "n_candidates": app.acquisition.n_candidates,
             "top_k": app.acquisition.top_k,

@@ -102,11 +102,15 @@ class SearchState(NamedTuple):
         archive: The evaluations.
         pending: The last ask not yet told (None when none).
         round: Completed ``tell`` calls.
+        carry: Searcher-private values kept across rounds (host arrays and
+            scalars, checkpointed with the state), e.g. ``bayes_morph``'s
+            last GP hyper-parameters for a warm start; None when unused.
     """
 
     archive: Archive
     pending: Proposal | None
     round: int
+    carry: dict[str, Any] | None = None
 
 
 class InitFn(Protocol):
@@ -335,7 +339,7 @@ def tell_archive(
         "batch_best": float(np.nanmax(fit)) if np.isfinite(fit).any() else np.nan,
         "best_fitness": archive.best,
     }
-    return SearchState(archive, None, state.round + 1), metrics
+    return state._replace(archive=archive, pending=None, round=state.round + 1), metrics
 
 
 def proposal_from_random(archs: Arch, params: Params, fps: tuple[str, ...]) -> Proposal:

@@ -1,10 +1,15 @@
 """``bayes_morph``: GP + expected improvement over morph children (the method).
 
 Until ``n_init`` evaluations succeed, random archs are asked. Afterwards each
-``ask`` fits the GP (multi-restart MAP, float64) to the archive, conditions it
+``ask`` fits the GP (MAP by L-BFGS, float64) to the archive, conditions it
 on pending archs (kriging believer), and picks ``n`` distinct children of the
 top-k archs by :func:`nasjax.surrogate.propose`; the children inherit their
 parents' (trained) weights. If the candidates run out, random archs fill in.
+
+Warm start (``gp_warm_start``, MAP only): the MAP hyper-parameters of each fit
+are kept in ``state.carry["gp"]`` (checkpointed with the state); the next fit
+starts from them with a single start, and every ``gp_fresh_every``-th fit
+runs all ``gp_restarts`` starts (the warm one among them).
 
 Multi-objective option (``objectives=("accuracy", "params")`` or
 ``("accuracy", "macs")``, or all three): qParEGO-style random scalarisation.
@@ -64,6 +69,11 @@ def make(
     gp_method: str = "map",
     gp_restarts: int = 8,
     gp_steps: int = 200,
+    gp_optimizer: str = "adam",
+    gp_warm_start: bool = False,
+    gp_fresh_every: int = 5,
+    gp_sparse_above: int = 2048,
+    gp_inducing: int = 512,
     objectives: Sequence[str] = ("accuracy",),
     rho: float = 0.05,
 ) -> Searcher:
@@ -80,7 +90,12 @@ def make(
         acquisition: ``"ei"``, ``"log_ei"``, ``"pi"`` or ``"ucb"``.
         gp_method: ``"map"`` or ``"nuts"``.
         gp_restarts: MAP restarts.
-        gp_steps: Adam steps per restart.
+        gp_steps: Most L-BFGS iterations per stage (Adam: steps per restart).
+        gp_optimizer: ``"lbfgs"`` or ``"adam"``.
+        gp_warm_start: Start each MAP fit from the previous one (above).
+        gp_fresh_every: Fits between multi-start fits under warm start.
+        gp_sparse_above: Observations above which the GP is sparse.
+        gp_inducing: Inducing points of the sparse GP.
         objectives: ``("accuracy",)`` (default, single objective) or
             ``"accuracy"`` followed by costs to minimise, from
             :data:`nasjax.search.objectives.COSTS` (``"params"``,
@@ -103,6 +118,23 @@ def make(
         )
     if costs and rho <= 0:
         raise ValueError(f"rho must be > 0, got {rho}")
+    if gp_fresh_every < 1:
+        raise ValueError(f"gp_fresh_every must be >= 1, got {gp_fresh_every}")
+    warm = gp_warm_start and gp_method == "map"
+
+    def fit(key, enc, fitness, carry):
+        prev = (carry or {}).get("gp") if warm else None
+        fits = int((carry or {}).get("gp_fits", 0))
+        fresh = prev is None or fits % gp_fresh_every == 0
+        gp = fit_gp(
+            key, enc, fitness, lay, method=gp_method,
+            n_restarts=gp_restarts if fresh else 1, steps=gp_steps,
+            optimizer=gp_optimizer, init=prev, sparse_above=gp_sparse_above,
+            n_inducing=gp_inducing,
+        )  # fmt: skip
+        if not warm:
+            return gp, carry
+        return gp, {**(carry or {}), "gp": gp.hyper.to_host(), "gp_fits": fits + 1}
 
     def known(archs):
         return known_objectives(archs, costs)
@@ -117,10 +149,7 @@ def make(
             prop = proposal_from_random(archs, params, fps)
             return prop, state._replace(pending=prop)
         enc = encode_population(arch.archs)
-        gp = fit_gp(
-            k_fit, enc, arch.fitness, lay,
-            method=gp_method, n_restarts=gp_restarts, steps=gp_steps,
-        )  # fmt: skip
+        gp, carry = fit(k_fit, enc, arch.fitness, state.carry)
         with_params = np.asarray(
             [ok[i] and fp in arch.params for i, fp in enumerate(arch.fingerprints)]
         )
@@ -164,7 +193,7 @@ def make(
             r = random_population(k_fill, spec, n - k, seen)
             extra = proposal_from_random(*r)
             prop = extra if k == 0 else merge(prop, extra)
-        return prop, state._replace(pending=prop)
+        return prop, state._replace(pending=prop, carry=carry)
 
     def tell(key, state, archs, fitness, params=None):
         del key

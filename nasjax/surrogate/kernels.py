@@ -6,6 +6,12 @@ positive amplitude, hence PSD. The Matern part sees ops, widths, conv
 hyper-parameters, edges and global shape (one length-scale per group, so
 widths are never ignored as in AutoKeras); the cosine kernel on the WL
 histogram matches graphs up to node permutation.
+
+Fidelity (optional): an input with one column more than the layout
+(``x[..., lay.dim]`` = ``log2(budget / target budget)``, see
+:func:`nasjax.surrogate.gp.fit_gp`) multiplies the kernel by a Matern-5/2 in
+that column with its own length-scale (a product of PSD kernels is PSD), so
+scores at different training budgets are correlated but not equal.
 """
 
 from __future__ import annotations
@@ -26,11 +32,14 @@ class KernelParams(NamedTuple):
         amplitude: ``float[]`` > 0, prior variance of standardised targets.
         lengthscale: ``float[G]`` > 0, one per Matern group.
         graph_weight: ``float[]`` in ``(0, 1)``, weight of the WL kernel.
+        fidelity_lengthscale: ``float[]`` > 0, length-scale over the fidelity
+            column (in doublings of the budget); None without fidelity.
     """
 
     amplitude: jax.Array
     lengthscale: jax.Array
     graph_weight: jax.Array
+    fidelity_lengthscale: jax.Array | None = None
 
 
 def _scaled(x: jax.Array, lay: Layout, lengthscale: jax.Array) -> jax.Array:
@@ -61,8 +70,9 @@ def arch_kernel(
 
     Args:
         params: Kernel hyper-parameters.
-        xa: ``float[A, D]`` encodings.
-        xb: ``float[B, D]`` encodings.
+        xa: ``float[A, D]`` encodings (``float[A, D + 1]`` with a fidelity
+            column).
+        xb: ``float[B, D]`` encodings (idem).
         lay: The encoding layout (static).
 
     Returns:
@@ -78,7 +88,19 @@ def arch_kernel(
     )
     k_g = wa @ wb.T
     w = params.graph_weight
-    return params.amplitude * ((1.0 - w) * k_m + w * k_g)
+    k = params.amplitude * ((1.0 - w) * k_m + w * k_g)
+    return k * fidelity_factor(params, xa, xb, lay)
+
+
+def fidelity_factor(
+    params: KernelParams, xa: jax.Array, xb: jax.Array, lay: Layout
+) -> jax.Array | float:
+    """``float[A, B]`` Matern-5/2 over the fidelity column, or 1 without one."""
+    if xa.shape[-1] <= lay.dim or params.fidelity_lengthscale is None:
+        return 1.0
+    fa, fb = xa[..., lay.dim], xb[..., lay.dim]
+    d = jnp.abs(fa[:, None] - fb[None, :]) / params.fidelity_lengthscale
+    return matern52(d)
 
 
 def arch_kernel_diag(params: KernelParams, x: jax.Array, lay: Layout) -> jax.Array:
