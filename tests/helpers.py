@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jax
+import numpy as np
 import polars as pl
 
 import nasjax  # noqa: F401  (first: XLA settings)
@@ -123,6 +124,21 @@ _random_archs = jax.jit(jax.vmap(random_arch, in_axes=(0, None)), static_argnums
 def _keys(n: int, key: int | jax.Array) -> jax.Array:
     root = jax.random.key(key) if isinstance(key, int) else key
     return jax.random.split(root, n)
+
+
+def toy_gp_target(enc: Any, lay: Any) -> Any:
+    """A smooth known function of arch encodings ``float[n, D]`` (surrogate
+    tests): the sum of the second feature group minus a kink in the fifth.
+
+    Args:
+        enc: Encoded archs.
+        lay: Their :func:`nasjax.surrogate.layout`.
+
+    Returns:
+        ``float[n]`` targets.
+    """
+    lo, hi = lay.groups[1]
+    return enc[:, lo:hi].sum(1) - 2.0 * np.abs(enc[:, lay.groups[4][0]] - 0.6)
 
 
 def random_archs(spec: ArchSpec, n: int, key: int | jax.Array = 0) -> Arch:

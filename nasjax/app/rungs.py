@@ -17,6 +17,7 @@ the members already trained keep their rung.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -35,6 +36,8 @@ from nasjax.search.fidelity import (
 from nasjax.train.config import TrainConfig
 from nasjax.train.population import train_population
 from nasjax.typing import Key, Params
+
+logger = logging.getLogger("nasjax.run")
 
 
 class RungResult(NamedTuple):
@@ -204,6 +207,17 @@ def train_rungs(
         rung[active] = r
         budget[active] = steps
         rung_fit[active, r] = stats.mean[active]
+        logger.info(
+            "rung %d/%d: %d member(s) trained to %d steps in %.0f s; best %.4f",
+            r + 1,
+            n_rungs,
+            len(active),
+            steps,
+            time.perf_counter() - t0,
+            float(np.nanmax(stats.mean[active]))
+            if np.isfinite(stats.mean[active]).any()
+            else float("nan"),
+        )
         start = budgets[r - 1] if r else 0
         for j, i in enumerate(active):
             mean_curve = np.mean(curve[j], axis=0)  # [n_evals]

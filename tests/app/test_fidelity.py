@@ -44,12 +44,18 @@ def spec():
 
 
 @pytest.mark.slow  # three compiles (~3 min on 2 shared cores)
-def test_promoted_member_equals_its_one_long_run_and_deadline_stops_promotion():
+def test_promoted_member_equals_its_one_long_run_and_deadline_stops_promotion(
+    caplog,
+):
     archs = random_archs(spec(), 3, key=4)
     train_cfg, budgets = round_budgets(CFG, data())
     assert budgets == (5, 10)
     key = jax.random.key(3)
-    res = train_rungs(key, archs, None, data(), train_cfg, budgets, eta=3)
+    with caplog.at_level("INFO", logger="nasjax.run"):
+        res = train_rungs(key, archs, None, data(), train_cfg, budgets, eta=3)
+    # Progress inside the round: one line per rung.
+    assert "rung 1/2: 3 member(s) trained to 5 steps" in caplog.text
+    assert "rung 2/2: 1 member(s) trained to 10 steps" in caplog.text
     assert res.rung.tolist().count(1) == 1  # ceil(3 / 3) promoted
     top = int(np.flatnonzero(res.rung == 1)[0])
     assert res.budget_steps[top] == 10

@@ -15,22 +15,17 @@ from nasjax.surrogate import fit_compiles, fit_gp, kriging_believer, layout
 from nasjax.surrogate.gp import factorise_all, inducing_points
 from nasjax.surrogate.kernels import KernelParams
 from nasjax.surrogate.model import covariance, masked_mvn_logpdf, vfe_logpdf
-from tests.helpers import random_archs, small_spec
+from tests.helpers import random_archs, small_spec, toy_gp_target
 
 SPEC = small_spec()
 LAY = layout(SPEC)
-
-
-def _toy(enc):
-    lo, hi = LAY.groups[1]
-    return enc[:, lo:hi].sum(1) - 2.0 * np.abs(enc[:, LAY.groups[4][0]] - 0.6)
 
 
 @pytest.fixture(scope="module")
 def data():
     archs = random_archs(SPEC, 40, 0)
     enc = np.asarray(jax.vmap(encode_arch)(archs), np.float64)
-    return enc, _toy(enc)
+    return enc, toy_gp_target(enc, LAY)
 
 
 def _log_hyper(st):

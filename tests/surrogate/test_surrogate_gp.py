@@ -6,22 +6,17 @@ import pytest
 
 import nasjax  # noqa: F401
 from nasjax.surrogate import encode, fit_compiles, fit_gp, kriging_believer, layout
-from tests.helpers import random_archs, small_spec
+from tests.helpers import random_archs, small_spec, toy_gp_target
 
 SPEC = small_spec()
 LAY = layout(SPEC)
-
-
-def _toy(enc):
-    lo, hi = LAY.groups[1]
-    return enc[:, lo:hi].sum(1) - 2.0 * np.abs(enc[:, LAY.groups[4][0]] - 0.6)
 
 
 @pytest.fixture(scope="module")
 def data():
     archs = random_archs(SPEC, 24, 0)
     enc = np.asarray(jax.vmap(encode)(archs))
-    return enc, _toy(enc)
+    return enc, toy_gp_target(enc, LAY)
 
 
 def test_refit_reuses_compile_and_padding_invariance(data):
