@@ -88,11 +88,11 @@ def _single(frame: Any, symbol: str | None, known: Sequence[str]) -> pl.DataFram
         raise DataError(f"missing column(s) {missing}; the frame has {df.columns}")
     sym_col = next((c for c in SYMBOL_COLUMNS if c in df.columns), None)
     if sym_col is not None:
-        symbols = (
-            df[sym_col]
-            .cast(pl.String)
-            .map_elements(normalize_symbol, return_dtype=pl.String)
-        )
+        symbols = df[sym_col].cast(pl.String)
+        # Normalise each distinct name once (as the file readers do), not
+        # every row through a Python call.
+        mapping = {r: normalize_symbol(r) for r in symbols.unique().drop_nulls()}
+        symbols = symbols.replace_strict(mapping, default=None)
     else:
         if symbol is None and len(known) == 1:
             symbol = known[0]
