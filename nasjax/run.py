@@ -41,6 +41,7 @@ _OPTIONS: dict[str, tuple[str, str]] = {
     "gp_fresh_every": ("surrogate", "fresh_every"),
     "gp_sparse_above": ("surrogate", "sparse_above"),
     "gp_inducing": ("surrogate", "inducing"),
+    "gp_noise_aware": ("surrogate", "noise_aware"),
     "acquisition": ("acquisition", "name"),
     "n_candidates": ("acquisition", "n_candidates"),
     "top_k": ("acquisition", "top_k"),

@@ -179,6 +179,8 @@ class SurrogateConfig:
         sparse_above: More observations than this use the sparse
             (inducing-point, VFE) GP.
         inducing: Inducing points of the sparse GP.
+        noise_aware: Each observation's standard error (fold spread and
+            validation sample size) is added to the GP's learned noise.
     """
 
     method: str = "map"
@@ -190,6 +192,7 @@ class SurrogateConfig:
     fresh_every: int = 5
     sparse_above: int = 2048
     inducing: int = 512
+    noise_aware: bool = True
 
 
 @dataclass(frozen=True)
@@ -673,6 +676,7 @@ def searcher_options(app: AppConfig) -> dict[str, Any]:
             "gp_fresh_every": app.surrogate.fresh_every,
             "gp_sparse_above": app.surrogate.sparse_above,
             "gp_inducing": app.surrogate.inducing,
+            "gp_noise_aware": app.surrogate.noise_aware,
             "acquisition": app.acquisition.name,
             "n_candidates": app.acquisition.n_candidates,
             "top_k": app.acquisition.top_k,

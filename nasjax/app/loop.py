@@ -131,8 +131,9 @@ def search_round(
 
     The members are trained by :func:`nasjax.app.rungs.train_rungs` (one
     rung when ``search.fidelity`` is disabled); the searcher is told their
-    rung-0 fitness (every member measured at the same budget) with their
-    params at their last rung (children inherit the most trained weights).
+    rung-0 fitness (every member measured at the same budget) and its
+    standard error, with their params at their last rung (children inherit
+    the most trained weights).
     ``search.inherit=False`` trains every member from fresh weights instead
     of the params the searcher hands out. Promotion stops once
     ``search.time_budget_s`` is spent (``t_start``: when this session's
@@ -170,7 +171,12 @@ def search_round(
     # Children continue each fold from that fold's trained params: fold k's
     # weights never saw another fold's validation period.
     state, _ = searcher.tell(
-        k_tell, state, proposal.archs, res.rung_fitness[:, 0], params=res.params
+        k_tell,
+        state,
+        proposal.archs,
+        res.rung_fitness[:, 0],
+        params=res.params,
+        fitness_se=res.rung_se[:, 0],
     )
     if jax.process_count() > 1:  # every process runs the same searcher
         check_same_everywhere(state, f"search state after round {r}")

@@ -55,6 +55,7 @@ class RungResult(NamedTuple):
         score: ``float64[P]`` the selection score (``lcb`` or ``mean``).
         rung_fitness: ``float64[P, R]`` fitness at each rung (NaN: not
             reached).
+        rung_se: ``float64[P, R]`` its standard error at each rung.
         val_accuracy: ``float64[P, K]`` best validation accuracy per fold.
         val_loss: ``float64[P, K]`` best validation loss per fold.
         best_step: ``int[P, K]`` step of the kept params per fold (0: the
@@ -74,6 +75,7 @@ class RungResult(NamedTuple):
     fitness_se: np.ndarray
     score: np.ndarray
     rung_fitness: np.ndarray
+    rung_se: np.ndarray
     val_accuracy: np.ndarray
     val_loss: np.ndarray
     best_step: np.ndarray
@@ -141,6 +143,7 @@ def train_rungs(
     rung = np.zeros(n, np.int64)
     budget = np.zeros(n, np.int64)
     rung_fit = np.full((n, n_rungs), np.nan)
+    rung_se = np.full((n, n_rungs), np.nan)
     curves: list[list[tuple[int, float]]] = [[] for _ in range(n)]
     seconds = np.zeros(n)
     active = np.arange(n)
@@ -207,6 +210,7 @@ def train_rungs(
         rung[active] = r
         budget[active] = steps
         rung_fit[active, r] = stats.mean[active]
+        rung_se[active, r] = stats.se[active]
         logger.info(
             "rung %d/%d: %d member(s) trained to %d steps in %.0f s; best %.4f",
             r + 1,
@@ -233,6 +237,7 @@ def train_rungs(
         fitness_se=stats.se,
         score=select_score(stats.mean, stats.se, select, z),
         rung_fitness=rung_fit,
+        rung_se=rung_se,
         val_accuracy=per_fold["val_accuracy"],
         val_loss=per_fold["val_loss"],
         best_step=per_fold["best_step"],

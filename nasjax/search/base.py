@@ -76,6 +76,10 @@ class Archive:
         archs: Stacked evaluated archs ``[E]`` (None when empty).
         fitness: ``float64[E]``; NaN marks a failed evaluation.
         fingerprints: One per evaluation.
+        fitness_se: ``float64[E]`` standard error of each fitness (NaN:
+            unknown), which a noise-aware surrogate takes as that
+            observation's noise; archives saved before it existed load with
+            an empty array (every error unknown).
         params: Fold params ``[K, ...]`` (host numpy) of the archs kept for
             inheritance, by fingerprint (the top-k and the most recent ones).
     """
@@ -84,6 +88,7 @@ class Archive:
     fitness: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     fingerprints: tuple[str, ...] = ()
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    fitness_se: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.fingerprints)
@@ -93,6 +98,15 @@ class Archive:
         """Best finite fitness (NaN when none)."""
         ok = np.isfinite(self.fitness)
         return float(np.max(self.fitness[ok])) if ok.any() else float("nan")
+
+    @property
+    def noise_var(self) -> np.ndarray:
+        """``float64[E]`` known noise variance of each fitness (``se ** 2``;
+        0 where the error is unknown, so only the learned noise applies)."""
+        se = self.fitness_se
+        if len(se) != len(self.fitness):
+            return np.zeros(len(self.fitness))
+        return np.where(np.isfinite(se), se, 0.0) ** 2
 
 
 class SearchState(NamedTuple):
@@ -162,6 +176,7 @@ class TellFn(Protocol):
         fitness: ArrayLike,
         /,
         params: Params | None = None,
+        fitness_se: ArrayLike | None = None,
     ) -> tuple[SearchState, dict]:
         """Add evaluated archs to the archive.
 
@@ -173,6 +188,9 @@ class TellFn(Protocol):
             params: Trained params ``[P, K, ...]`` per fold (or ``[P, ...]``)
                 the next rounds' children inherit; None keeps those ``ask``
                 handed out.
+            fitness_se: ``float[P]`` standard error of each fitness (e.g.
+                its fold spread), or None (unknown); a noise-aware searcher
+                trusts a precise observation more than a noisy one.
 
         Returns:
             ``(state, metrics)``: the updated state and a dict of scalar
@@ -187,8 +205,8 @@ class Searcher(NamedTuple):
     Attributes:
         init: ``(key, cfg=None) -> state`` (:class:`InitFn`).
         ask: ``(key, state, n) -> (Proposal, state)`` (:class:`AskFn`).
-        tell: ``(key, state, archs, fitness, params=None) -> (state, metrics)``
-            (:class:`TellFn`).
+        tell: ``(key, state, archs, fitness, params=None, fitness_se=None)
+            -> (state, metrics)`` (:class:`TellFn`).
     """
 
     init: InitFn
@@ -283,13 +301,27 @@ def add_to_archive(
     fps: tuple[str, ...],
     keep: int,
     protect: Callable[[Arch, np.ndarray], np.ndarray] | None = None,
+    fitness_se: np.ndarray | None = None,
 ) -> Archive:
     """Append evaluations; keep params of the ``keep`` fittest and most recent.
 
     ``protect(all_archs, all_fitness) -> int[...]`` names further rows whose
     params are kept (e.g. the Pareto front of a multi-objective search).
+    ``fitness_se`` (``float[P]``, None: unknown) is appended to the
+    archive's standard errors.
     """
     fitness = np.asarray(fitness, np.float64).reshape(-1)
+    se = (
+        np.full(len(fitness), np.nan)
+        if fitness_se is None
+        else np.asarray(fitness_se, np.float64).reshape(-1)
+    )
+    if se.shape != fitness.shape:
+        raise ValueError(f"{len(se)} standard errors for {len(fitness)} fitness values")
+    old_se = archive.fitness_se
+    if len(old_se) != len(archive.fitness):  # saved before errors were kept
+        old_se = np.full(len(archive.fitness), np.nan)
+    all_se = np.concatenate([old_se, np.where(se >= 0, se, np.nan)])
     all_archs = archs if archive.archs is None else concat(archive.archs, archs)
     all_fit = np.concatenate([archive.fitness, fitness])
     all_fps = archive.fingerprints + tuple(fps)
@@ -303,7 +335,7 @@ def add_to_archive(
     if protect is not None:
         wanted |= {all_fps[int(i)] for i in protect(all_archs, all_fit)}
     store = {k: v for k, v in store.items() if k in wanted}
-    return Archive(all_archs, all_fit, all_fps, store)
+    return Archive(all_archs, all_fit, all_fps, store, all_se)
 
 
 def tell_archive(
@@ -313,10 +345,12 @@ def tell_archive(
     params: Params | None,
     keep: int,
     protect: Callable[[Arch, np.ndarray], np.ndarray] | None = None,
+    fitness_se: ArrayLike | None = None,
 ) -> tuple[SearchState, dict]:
     """The shared ``tell``: record evaluations (NaN = failed) and metrics.
 
-    ``keep`` and ``protect`` choose the params kept (:func:`add_to_archive`).
+    ``keep`` and ``protect`` choose the params kept (:func:`add_to_archive`);
+    ``fitness_se`` (None: unknown) is kept beside the fitness.
     """
     fit = np.asarray(fitness, np.float64).reshape(-1)
     if len(fit) != archs.batch_shape[0]:
@@ -331,7 +365,10 @@ def tell_archive(
     else:
         fresh = init_population(jax.random.split(jax.random.key(0), len(fit)), archs)
         kept = as_fold_params(fresh, archs.spec)
-    archive = add_to_archive(state.archive, archs, fit, kept, fps, keep, protect)
+    se = None if fitness_se is None else np.asarray(fitness_se, np.float64)
+    archive = add_to_archive(
+        state.archive, archs, fit, kept, fps, keep, protect, fitness_se=se
+    )
     metrics = {
         "round": state.round + 1,
         "n_evaluated": len(archive),

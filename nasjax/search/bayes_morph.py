@@ -74,6 +74,7 @@ def make(
     gp_fresh_every: int = 5,
     gp_sparse_above: int = 2048,
     gp_inducing: int = 512,
+    gp_noise_aware: bool = True,
     objectives: Sequence[str] = ("accuracy",),
     rho: float = 0.05,
 ) -> Searcher:
@@ -96,6 +97,10 @@ def make(
         gp_fresh_every: Fits between multi-start fits under warm start.
         gp_sparse_above: Observations above which the GP is sparse.
         gp_inducing: Inducing points of the sparse GP.
+        gp_noise_aware: Add each observation's known noise (its told
+            ``fitness_se`` squared) to the GP's learned noise, so that a
+            score measured on few samples or with a wide fold spread
+            counts for less; False: one learned noise for all.
         objectives: ``("accuracy",)`` (default, single objective) or
             ``"accuracy"`` followed by costs to minimise, from
             :data:`nasjax.search.objectives.COSTS` (``"params"``,
@@ -122,7 +127,7 @@ def make(
         raise ValueError(f"gp_fresh_every must be >= 1, got {gp_fresh_every}")
     warm = gp_warm_start and gp_method == "map"
 
-    def fit(key, enc, fitness, carry):
+    def fit(key, enc, fitness, noise_var, carry):
         prev = (carry or {}).get("gp") if warm else None
         fits = int((carry or {}).get("gp_fits", 0))
         fresh = prev is None or fits % gp_fresh_every == 0
@@ -131,6 +136,7 @@ def make(
             n_restarts=gp_restarts if fresh else 1, steps=gp_steps,
             optimizer=gp_optimizer, init=prev, sparse_above=gp_sparse_above,
             n_inducing=gp_inducing,
+            noise_var=noise_var if gp_noise_aware and noise_var.any() else None,
         )  # fmt: skip
         if not warm:
             return gp, carry
@@ -149,7 +155,7 @@ def make(
             prop = proposal_from_random(archs, params, fps)
             return prop, state._replace(pending=prop)
         enc = encode_population(arch.archs)
-        gp, carry = fit(k_fit, enc, arch.fitness, state.carry)
+        gp, carry = fit(k_fit, enc, arch.fitness, arch.noise_var, state.carry)
         with_params = np.asarray(
             [ok[i] and fp in arch.params for i, fp in enumerate(arch.fingerprints)]
         )
@@ -195,17 +201,21 @@ def make(
             prop = extra if k == 0 else merge(prop, extra)
         return prop, state._replace(pending=prop, carry=carry)
 
-    def tell(key, state, archs, fitness, params=None):
+    def tell(key, state, archs, fitness, params=None, fitness_se=None):
         del key
         keep = max(top_k, 2 * n_init)
         if not costs:
-            return tell_archive(state, archs, fitness, params, keep)
+            return tell_archive(
+                state, archs, fitness, params, keep, fitness_se=fitness_se
+            )
 
         def front_rows(all_archs, all_fit):
             y = objective_matrix(all_archs, all_fit, objs)
             return np.flatnonzero(pareto_ranks(y) <= 1)
 
-        state, metrics = tell_archive(state, archs, fitness, params, keep, front_rows)
+        state, metrics = tell_archive(
+            state, archs, fitness, params, keep, front_rows, fitness_se=fitness_se
+        )
         front = pareto_front_of(state, objs)
         return state, {**metrics, "pareto_size": len(front.fingerprints)}
 

@@ -112,8 +112,10 @@ def make(
             prop = extra if not keep else merge(prop, extra)
         return prop, state._replace(pending=prop)
 
-    def tell(key, state, archs, fitness, params=None):
+    def tell(key, state, archs, fitness, params=None, fitness_se=None):
         del key
-        return tell_archive(state, archs, fitness, params, population_size)
+        return tell_archive(
+            state, archs, fitness, params, population_size, fitness_se=fitness_se
+        )
 
     return Searcher(init_state, ask, tell)

@@ -362,8 +362,10 @@ def make(
         assert prop is not None
         return prop, state._replace(pending=prop)
 
-    def tell(key, state, archs, fitness, params=None):
+    def tell(key, state, archs, fitness, params=None, fitness_se=None):
         del key
-        return tell_archive(state, archs, fitness, params, keep_params)
+        return tell_archive(
+            state, archs, fitness, params, keep_params, fitness_se=fitness_se
+        )
 
     return Searcher(init_state, ask, tell)
