@@ -10,6 +10,10 @@ then skips that seed (:func:`nasjax.search.seed_archs`).
   on the last step's features (its ``max_width``-channel projection).
 * ``linear_window``: the same with the ``window`` readout: a logistic
   regression on every step of the window (:mod:`nasjax.nn.readout`).
+* ``fcn``: the fully convolutional network of time-series classification
+  (Wang, Yan & Oates 2017: three convolutions of 8, 5 and 3 taps, each
+  normalised, then global average pooling), with layer norm for batch norm
+  and kernels capped at the bucket's ``max_kernel``.
 * ``lstm``, ``transformer``, ``tcn``: the hand-designed deep baselines
   (:mod:`nasjax.baselines.deep` re-exports them), sized after common
   crypto-forecasting papers (2-layer LSTMs of 32-128 units, small causal
@@ -137,9 +141,31 @@ def tcn(spec: ArchSpec, width: int = 32, kernel: int = 3) -> Arch:
     )
 
 
+def fcn(spec: ArchSpec, width: int = 128) -> Arch:
+    """Fully convolutional network with global average pooling (the ``mean``
+    readout): [conv, layernorm] x 3 with 8, 5 and 3 taps (capped at
+    ``max_kernel``; as many blocks as fit), widths ``width`` capped at
+    ``max_width``. Each conv applies GELU, so a block is conv -> GELU ->
+    layer norm (the original: conv -> batch norm -> ReLU)."""
+    _need_ops(spec, "fcn", ["conv", "layernorm"])
+    _need_nodes(spec, "fcn", 3)
+    w = _width(spec, width)
+    taps = [min(k, spec.max_kernel) for k in (8, 5, 3)][: (spec.max_nodes - 1) // 2]
+    ops = ["conv", "layernorm"] * len(taps)
+    return chain(
+        spec,
+        ops,
+        [w] * len(ops),
+        kernels=[k for k in taps for _ in range(2)],
+        dilations=[min(spec.dilations)] * len(ops),
+        readout="mean",
+    )
+
+
 ZOO: dict[str, Callable[[ArchSpec], Arch]] = {
     "linear": linear,
     "linear_window": linear_window,
+    "fcn": fcn,
     "lstm": lstm,
     "transformer": transformer,
     "tcn": tcn,

@@ -36,7 +36,14 @@ def used_ops(arch) -> set[str]:
 
 
 def test_seed_names_are_the_zoo():
-    assert SEED_NAMES == ("linear", "linear_window", "lstm", "transformer", "tcn")
+    assert SEED_NAMES == (
+        "linear",
+        "linear_window",
+        "fcn",
+        "lstm",
+        "transformer",
+        "tcn",
+    )
     assert set(ZOO) == set(SEED_NAMES)
 
 
@@ -67,6 +74,17 @@ def test_every_seed_fits_each_conf_bucket_or_is_skipped_with_a_reason(bucket):
     if bucket == "small":  # dense_gelu, conv, identity; 4 nodes
         assert set(archs) == {"linear", "linear_window", "tcn"}
         assert "lstm" in skipped["lstm"] and "attention" in skipped["transformer"]
+
+
+def test_fcn_seed_is_three_normalised_convs_and_average_pooling():
+    spec = conf_spec("default")
+    arch = ZOO["fcn"](spec)
+    a = arch.to_numpy()
+    n = int(a["node_mask"].sum())
+    assert [spec.ops[i] for i in a["ops"][1:n]] == ["conv", "layernorm"] * 3
+    assert READOUTS[int(arch.readout)] == "mean"
+    want = [min(k, spec.max_kernel) for k in (8, 5, 3)]
+    assert list(a["kernel"][1:n:2]) == want
 
 
 def test_linear_seeds_are_stem_identity_and_a_readout():
