@@ -38,7 +38,8 @@ def _lines(edit: Callable[[list[str]], list[str]], name: str = "a.csv") -> Build
 
 def _cell(row: int, column: str, value: str) -> Callable[[list[str]], list[str]]:
     """Replaces one cell of data row ``row`` (0-based) of a generic CSV."""
-    index = HEADER.split(",").index(column)
+    names: list[str] = [str(c) for c in HEADER.split(",")]
+    index = names.index(column)
 
     def edit(lines: list[str]) -> list[str]:
         cells = lines[row + 1].split(",")
