@@ -194,6 +194,22 @@ class SurrogateConfig:
     inducing: int = 512
     noise_aware: bool = True
 
+    def __post_init__(self) -> None:
+        problems = []
+        if self.method not in ("map", "nuts"):
+            problems.append(
+                f"surrogate.method must be map or nuts, got {self.method!r}"
+            )
+        if self.optimizer not in ("lbfgs", "adam"):
+            problems.append(
+                f"surrogate.optimizer must be lbfgs or adam, got {self.optimizer!r}"
+            )
+        for key in ("restarts", "steps", "fresh_every", "inducing"):
+            if getattr(self, key) < 1:
+                problems.append(f"surrogate.{key} must be >= 1")
+        if problems:
+            raise ValueError("; ".join(problems))
+
 
 @dataclass(frozen=True)
 class AcquisitionConfig:
@@ -212,6 +228,25 @@ class AcquisitionConfig:
     top_k: int = 8
     chain_length: int = 2
     random_fraction: float = 0.125
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.name not in ACQUISITION_NAMES:
+            problems.append(
+                f"acquisition.name must be one of {ACQUISITION_NAMES}, "
+                f"got {self.name!r}"
+            )
+        for key in ("n_candidates", "top_k", "chain_length"):
+            if getattr(self, key) < 1:
+                problems.append(f"acquisition.{key} must be >= 1")
+        if not 0.0 <= self.random_fraction <= 1.0:
+            problems.append("acquisition.random_fraction must be in [0, 1]")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+ACQUISITION_NAMES: tuple[str, ...] = ("ei", "log_ei", "pi", "ucb")
+"""Values of ``acquisition.name`` (:func:`nasjax.surrogate.propose`)."""
 
 
 @dataclass(frozen=True)

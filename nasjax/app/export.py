@@ -30,12 +30,13 @@ candles).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import logging
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from jax import export as jax_export
 
 from nasjax.app.frames import candle_frame, check_candles
 from nasjax.app.members import (
+    CALIBRATION_FILE,
     ENSEMBLE_FILE,
     Member,
     answer_fn,
@@ -445,7 +447,17 @@ class Model:
             chunk = x[a : a + batch_size]
             n = len(chunk)
             chunk = pad_rows(chunk, min(bucket_size(n), batch_size), fill=0)
-            out.append(np.asarray(fn(chunk))[:n])
+            try:
+                out.append(np.asarray(fn(chunk))[:n])
+            except jax.errors.JaxRuntimeError as e:
+                if not use_export:
+                    raise
+                first = str(e).strip().splitlines()[0][:300]
+                raise ExportError(
+                    f"the exported function ({EXPORT_FILE}) does not run ({first}); "
+                    "it is damaged: export the model again, or predict with "
+                    "use_export=False (the arch and params)"
+                ) from e
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
     @property
@@ -542,11 +554,33 @@ def _restore_params(path: Path, arch: Arch) -> Params:
     }
 
 
+class ExportError(ValueError):
+    """A model folder that does not load: names the damaged or missing file."""
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turns any error while reading ``path`` into an :class:`ExportError`
+    naming it (JSON, orbax / tensorstore, ``jax.export`` and OS errors)."""
+    try:
+        yield
+    except ExportError:
+        raise
+    except Exception as e:
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+        raise ExportError(
+            f"damaged or missing model file {path} ({type(e).__name__}: {first}); "
+            "export the model again or copy the folder again"
+        ) from e
+
+
 def load_model(path: str | Path) -> Model:
     """Load an exported model (a ``best/`` folder, or a run folder holding one).
 
     Raises:
         FileNotFoundError: If ``path`` holds no exported model.
+        ExportError: If a file of the folder is missing, truncated or
+            corrupted (naming that file).
     """
     root = Path(path).absolute()
     if not _holds_model(root) and _holds_model(root / "best"):
@@ -558,28 +592,40 @@ def load_model(path: str | Path) -> Model:
     members: tuple[Member, ...] = ()
 
     def load_arch(folder: Path) -> tuple[Arch, Params]:
-        arch = Arch.from_json((folder / ARCH_FILE).read_text())
-        return arch, _restore_params(folder / PARAMS_DIR, arch)
+        with _reading(folder / ARCH_FILE):
+            arch = Arch.from_json((folder / ARCH_FILE).read_text())
+        with _reading(folder / PARAMS_DIR):
+            return arch, _restore_params(folder / PARAMS_DIR, arch)
+
+    def json_file(name: str) -> Any:
+        with _reading(root / name):
+            return json.loads((root / name).read_text())
 
     if (root / ENSEMBLE_FILE).exists():
-        members = read_ensemble(root, load_arch)
+        with _reading(root / ENSEMBLE_FILE):
+            members = read_ensemble(root, load_arch)
         first = next((m for m in members if m.arch is not None), None)
         arch, params = (None, None) if first is None else (first.arch, first.params)
     else:
         arch, params = load_arch(root)
-    pre = Preprocess.from_dict(json.loads((root / PREPROCESS_FILE).read_text()))
+    with _reading(root / PREPROCESS_FILE):
+        pre = Preprocess.from_dict(json.loads((root / PREPROCESS_FILE).read_text()))
     exported = None
     if (root / EXPORT_FILE).exists():
-        exported = jax_export.deserialize(bytearray((root / EXPORT_FILE).read_bytes()))
+        with _reading(root / EXPORT_FILE):
+            blob = bytearray((root / EXPORT_FILE).read_bytes())
+            exported = jax_export.deserialize(blob)
+    with _reading(root / CALIBRATION_FILE):
+        calibration = read_calibration(root)
     return Model(
         arch=arch,
         params=params,
         preprocess=pre,
-        metrics=json.loads((root / METRICS_FILE).read_text()),
-        lineage=json.loads((root / LINEAGE_FILE).read_text()),
+        metrics=json_file(METRICS_FILE),
+        lineage=json_file(LINEAGE_FILE),
         exported=exported,
         members=members,
-        calibration=read_calibration(root),
+        calibration=calibration,
     )
 
 

@@ -50,7 +50,14 @@ def _polars(frame: Any) -> pl.DataFrame:
         if isinstance(frame.index, pd.DatetimeIndex):
             name = frame.index.name or "timestamp"
             frame = frame.rename_axis(name).reset_index()
-        return pl.from_pandas(frame)
+        try:
+            return pl.from_pandas(frame)
+        except Exception as e:  # pyarrow / polars conversion errors, many types
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+            raise DataError(
+                "cannot convert the pandas frame (a column of Python objects?): "
+                f"{type(e).__name__}: {first}"
+            ) from e
     raise DataError(
         "expected a polars or pandas DataFrame of candles (or a mapping "
         f"symbol -> frame), got {type(frame).__name__}"
@@ -102,6 +109,10 @@ def _single(frame: Any, symbol: str | None, known: Sequence[str]) -> pl.DataFram
                 "single-symbol frame, or a mapping {symbol: frame} (the model "
                 f"was trained on {list(known)})"
             )
+        if not isinstance(symbol, str):
+            raise DataError(
+                f"symbol= must be a string such as 'BTC/USDT', got {symbol!r}"
+            )
         symbols = pl.repeat(normalize_symbol(symbol), len(df), eager=True)
     try:
         prices = [df[c].cast(pl.Float64) for c in OHLCV_COLUMNS]
@@ -142,8 +153,13 @@ def candle_frame(
         out = _single(frame, symbol, known_symbols)
     if out.is_empty():
         raise DataError("the frame has no rows")
-    if out["timestamp"].null_count():
-        raise DataError("unparsable or missing timestamps")
+    for column, what in (
+        ("timestamp", "unparsable or missing timestamps"),
+        ("symbol", "missing symbols"),
+    ):
+        if out[column].null_count():  # row: 0-based, frames of a mapping in order
+            row = int(out[column].is_null().arg_max() or 0)
+            raise DataError(f"{what}, the first{where(None, column, row)}")
     return out.sort("symbol", "timestamp")
 
 

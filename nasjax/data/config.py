@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import polars as pl
 
 from nasjax.data.dataset import FoldedData, build_dataset
+from nasjax.data.errors import DataError
 from nasjax.data.features import FeatureConfig
 from nasjax.data.load import load_ohlcv
 from nasjax.data.sample import load_sample
+from nasjax.data.schema import timeframe_us
 from nasjax.data.splits import FoldConfig
 from nasjax.data.synthetic import synthetic
 from nasjax.data.ucr import build_ucr_dataset
@@ -71,8 +73,9 @@ class DataConfig:
         synthetic_steps: Bars of the synthetic panel.
 
     Raises:
-        ValueError: On an unknown source, or a source missing its ``path`` or
-            ``name``.
+        ValueError: On an unknown source, a source missing its ``path`` or
+            ``name``, a window, horizon or fold count below 1, or a timeframe
+            that is not a fixed bar length.
     """
 
     source: str = "sample"
@@ -104,6 +107,14 @@ class DataConfig:
             problems.append(f"data.repair takes sort and/or dedupe, got {unknown}")
         if self.min_history_bars < 0:
             problems.append("data.min_history_bars must be >= 0")
+        for key in ("window", "horizon", "n_folds"):
+            if getattr(self, key) < 1:
+                problems.append(f"data.{key} must be >= 1, got {getattr(self, key)}")
+        if self.timeframe is not None:
+            try:
+                timeframe_us(self.timeframe)
+            except DataError as e:
+                problems.append(f"data.timeframe: {e}")
         if problems:
             raise ValueError("; ".join(problems))
 

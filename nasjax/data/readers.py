@@ -193,6 +193,8 @@ def _finish(
             extras.append(name)
     for name in OHLCV_COLUMNS:
         dtype = schema[name]
+        if dtype == pl.String and _all_numbers(lf, name):
+            continue  # e.g. a lowercase "nan" cell: cast, then located by validation
         if not dtype.is_numeric():
             _raise_non_numeric(lf, spec, name)
     return lf.select(
@@ -202,6 +204,14 @@ def _finish(
         pl.lit(str(spec.path)).alias("__file"),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"),
     )
+
+
+def _all_numbers(lf: pl.LazyFrame, column: str) -> bool:
+    """Whether every non-null cell of a text column reads as a float
+    (``"nan"``, ``"inf"`` included)."""
+    col = pl.col(column)
+    bad = col.is_not_null() & col.cast(pl.Float64, strict=False).is_null()
+    return not lf.select(bad.any()).collect().item()
 
 
 def _raise_non_numeric(lf: pl.LazyFrame, spec: FileSpec, column: str) -> None:
@@ -436,11 +446,14 @@ def _read_collect(spec: FileSpec, column_map: dict[str, str] | None) -> pl.DataF
 
 
 def _read_freqtrade_json(spec: FileSpec) -> pl.LazyFrame:
+    raw = spec.path.read_bytes()
     try:
-        with spec.path.open("rb") as f:
-            rows = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"invalid JSON ({e}){where(spec.path)}") from e
+        rows = json.loads(raw)
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError,
+        # an integer of over 4300 digits, or nesting deeper than the parser's stack
+        raise DataError(
+            f"invalid JSON ({type(e).__name__}: {e}){where(spec.path)}"
+        ) from e
     if not isinstance(rows, list):
         raise DataError(f"expected a JSON array of rows{where(spec.path)}")
     if not rows:
@@ -449,7 +462,9 @@ def _read_freqtrade_json(spec: FileSpec) -> pl.LazyFrame:
     try:
         arr = np.asarray(rows, dtype=np.float64)
         ok = arr.ndim == 2 and arr.shape[1] == len(names)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
+        ok = False
+    if ok and _JSON_BOOL.search(raw):  # numpy reads true/false as 1/0: find the row
         ok = False
     if not ok:
         for i, r in enumerate(rows):  # error path only: find the bad row
@@ -463,12 +478,14 @@ def _read_freqtrade_json(spec: FileSpec) -> pl.LazyFrame:
                     raise DataError(
                         f"non-numeric value {v!r}{where(spec.path, name, i)}"
                     )
-        raise DataError(f"unreadable rows{where(spec.path)}")  # pragma: no cover
+        raise DataError(f"unreadable rows{where(spec.path)}")
     ts = arr[:, 0]
-    if not np.all(np.isfinite(ts)) or np.any(ts != np.round(ts)):
-        bad = int(np.argmax(~np.isfinite(ts) | (ts != np.round(ts))))
+    wrong = ~np.isfinite(ts) | (ts != np.round(ts)) | (np.abs(ts) >= 2.0**63)
+    if wrong.any():
+        bad = int(np.argmax(wrong))
         raise DataError(
-            f"timestamp is not an integer epoch{where(spec.path, 'timestamp', bad)}"
+            f"timestamp {rows[bad][0]!r} is not an integer epoch (s, ms, us or ns)"
+            f"{where(spec.path, 'timestamp', bad)}"
         )
     data = {"timestamp": ts.astype(np.int64)}
     data.update({c: arr[:, j + 1] for j, c in enumerate(OHLCV_COLUMNS)})
@@ -476,6 +493,9 @@ def _read_freqtrade_json(spec: FileSpec) -> pl.LazyFrame:
     lf = lf.with_columns(epoch_to_ts(pl.col("timestamp")).alias("timestamp"))
     return _finish(lf, spec)
 
+
+_JSON_BOOL = re.compile(rb"\btrue\b|\bfalse\b")
+"""A JSON boolean anywhere in a file of rows (a price cannot be one)."""
 
 _AWARE = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d{2}:?\d{2})$"
 """A time of day followed by a UTC offset: ``Z``, ``+00:00``, ``+0000``..."""
@@ -522,6 +542,24 @@ def parse_times(text: pl.Series) -> pl.Series:
     return out.alias(text.name)
 
 
+def _check_integral_epochs(lf: pl.LazyFrame, spec: FileSpec) -> None:
+    """Refuses float epochs that are not whole numbers of a unit (``1.5e9``
+    seconds would be silently rounded) or beyond the int64 range."""
+    col = pl.col("timestamp")
+    wrong = (col != col.round()) | ~col.is_finite() | (col.abs() >= 2.0**63)
+    bad = (
+        lf.select(col, pl.int_range(pl.len(), dtype=pl.Int64).alias("__i"))
+        .filter(wrong.fill_null(False))
+        .head(1)
+        .collect()
+    )
+    if bad.height:
+        raise DataError(
+            f"timestamp {bad['timestamp'][0]!r} is not an integer epoch (s, ms, "
+            f"us or ns){where(spec.path, 'timestamp', int(bad['__i'][0]))}"
+        )
+
+
 def _to_utc(lf: pl.LazyFrame, spec: FileSpec) -> pl.LazyFrame:
     """Converts the ``timestamp`` column of any supported dtype to UTC us."""
     dtype = lf.collect_schema()["timestamp"]
@@ -534,7 +572,10 @@ def _to_utc(lf: pl.LazyFrame, spec: FileSpec) -> pl.LazyFrame:
         expr = expr.dt.cast_time_unit("us")
     elif isinstance(dtype, pl.Date):
         expr = col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    elif dtype.is_integer() or dtype.is_float():
+    elif dtype.is_integer():
+        expr = epoch_to_ts(col)
+    elif dtype.is_float():
+        _check_integral_epochs(lf, spec)
         expr = epoch_to_ts(col)
     elif dtype == pl.String:
         df = lf.collect()

@@ -35,7 +35,8 @@ def _fail(msg: str, row: dict, column: str | None = None) -> DataError:
 
 
 def check_values(df: pl.DataFrame) -> None:
-    """Checks finiteness, positive prices, volume >= 0 and OHLC consistency.
+    """Checks timestamps and symbols are present, finiteness, positive prices,
+    volume >= 0 and OHLC consistency.
 
     Args:
         df: Loaded rows (any order) with ``__file``/``__row``.
@@ -56,7 +57,8 @@ def check_values(df: pl.DataFrame) -> None:
             "null timestamp (unparsable or missing)",
             "timestamp",
             pl.col("timestamp").is_null(),
-        )
+        ),
+        ("missing symbol (empty cell)", "symbol", pl.col("symbol").is_null()),
     ]
     checks += [
         ("missing or non-numeric value", c, pl.col(c).is_null()) for c in numeric
@@ -221,9 +223,11 @@ def check_timeframe(
             common = tf
         elif tf != common:
             what = "requested" if requested_us is not None else "other symbols'"
+            first = _first(df, pl.col("symbol") == sym)
             raise DataError(
                 f"timeframe {timeframe_str(int(tf))} differs from the {what} "
-                f"timeframe {timeframe_str(common)}{where(symbol=sym)}"
+                f"timeframe {timeframe_str(common)}"
+                f"{where(first.get('__file'), symbol=sym)}"
             )
     if common is None:
         return None
@@ -239,11 +243,22 @@ def check_timeframe(
     )
     if typical.height:
         sym, median, longer, n = typical.row(0)
-        raise DataError(
+        if int(median) % common:  # bars off the typical grid, e.g. one at 00:31
+            off = ((df["symbol"] == sym) & (step % int(median) != 0)).fill_null(False)
+            raise _fail(
+                f"mixed timeframes: step is not a multiple of "
+                f"{timeframe_str(int(median))} (the typical step)",
+                df.row(int(off.arg_max() or 0), named=True),
+                "timestamp",
+            )
+        first_long = ((df["symbol"] == sym) & (step > common)).fill_null(False)
+        raise _fail(
             f"mixed timeframes: most bars are {timeframe_str(int(median))} apart "
             f"({longer} of {n} steps are longer than {timeframe_str(common)}), "
-            f"not {timeframe_str(common)}{where(symbol=sym)}; is part of the data "
-            "of another timeframe?"
+            f"not {timeframe_str(common)}; is part of the data of another "
+            "timeframe? The first longer step ends at",
+            df.row(int(first_long.arg_max() or 0), named=True),
+            "timestamp",
         )
     off_grid = (step % common != 0).fill_null(False)
     if off_grid.any():

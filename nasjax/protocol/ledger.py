@@ -157,7 +157,8 @@ class _Chain:
     def feed_line(self, raw: bytes) -> None:
         try:
             record = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # bad JSON or UTF-8, a 4300+ digit
+            # integer, or nesting deeper than the parser's stack
             raise self.fail("malformed record (not valid JSON)") from None
         if not isinstance(record, dict):
             raise self.fail("malformed record (not an object)")
@@ -238,9 +239,10 @@ class _Chain:
             raise self.fail("block 0 is not a genesis block")
         try:
             public = {int(a["id"]): str(a["public"]) for a in body["accounts"]}
-            str(body["genesis_public"])
         except (KeyError, TypeError, ValueError):
             raise self.fail("malformed genesis accounts") from None
+        if not isinstance(body.get("genesis_public"), str):
+            raise self.fail("malformed genesis key (genesis_public is not a string)")
         self.rules = ChainRules(public=public)
 
     def _supply(self, supply: Any) -> None:
