@@ -7,8 +7,12 @@ applicable baselines get multi-class test metrics (accuracy, balanced
 accuracy, macro F1, MCC, log loss) with 95% iid bootstrap intervals over the
 independent test instances. The test instances are touched once, here.
 
-The best arch is evaluated as the K-fold ensemble of the very models the
-search validated: its K per-fold params (each trained on its fold's training
+The answer (with ``evaluation.ensemble.enabled``, the default) is an
+ensemble selected on out-of-fold predictions among the best architectures'
+K-fold models and the classical logistic regression
+(:mod:`nasjax.app.classify_ensemble`); the single best arch is reported
+beside it. The best arch is evaluated as the K-fold ensemble of the very
+models the search validated: its K per-fold params (each trained on its fold's training
 instances, early-stopped on the fold's validation instances), test
 probabilities averaged. No retraining from scratch: a searched arch that
 inherited weights from its parents would lose that training (and be judged
@@ -29,6 +33,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from nasjax.app import classify_ensemble as cens
 from nasjax.app.config import AppConfig
 from nasjax.app.finish import BestEvaluation, TestOutcome, best_record
 from nasjax.baselines import classification as cb
@@ -199,16 +204,36 @@ class ClassificationTask:
         k_base: Key,
         plot_dir: Path | None,
     ) -> TestOutcome:
-        """The K-fold ensemble and the applicable baselines on the test
-        instances (nothing is retrained: ``k_final`` is unused)."""
+        """The answer (the out-of-fold-selected ensemble, or the best arch's
+        K-fold ensemble), the best arch and the applicable baselines on the
+        test instances (nothing is retrained: ``k_final`` is unused)."""
         del k_final, plot_dir
         ds, folds, norm = data
         ids = cb.test_ids(folds)
         y_test = cb.labels_of(ds, ids)
         bs = cfg.train.eval_batch_size
-        predictions = {
-            "best": cb.predict_ensemble(best.arch, best.fold_params, ds, norm, ids, bs)
-        }
+        ens = cfg.evaluation.ensemble
+        record = None
+        if ens.enabled:
+            cands, left_out = cens.candidates(best, data, cfg)
+            selection = cens.select(cands, data, ens.rounds)
+            record = cens.ensemble_record(cands, selection, data, left_out)
+            record["arch_members"] = [
+                {"name": c.name, "arch_json": c.arch.to_json()}
+                for c, w in zip(cands, selection.weights, strict=True)
+                if w > 0 and c.arch is not None
+            ]
+            test_stack = np.stack([c.test for c in cands])
+            predictions = {
+                "ensemble": selection.predict(test_stack).astype(np.float32),
+                "best": cands[0].test,
+            }
+        else:
+            predictions = {
+                "best": cb.predict_ensemble(
+                    best.arch, best.fold_params, ds, norm, ids, bs
+                )
+            }
         skipped: dict[str, str] = {}
         for j, name in enumerate(cfg.evaluation.baselines):
             if name in cb.CLASSIFIERS:
@@ -217,28 +242,36 @@ class ClassificationTask:
                 )
             else:
                 skipped[name] = cb.SKIPPED.get(name, "does not apply to classification")
+        answer = "ensemble" if record is not None else "best"
         report = classification_report(
             predictions,
             y_test,
             class_names=ds.meta.class_names,
-            reference="best",
+            reference=answer,
             n_boot=cfg.evaluation.n_boot,
             seed=cfg.seed,
         )
-        extra = {"skipped": skipped, "n_test_instances": len(y_test)}
+        extra = {
+            "skipped": skipped,
+            "n_test_instances": len(y_test),
+            "answer": answer,
+            "ensemble": record,
+        }
         return TestOutcome(report, best.fold_params, [], extra)
 
     def late_plots(
         self, outcome: TestOutcome, data: FoldedData, plot_dir: Path
     ) -> list[str]:
-        """The test confusion matrix."""
-        entry = outcome.report["models"]["best"]
+        """The test confusion matrix of the answer."""
+        answer = outcome.extra["answer"]
+        entry = outcome.report["models"][answer]
         n = outcome.extra["n_test_instances"]
+        what = "ensemble (answer)" if answer == "ensemble" else "best arch"
         confusion = plot_confusion(
             np.asarray(entry["confusion"]),
             data.dataset.meta.class_names,
             plot_dir / "confusion.png",
-            title=f"best arch, test ({n} instances)",
+            title=f"{what}, test ({n} instances)",
         )
         return [str(confusion)]
 
@@ -255,6 +288,7 @@ class ClassificationTask:
         data: FoldedData,
     ) -> dict[str, Any]:
         """Validation and test metrics and how the model is evaluated."""
+        answer = outcome.extra["answer"]
         return {
             "fingerprint": best.row["fingerprint"],
             "validation": validation,
@@ -262,6 +296,8 @@ class ClassificationTask:
             "test_trading": None,
             "n_test": outcome.report["n"],
             "evaluated_as": ENSEMBLE_NOTE,
+            "answer": answer,
+            "answer_test": outcome.report["models"][answer]["metrics"],
         }
 
     def export(
@@ -274,7 +310,9 @@ class ClassificationTask:
         history: list[dict[str, Any]],
         metrics: dict[str, Any],
     ) -> None:
-        """The K fold models, their preprocessing, lineage and metrics."""
+        """The best arch's K fold models, their preprocessing, lineage and
+        metrics; with an ensemble answer, ``ensemble.json`` beside them (its
+        members, weights and architectures)."""
         _export(
             export_dir,
             best.arch,
@@ -285,6 +323,10 @@ class ClassificationTask:
             history,
             metrics,
         )
+        if outcome.extra["ensemble"] is not None:
+            (export_dir / "ensemble.json").write_text(
+                json.dumps(outcome.extra["ensemble"], indent=1, default=float)
+            )
 
     def summary(
         self,
@@ -299,9 +341,10 @@ class ClassificationTask:
         report = outcome.report
         entry = report["models"]["best"]
         skipped = outcome.extra["skipped"]
+        answer = outcome.extra["answer"]
         head = {
             "task": "classification",
-            "answer": "best",
+            "answer": answer,
             "best": best_record(
                 best.row,
                 history,
@@ -318,6 +361,11 @@ class ClassificationTask:
                 if name not in skipped
             },
             "skipped_baselines": skipped,
+            **(
+                {"ensemble": {**outcome.extra["ensemble"], **report["models"][answer]}}
+                if answer == "ensemble"
+                else {}
+            ),
             "notes": [
                 "classification dataset: multi-class metrics with iid bootstrap "
                 "intervals (instances are independent); no trading/equity view and "

@@ -38,8 +38,12 @@ class EnsembleSelection(NamedTuple):
     best_round: int
 
     def predict(self, preds: np.ndarray) -> np.ndarray:
-        """The ensemble's P(up): ``weights @ preds`` (``preds: float[M, n]``)."""
-        return np.asarray(self.weights) @ np.asarray(preds, np.float64)
+        """The ensemble's prediction: the weighted mean over the candidates'
+        axis (``preds: float[M, n]`` P(up) -> ``[n]``, or ``float[M, n, C]``
+        class probabilities -> ``[n, C]``)."""
+        return np.tensordot(
+            np.asarray(self.weights), np.asarray(preds, np.float64), axes=1
+        )
 
 
 def select_ensemble(
@@ -52,7 +56,10 @@ def select_ensemble(
 
     Args:
         y: ``int[n]`` labels of the selection data (a validation block).
-        preds: ``float[M, n]`` each candidate's P(up) on the same samples.
+        preds: ``float[M, n]`` each candidate's P(up) on the same samples,
+            or ``float[M, n, C]`` class probabilities (then pass a
+            multi-class ``metric``, e.g.
+            :func:`nasjax.evaluate.classification.log_loss`).
         rounds: Selection rounds (the most members an ensemble may count,
             repeats included).
         metric: Loss to minimise, ``metric(y, p) -> float`` (default the
@@ -65,12 +72,15 @@ def select_ensemble(
         ValueError: On no candidate, or fewer than one round.
     """
     preds = np.asarray(preds, np.float64)
-    if preds.ndim != 2 or preds.shape[0] == 0:
-        raise ValueError(f"preds must be float[M >= 1, n], got shape {preds.shape}")
+    if preds.ndim not in (2, 3) or preds.shape[0] == 0:
+        raise ValueError(
+            f"preds must be float[M >= 1, n] or float[M >= 1, n, C], got shape "
+            f"{preds.shape}"
+        )
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
     n_cand = preds.shape[0]
-    total = np.zeros(preds.shape[1])
+    total = np.zeros(preds.shape[1:])
     counts = np.zeros(n_cand, np.int64)
     history = np.zeros((rounds, n_cand), np.int64)
     curve = np.zeros(rounds)

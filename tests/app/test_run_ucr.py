@@ -75,6 +75,25 @@ def test_summary_has_classification_metrics(run):
     assert "accuracy_diff" in summary["baselines"]["logistic"]["vs_reference"]
 
 
+def test_the_answer_is_an_ensemble_selected_out_of_fold(run):
+    out, summary = run
+    assert summary["answer"] == "ensemble"
+    ens = summary["ensemble"]
+    weights = [m["weight"] for m in ens["members"]]
+    assert sum(weights) == pytest.approx(1.0) and min(weights) > 0
+    names = [c["name"] for c in ens["candidates"]]
+    assert names[0] == summary["best"]["fingerprint"] and "logistic" in names
+    assert "gbdt" in ens["skipped"]  # a direction-data candidate only
+    # selected on the OOF predictions: never worse there than any candidate
+    assert ens["oof_log_loss"] <= min(c["oof_log_loss"] for c in ens["candidates"])
+    for v in ens["metrics"]["accuracy"].values():
+        assert 0.0 <= v <= 1.0
+    # the baselines are compared with the answer
+    assert summary["baselines"]["logistic"]["vs_reference"]
+    saved = json.loads((out / "best" / "ensemble.json").read_text())
+    assert saved["members"] == ens["members"]
+
+
 def test_outputs_on_disk(run):
     out, summary = run
     rows = pl.read_parquet(out / "results.parquet")

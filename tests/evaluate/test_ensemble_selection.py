@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nasjax.evaluate import classification as cm
 from nasjax.evaluate.ensemble import select_ensemble
 from nasjax.evaluate.metrics import log_loss
 
@@ -39,8 +40,27 @@ def test_never_worse_than_the_best_single_candidate(seed):
     assert sel.loss == pytest.approx(sel.curve.min())
 
 
+def test_class_probabilities_pick_the_known_best_mixture():
+    """Three classes: two candidates that each favour a wrong class by the
+    same margin average to the truth; the uniform one gets no weight."""
+    rng = np.random.default_rng(1)
+    n, c = 6_000, 3
+    truth = rng.dirichlet(np.ones(c) * 2.0, n)
+    y = np.array([rng.choice(c, p=p) for p in truth])
+    shift = np.array([0.1, -0.1, 0.0])
+    a = truth + shift * truth.min(axis=1, keepdims=True) * 5
+    b = truth - shift * truth.min(axis=1, keepdims=True) * 5
+    preds = np.stack([a, b, np.full((n, c), 1 / c)])
+    sel = select_ensemble(y, preds, rounds=10, metric=cm.log_loss)
+    np.testing.assert_allclose(sel.weights, [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(sel.predict(preds), truth, atol=1e-12)
+    assert sel.loss == pytest.approx(cm.log_loss(y, truth))
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="preds"):
         select_ensemble(np.zeros(3), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="preds"):
+        select_ensemble(np.zeros(3), np.zeros((2, 3, 2, 1)))
     with pytest.raises(ValueError, match="rounds"):
         select_ensemble(np.zeros(3), np.full((1, 3), 0.5), rounds=0)
