@@ -494,3 +494,14 @@ def instance_dataset(
     )
     norm = NormStats(np.zeros((1, f), np.float32), np.ones((1, f), np.float32))
     return FoldedData(dataset, folds, norm)
+
+
+def ohlcv(n: int, seed: int = 0) -> np.ndarray:
+    """``float64[n, 5]`` consistent open, high, low, close, volume (a random
+    walk of closes; each bar opens at the previous close)."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.r_[100.0, close[:-1]]
+    high = np.maximum(open_, close) * 1.001
+    low = np.minimum(open_, close) * 0.999
+    return np.c_[open_, high, low, close, rng.uniform(1, 10, n)]

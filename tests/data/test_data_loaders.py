@@ -13,20 +13,11 @@ import polars as pl
 import pytest
 
 from nasjax.data import DataError, LoadReport, load_ohlcv, normalize_symbol
+from tests.helpers import ohlcv
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "crypto"
 T0_MS = 1_672_531_200_000  # 2023-01-01 00:00 UTC
 STEP_MS = 300_000
-
-
-def ohlcv(n: int, seed: int = 0) -> np.ndarray:
-    """float64[n, 5] valid open, high, low, close, volume."""
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    open_ = np.r_[100.0, close[:-1]]
-    high = np.maximum(open_, close) * 1.001
-    low = np.minimum(open_, close) * 0.999
-    return np.c_[open_, high, low, close, rng.uniform(1, 10, n)]
 
 
 def binance_lines(n: int, unit: str = "ms", seed: int = 0, t0: int = T0_MS) -> str:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from nasjax.data import DataError, load_ohlcv, load_sample
 from nasjax.data.readers import parse_times
-from tests.data.test_data_loaders import binance_lines, ohlcv
+from tests.data.test_data_loaders import binance_lines
+from tests.helpers import ohlcv
 
 T0 = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
 

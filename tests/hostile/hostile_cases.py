@@ -6,8 +6,9 @@ import io
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import polars as pl
+
+from tests.helpers import ohlcv
 
 T0_MS = 1_672_531_200_000  # 2023-01-01 00:00 UTC
 STEP_MS = 300_000  # 5 minutes
@@ -16,16 +17,6 @@ BINANCE_HEADER = (
     "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
     "taker_buy_volume,taker_buy_quote_volume,ignore"
 )
-
-
-def ohlcv(n: int, seed: int = 0) -> np.ndarray:
-    """``float64[n, 5]`` consistent open, high, low, close, volume."""
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
-    open_ = np.r_[100.0, close[:-1]]
-    high = np.maximum(open_, close) * 1.001
-    low = np.minimum(open_, close) * 0.999
-    return np.c_[open_, high, low, close, rng.uniform(1, 10, n)]
 
 
 def candles(n: int = 24, symbol: str = "BTC/USDT", seed: int = 0) -> pl.DataFrame:
@@ -81,3 +72,20 @@ def write(path: Path, data: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)
     return path
+
+
+def damage(path: Path, mode: str, flip_at: int | None = None) -> None:
+    """Damage one file: ``half`` (truncated to half), ``empty``, ``flip`` (one
+    byte inverted, at ``flip_at`` or the middle) or ``delete``."""
+    data = path.read_bytes()
+    if mode == "half":
+        path.write_bytes(data[: len(data) // 2])
+    elif mode == "empty":
+        path.write_bytes(b"")
+    elif mode == "flip":
+        i = len(data) // 2 if flip_at is None else flip_at
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :])
+    elif mode == "delete":
+        path.unlink()
+    else:
+        raise ValueError(f"unknown damage {mode!r}")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nasjax.app.checkpoint import CheckpointConfig, SearchCheckpointer
+from tests.hostile.hostile_cases import damage
 
 CFG = CheckpointConfig(max_to_keep=3, async_save=False)
 
@@ -40,18 +41,6 @@ FILES = {  # a kind of file of a step -> glob under the step folder
 }
 
 
-def _damage(path: Path, mode: str) -> None:
-    data = path.read_bytes()
-    if mode == "half":
-        path.write_bytes(data[: len(data) // 2])
-    elif mode == "empty":
-        path.write_bytes(b"")
-    elif mode == "flip":
-        path.write_bytes(data[:5] + bytes([data[5] ^ 0xFF]) + data[6:])
-    else:
-        path.unlink()
-
-
 @pytest.mark.parametrize("mode", ["half", "empty", "flip", "delete"])
 @pytest.mark.parametrize("kind", list(FILES))
 def test_damaged_latest_step_restores_an_intact_one(
@@ -60,7 +49,7 @@ def test_damaged_latest_step_restores_an_intact_one(
     folder = tmp_path / "ck"
     shutil.copytree(saved, folder)
     for path in (folder / "3").glob(FILES[kind]):
-        _damage(path, mode)
+        damage(path, mode, flip_at=5)
     with (
         caplog.at_level(logging.WARNING, logger="nasjax.checkpoint"),
         SearchCheckpointer(folder, CFG) as ckpt,
@@ -81,7 +70,7 @@ def test_every_step_damaged_restores_nothing_and_deletes_nothing(
     folder = tmp_path / "ck"
     shutil.copytree(saved, folder)
     for step in (1, 2, 3):
-        _damage(folder / str(step) / "meta" / "metadata", "half")
+        damage(folder / str(step) / "meta" / "metadata", "half")
     with SearchCheckpointer(folder, CFG) as ckpt:
         assert ckpt.restore() is None
     kept = sorted(p.name for p in (tmp_path / "ck.corrupt").iterdir())

@@ -17,6 +17,7 @@ from nasjax.data import FeatureConfig
 from nasjax.graph import chain
 from nasjax.nn import init
 from tests.helpers import data_spec, fold_frame, tiny_synthetic
+from tests.hostile.hostile_cases import damage
 
 FEATURES = FeatureConfig.minimal()
 
@@ -68,17 +69,6 @@ FILES = {
 }
 
 
-def _damage(path: Path, mode: str) -> None:
-    data = path.read_bytes()
-    if mode == "half":
-        path.write_bytes(data[: len(data) // 2])
-    elif mode == "empty":
-        path.write_bytes(b"")
-    else:  # one byte changed in the middle
-        mid = len(data) // 2
-        path.write_bytes(data[:mid] + bytes([data[mid] ^ 0xA5]) + data[mid + 1 :])
-
-
 @pytest.mark.parametrize("mode", ["half", "empty", "flip"])
 @pytest.mark.parametrize("kind", list(FILES))
 def test_damaged_export_file_is_named(exported, tmp_path: Path, kind: str, mode: str):
@@ -88,7 +78,7 @@ def test_damaged_export_file_is_named(exported, tmp_path: Path, kind: str, mode:
     damaged = list(folder.glob(FILES[kind]))
     assert damaged
     for path in damaged:
-        _damage(path, mode)
+        damage(path, mode)
     try:
         out = nasjax.load_model(folder).predict(frame)
     except ExportError as err:
