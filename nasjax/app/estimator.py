@@ -500,7 +500,8 @@ class NASClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each instance, as a label of
         ``classes_`` (``[n]``)."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_frame(self, frame: Any, *, symbol: str | None = None) -> pl.DataFrame:
         """Frames only: ``timestamp, symbol, p_up`` per predictable bar

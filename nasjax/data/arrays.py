@@ -8,8 +8,11 @@
   and ONE labelled sample at the last step (sample id ``(T - 1) * S + i``,
   lookback window the whole series, ``window = T``);
 * the symbol axis is padded with unlabelled all-zero columns up to a power
-  of two ``S >= n`` (and the fold id arrays to powers of two), so datasets
-  of similar size share the compiled training functions;
+  of two ``S >= max(n, MIN_BUCKET)`` so that, with the trainer's padded
+  training ids (:data:`nasjax.train.data.TRAIN_BUCKET`), datasets of similar
+  size share the compiled training program: every dataset of up to
+  :data:`MIN_BUCKET` instances with the same ``T``, ``F`` and class count
+  compiles once (e.g. the splits of ``cross_val_score``);
 * every instance is training data: the ``K`` validation folds partition the
   instances, and the test split is empty (the caller holds its own);
 * normalisation: per-feature mean/std over the steps of each fold's training
@@ -38,10 +41,13 @@ from nasjax.data.normalize import NormStats
 from nasjax.data.splits import Folds, pad_rows
 from nasjax.data.ucr import stratified_folds
 
-__all__ = ["FOLD_MODES", "array_dataset", "array_folds"]
+__all__ = ["FOLD_MODES", "MIN_BUCKET", "array_dataset", "array_folds"]
 
 FOLD_MODES: tuple[str, ...] = ("stratified", "time")
 """``folds`` values of :func:`array_dataset`."""
+
+MIN_BUCKET = 256
+"""Smallest padded size of the instance axis."""
 
 
 def array_folds(
@@ -87,8 +93,8 @@ def array_folds(
 
 
 def bucket_size(n: int) -> int:
-    """Smallest power of two ``>= n`` (at least 1)."""
-    return 1 << max(0, n - 1).bit_length()
+    """Smallest power of two ``>= max(n, MIN_BUCKET)``."""
+    return 1 << max(0, max(n, MIN_BUCKET) - 1).bit_length()
 
 
 def _norm_stats(x: np.ndarray, train: list[np.ndarray]) -> NormStats:
@@ -128,9 +134,10 @@ def array_dataset(
 
     Returns:
         ``(dataset, folds, norm)``: ``features: float32[T, S, F]`` with
-        ``S = bucket_size(n)`` (columns ``n..S-1`` padding, never labelled),
+        ``S = bucket_size(n)`` (at least :data:`MIN_BUCKET`; columns
+        ``n..S-1`` are padding, never labelled),
         labels and label mask ``[T, S]`` (row ``T - 1`` only), folds over
-        sample ids (train/val padded to powers of two, empty test) and
+        sample ids (empty test) and
         ``norm`` ``float32[K, F]``.
 
     Raises:
@@ -156,12 +163,8 @@ def array_dataset(
     label_mask[-1, :n] = True
     last = (length - 1) * n_sym
 
-    def ids(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        longest = max(len(b) for b in blocks)
-        return pad_rows([last + b for b in blocks], multiple=bucket_size(longest))
-
-    train_ids, train_mask = ids(train)
-    val_ids, val_mask = ids(val)
+    train_ids, train_mask = pad_rows([last + b for b in train])
+    val_ids, val_mask = pad_rows([last + b for b in val])
     whole = np.tile(np.array([[0, length]], np.int64), (n_folds, 1))
     fold_ids = Folds(
         train=train_ids,
