@@ -53,7 +53,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import polars as pl
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
@@ -100,7 +100,7 @@ _FLOATS: Any = (np.float64, np.float32)
 def is_candle_frame(x: Any) -> bool:
     """Whether ``x`` is candles (a polars or pandas frame with a time column
     and ``close``, or a mapping of such frames), not a feature matrix."""
-    if isinstance(x, Mapping):
+    if isinstance(x, Mapping) and not hasattr(x, "shape"):  # not a sparse dok
         return bool(x) and all(is_candle_frame(v) for v in x.values())
     if isinstance(x, pl.LazyFrame):
         x = x.collect_schema()
@@ -343,8 +343,8 @@ class NASClassifier(ClassifierMixin, BaseEstimator):
         ndim = getattr(X, "ndim", None)
         if ndim is None:
             try:
-                ndim = np.ndim(X)
-            except ValueError:  # ragged nested lists: check_array says so
+                ndim = np.asarray(X).ndim
+            except (ValueError, TypeError):  # ragged lists: check_array says so
                 ndim = 2
         if ndim != 3:
             x2 = np.asarray(validate_data(self, X, reset=reset, dtype=_FLOATS))
@@ -400,6 +400,8 @@ class NASClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"X and y have inconsistent numbers of samples: {len(x)} != {len(y)}"
             )
+        if y.dtype.kind in "fc":
+            assert_all_finite(y, input_name="y")
         check_classification_targets(y)
         classes, y_idx = np.unique(y, return_inverse=True)
         if len(classes) < 2:
