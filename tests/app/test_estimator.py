@@ -164,3 +164,24 @@ def test_is_candle_frame():
     assert is_candle_frame({"BTC/USDT": candles.drop("symbol")})
     assert not is_candle_frame(pl.DataFrame({"a": [1.0], "close": [2.0]}))
     assert not is_candle_frame(np.zeros((3, 2)))
+
+
+@pytest.mark.slow
+def test_candle_frame_fit_predict_export(tmp_path):
+    """``fit(frame)`` runs the app; its export is a ``load_model`` folder."""
+    from nasjax.data import synthetic
+
+    frame = synthetic(0, n_symbols=2, n_steps=1500, signal=0.2).frame
+    est = NASClassifier(**{**TINY, "n_steps": 20}, eval_every=10, window=8)
+    est.fit(frame)
+    assert list(est.classes_) == [0, 1] and est.window_ == 8
+    rows = est.predict_frame(frame)
+    proba = est.predict_proba(frame)
+    assert proba.shape == (rows.height, 2)
+    np.testing.assert_allclose(proba[:, 1], rows["p_up"].to_numpy())
+    folder = est.export(tmp_path / "model")
+    model = nasjax.load_model(folder)
+    np.testing.assert_allclose(
+        model.predict(frame)["p_up"].to_numpy(), proba[:, 1], atol=1e-5
+    )
+    np.testing.assert_allclose(NASClassifier.load(folder).predict_proba(frame), proba)
