@@ -19,7 +19,13 @@ from nasjax import (  # noqa: E402
     surrogate,
     train,
 )
-from nasjax.app import AppConfig, Model, load_model, run_search  # noqa: E402
+from nasjax.app import (  # noqa: E402
+    AppConfig,
+    Model,
+    NASClassifier,
+    load_model,
+    run_search,
+)
 from nasjax.graph import Arch, ArchSpec  # noqa: E402
 
 __version__ = "0.1.0"
@@ -29,6 +35,7 @@ __all__ = [
     "Arch",
     "ArchSpec",
     "Model",
+    "NASClassifier",
     "__version__",
     "baselines",
     "data",

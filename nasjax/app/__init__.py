@@ -7,13 +7,16 @@ Everything above the library layers lives here: the one configuration schema
 its :mod:`~nasjax.app.direction` and :mod:`~nasjax.app.classify` tasks),
 checkpoints (:mod:`nasjax.app.checkpoint`), the exported model
 (:mod:`nasjax.app.export`), the command line (:mod:`nasjax.app.cli`), sweep
-reports (:mod:`nasjax.app.report`) and the demo (:mod:`nasjax.app.demo`).
+reports (:mod:`nasjax.app.report`), the demo (:mod:`nasjax.app.demo`) and
+the scikit-learn classifier :class:`NASClassifier`
+(:mod:`nasjax.app.estimator`).
 The library layers (``nasjax.graph``, ``nn``, ``train``, ``search``, ...)
 never import this package, and only this package imports Hydra.
 """
 
 from nasjax.app.config import AppConfig
+from nasjax.app.estimator import NASClassifier
 from nasjax.app.export import Model, load_model
 from nasjax.app.run import run_search
 
-__all__ = ["AppConfig", "Model", "load_model", "run_search"]
+__all__ = ["AppConfig", "Model", "NASClassifier", "load_model", "run_search"]

@@ -21,7 +21,8 @@ class TrainData(NamedTuple):
     Attributes:
         features: ``float32[T, S, F]`` un-normalised features (shared by folds).
         labels: ``int32[T * S]`` flat labels indexed by sample id ``t * S + s``.
-        train: ``int32[n_train]`` training sample ids, valid ones first.
+        train: ``int32[n_train]`` training sample ids, valid ones first
+            (padded to a power of two, at least :data:`TRAIN_BUCKET`).
         n_train: ``int32[]`` number of valid training ids.
         val: ``int32[n_val]`` validation ids, padded to a multiple of the
             evaluation batch.
@@ -39,6 +40,9 @@ class TrainData(NamedTuple):
     mean: jax.Array
     std: jax.Array
 
+
+TRAIN_BUCKET = 256
+"""Smallest padded length of the training id arrays (then powers of two)."""
 
 #: ``in_axes`` for vmapping over folds: per-fold fields on axis 0.
 FOLD_AXES = TrainData(None, None, 0, 0, 0, 0, 0, 0)  # type: ignore[arg-type]
@@ -104,7 +108,13 @@ def make_train_data(
         _subsample(_compact(folds.val[k], folds.val_mask[k]), max_eval_samples)
         for k in ks
     ]
-    train, _ = pad_rows(trains)
+    # Training ids are padded to a power of two (at least TRAIN_BUCKET): the
+    # trainer draws positions below ``n_train`` only, so the padding changes
+    # no result, and datasets of similar size share one compiled program.
+    longest = max(len(t) for t in trains)
+    train, _ = pad_rows(
+        trains, 1 << max(0, max(longest, TRAIN_BUCKET) - 1).bit_length()
+    )
     val, val_mask = pad_rows(vals, eval_batch_size)
     idx = np.asarray(ks)
     return TrainData(
