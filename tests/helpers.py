@@ -648,6 +648,7 @@ class ParsedReport:
         images: The ``src`` of every ``<img>``.
         text: Every text node, joined by newlines.
         tags: Every start tag's name.
+        tables: Per ``<table>``, its rows (header row first) of cell texts.
     """
 
     def __init__(self, page: str) -> None:
@@ -656,8 +657,9 @@ class ParsedReport:
         self.headings: list[str] = []
         self.images: list[str] = []
         self.tags: list[str] = []
+        self.tables: list[list[list[str]]] = []
         texts: list[str] = []
-        state = {"h2": False}
+        state = {"h2": False, "cell": False}
         outer = self
 
         class _Parser(HTMLParser):
@@ -666,17 +668,28 @@ class ParsedReport:
                 if tag == "h2":
                     state["h2"] = True
                     outer.headings.append("")
-                if tag == "img":
+                elif tag == "img":
                     outer.images.append(dict(attrs).get("src") or "")
+                elif tag == "table":
+                    outer.tables.append([])
+                elif tag == "tr":
+                    outer.tables[-1].append([])
+                elif tag in ("td", "th"):
+                    state["cell"] = True
+                    outer.tables[-1][-1].append("")
 
             def handle_endtag(self, tag):
                 if tag == "h2":
                     state["h2"] = False
+                elif tag in ("td", "th"):
+                    state["cell"] = False
 
             def handle_data(self, data):
                 texts.append(data)
                 if state["h2"]:
                     outer.headings[-1] += data
+                if state["cell"]:
+                    outer.tables[-1][-1][-1] += data
 
         _Parser(convert_charrefs=True).feed(page)
         self.text = "\n".join(texts)

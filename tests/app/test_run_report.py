@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from nasjax.app.report import main
 from nasjax.app.run_report import RUN_SECTIONS, write_run_report
 from tests.helpers import ParsedReport, write_run_folder
 
@@ -66,6 +67,16 @@ def test_run_report_escapes_text(run_dir, tmp_path):
     assert "warning: <script>alert('x')</script> & more" in page.text
     # Missing plots and results.parquet: every section is still there.
     assert page.headings == list(RUN_SECTIONS)
+
+
+def test_report_cli_rebuilds_a_run_report(run_dir, capsys):
+    (run_dir / "report.html").unlink(missing_ok=True)
+    main([str(run_dir)])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == f"report: {(run_dir / 'report.html').absolute()}"
+    assert ParsedReport((run_dir / "report.html").read_text()).headings == list(
+        RUN_SECTIONS
+    )
 
 
 def test_a_classification_summary_keeps_every_section(tmp_path):
