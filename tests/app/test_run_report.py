@@ -102,3 +102,12 @@ def test_a_classification_summary_keeps_every_section(tmp_path):
 def test_a_folder_without_summary_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"summary\.json"):
         write_run_report(tmp_path)
+
+
+def test_a_failed_report_does_not_fail_the_finished_run(tmp_path, caplog):
+    from nasjax.app.finish import write_report
+
+    (tmp_path / "summary.json").write_text("[]")  # not a summary
+    with caplog.at_level("ERROR", logger="nasjax.run"):
+        assert write_report(tmp_path) is None
+    assert "python -m nasjax.report" in caplog.text
