@@ -183,7 +183,8 @@ def _versus(summary: Mapping[str, Any], answer: str) -> list:
             Table(
                 ("pair", "accuracy difference [95% CI]", "p-value"),
                 rows,
-                caption="paired block-bootstrap tests on the same test samples",
+                caption="paired block-bootstrap tests on the same test samples: "
+                "accuracy of the first minus the second, two-sided p-value",
             )
         )
     else:
