@@ -50,8 +50,12 @@ def plot_equity(
     if x is None:
         ax.set_xlabel("bar")
     else:
+        import matplotlib.dates as mdates
+
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_xlabel("date (UTC)")
-        fig.autofmt_xdate()
     ax.set_ylabel("equity (after costs)")
     if cost_bps is not None:
         title = f"{title} (costs {cost_bps:g} bps per unit turnover)"
@@ -81,11 +85,12 @@ def plot_calibration(
     probs: Mapping[str, np.ndarray],
     path: str | Path,
     n_bins: int = 10,
+    annotate: str | None = None,
 ) -> Path:
     """Reliability diagram of each model's up probability, with the number of
-    samples per bin: written beside each point of the first model, and as a
-    histogram of every model in a lower panel (a bin of one sample shows as
-    such, not as a meaningful frequency)."""
+    samples per bin: written beside each point of the model ``annotate``
+    (default the first), and as a histogram of every model in a lower panel
+    (a bin of one sample shows as such, not as a meaningful frequency)."""
     path = Path(path)
     fig, (ax, ax_n) = plt.subplots(
         2, 1, figsize=(5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
@@ -96,14 +101,16 @@ def plot_calibration(
     for i, (name, p) in enumerate(probs.items()):
         mp, fr, cnt = calibration_table(y, p, n_bins)
         keep = cnt > 0
-        ax.plot(mp[keep], fr[keep], "o-", ms=3, label=name, color=f"C{i}")
-        if i == 0:
+        counted = name == (annotate or next(iter(probs)))
+        label = f"{name} (n: samples in the bin)" if counted else name
+        ax.plot(mp[keep], fr[keep], "o-", ms=3, label=label, color=f"C{i}")
+        if counted:
             for xm, yf, c in zip(mp[keep], fr[keep], cnt[keep], strict=True):
                 ax.annotate(
                     f"n={int(c)}",
                     (xm, yf),
                     fontsize=6,
-                    color="C0",
+                    color=f"C{i}",
                     xytext=(3, 3),
                     textcoords="offset points",
                 )

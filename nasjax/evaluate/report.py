@@ -171,7 +171,11 @@ def evaluation_report(
         )
         out["plots"] = [
             str(equity),
-            str(plot_calibration(labels, predictions, d / "calibration.png")),
+            str(
+                plot_calibration(
+                    labels, predictions, d / "calibration.png", annotate=reference
+                )
+            ),
         ]
     return _clean(out)
 

@@ -45,13 +45,17 @@ def test_equity_has_dates_costs_and_buy_and_hold(tmp_path, closed_figures):
 def test_calibration_shows_samples_per_bin(tmp_path, closed_figures):
     y = np.array([1, 0, 1, 1, 0])
     p = np.array([0.99, 0.12, 0.55, 0.51, 0.58])
-    plot_calibration(y, {"model": p}, tmp_path / "calibration.png")
+    probs = {"majority": np.full(5, 0.51), "model": p}
+    plot_calibration(y, probs, tmp_path / "calibration.png", annotate="model")
     ax, ax_n = closed_figures[0].axes
     notes = sorted(t.get_text() for t in ax.texts)
-    assert notes == ["n=1", "n=1", "n=3"]
+    assert notes == ["n=1", "n=1", "n=3"]  # the annotated model's bins
+    assert "model (n: samples in the bin)" in [
+        t.get_text() for t in ax.get_legend().get_texts()
+    ]
     assert ax_n.get_ylabel() == "samples per bin"
     heights = [b.get_height() for b in ax_n.patches]
-    assert sum(heights) == 5 and heights[9] == 1
+    assert sum(heights) == 10 and heights[10 + 9] == 1
 
 
 def test_report_carries_reliability_buy_and_hold_and_period(tmp_path):
