@@ -40,11 +40,19 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A table cell linking ``href`` (a relative path or a URL) as ``text``."""
+
+    text: str
+    href: str
+
+
+@dataclass(frozen=True)
 class Table:
-    """A table of strings; the first column is a row label."""
+    """A table of strings (or links); the first column is a row label."""
 
     headers: Sequence[str]
-    rows: Sequence[Sequence[str]]
+    rows: Sequence[Sequence[str | Link]]
     caption: str = ""
 
 
@@ -145,13 +153,26 @@ def _html_block(block: Block) -> str:
         return f'<img src="{data_uri(block.path)}" alt="{e(block.alt)}">'
     head = "".join(f"<th>{e(h)}</th>" for h in block.headers)
     body = "".join(
-        "<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>"
         for row in block.rows
     )
     caption = f"<caption>{e(block.caption)}</caption>" if block.caption else ""
     return (
         f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
+
+
+def _html_cell(cell: str | Link) -> str:
+    if isinstance(cell, Link):
+        return f'<a href="{html.escape(cell.href)}">{html.escape(cell.text)}</a>'
+    return html.escape(cell)
+
+
+def _md_cell(cell: str | Link) -> str:
+    if isinstance(cell, Link):
+        href = cell.href.replace(" ", "%20").replace(")", "%29")
+        return f"[{_md_text(cell.text, cell=True)}]({href})"
+    return _md_text(cell, cell=True)
 
 
 def _md_text(text: str, cell: bool = False) -> str:
@@ -179,10 +200,7 @@ def _md_block(block: Block, folder: Path) -> str:
         "| " + " | ".join(_md_text(h, cell=True) for h in block.headers) + " |",
         "|" + "---|" * len(block.headers),
     ]
-    lines += [
-        "| " + " | ".join(_md_text(c, cell=True) for c in row) + " |"
-        for row in block.rows
-    ]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
     if block.caption:
         lines.insert(0, f"*{_md_text(block.caption)}*\n")
     return "\n".join(lines)

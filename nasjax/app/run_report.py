@@ -331,7 +331,8 @@ def _calibration(summary: Mapping[str, Any], answer: str, out: Path) -> list:
             Table(
                 ("P(up) bin", "samples", "mean predicted", "observed up"),
                 bins,
-                caption=f"reliability of {bins_of} on test: samples per bin",
+                caption=f"reliability of {bins_of} on test: samples per bin (empty "
+                "bins left out)",
             )
         )
     if not rows and not bins:
@@ -352,6 +353,7 @@ def _bins(rel: Mapping[str, Any]) -> list[tuple[str, ...]]:
                 strict=False,
             )
         )
+        if c
     ]
 
 

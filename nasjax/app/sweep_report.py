@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from nasjax.app.htmlpage import Image, Page, Table, Text
+from nasjax.app.htmlpage import Image, Link, Page, Table, Text
 from nasjax.app.run_report import fmt
 
 SWEEP_SECTIONS: tuple[str, ...] = (
@@ -98,7 +98,7 @@ def write_sweep_report(
                 fmt(r.get("seed")),
                 *(fmt(r[c]) for c in shown),
                 str(r.get("overrides") or ""),
-                str(report.relative_to(root)) if report.is_file() else "-",
+                _link(report.relative_to(root).as_posix()) if report.is_file() else "-",
             )
         )
     page.section(
@@ -106,6 +106,10 @@ def write_sweep_report(
         Table(("run", by, "seed", *shown, "overrides", "run report"), rows),
     )
     return page.write(root)
+
+
+def _link(relative: str) -> Link:
+    return Link(relative, relative)
 
 
 def _key(value: Any) -> str:

@@ -56,6 +56,7 @@ def test_sweep_report_groups_by_search_inherit(tmp_path, capsys):
     low, high = by_key["False"][col].removeprefix("0.5200 [").rstrip("]").split(", ")
     assert float(low) < 0.52 < float(high)
     assert len(runs) == 1 + 5
+    assert [row[-1] for row in runs[1:]] == ["-"] * 5  # no run has a report
     assert "search.inherit=true seed=0" in page.text
     assert "## Groups" in (tmp_path / "report.md").read_text()
 
@@ -76,3 +77,12 @@ def test_sweep_report_by_a_summary_column_or_a_config_key(tmp_path, by):
     page = ParsedReport((tmp_path / "report.html").read_text())
     assert page.tables[1][0][0] == by
     assert page.tables[1][1][0] == "random"
+
+
+def test_sweep_report_links_each_run_report(tmp_path):
+    _write_run(tmp_path, 0, 0.55, True)
+    (tmp_path / "0" / "report.html").write_text("<!DOCTYPE html>")
+    main([str(tmp_path), "--by", "search.inherit"])
+    raw = (tmp_path / "report.html").read_text()
+    assert '<a href="0/report.html">0/report.html</a>' in raw
+    assert "[0/report.html](0/report.html)" in (tmp_path / "report.md").read_text()
