@@ -68,7 +68,7 @@ def run_page(summary: Mapping[str, Any], out: Path) -> Page:
     answer = str(summary.get("answer", "best"))
     page = Page(f"nasjax run report: {out.absolute().name}")
     page.section("Run", *_overview(summary, answer))
-    page.section("Answer vs baselines", *_versus(summary, answer))
+    page.section("Answer vs baselines", *_versus(summary, answer, out))
     page.section("Search curve", *_search(summary, out))
     page.section(
         "Learning curves",
@@ -132,7 +132,7 @@ def _scored(entry: Mapping[str, Any]) -> dict[str, Any]:
 def _overview(summary: Mapping[str, Any], answer: str) -> list:
     data = summary.get("data") or {}
     budget = summary.get("budget") or {}
-    symbols = data.get("symbols") or data.get("class_names") or []
+    symbols = data.get("symbols") or data.get("classes") or []
     period = summary.get("period") or [data.get("test_start"), data.get("test_end")]
     rows = [
         ("answer (exported to best/)", answer),
@@ -146,7 +146,10 @@ def _overview(summary: Mapping[str, Any], answer: str) -> list:
             f"{budget.get('rounds_done', '?')}, {budget.get('stopped_by', '?')}",
         ),
         ("search seconds", fmt(budget.get("search_seconds"), 1)),
-        ("data source", str(data.get("source", "?"))),
+        (
+            "data source",
+            " ".join(str(data[k]) for k in ("source", "name") if k in data) or "?",
+        ),
         ("symbols / classes", ", ".join(map(str, symbols)) or "-"),
         ("test period (UTC)", " .. ".join(str(p) for p in period if p) or "-"),
         ("test samples", fmt(summary.get("n_test"))),
@@ -162,7 +165,7 @@ def _overview(summary: Mapping[str, Any], answer: str) -> list:
     return blocks
 
 
-def _versus(summary: Mapping[str, Any], answer: str) -> list:
+def _versus(summary: Mapping[str, Any], answer: str, out: Path) -> list:
     models = _models(summary, answer)
     names = {m for _, s in models for m in s["test"]}
     metrics = [m for m in _METRIC_ORDER if m in names]
@@ -171,13 +174,16 @@ def _versus(summary: Mapping[str, Any], answer: str) -> list:
         ("model", *metrics),
         [(label, *(fmt_ci(s["test"].get(m)) for m in metrics)) for label, s in models],
         caption=f"test period, {fmt(summary.get('n_test'))} samples: value "
-        "[95% block-bootstrap CI]",
+        f"[{summary.get('test_ci') or '95% block-bootstrap CI'}]",
     )
     rows = []
     for who in dict.fromkeys((answer, "best")):
         for base, test in ((summary.get(who) or {}).get("vs_baselines") or {}).items():
             rows.append((f"{who} vs {base}", fmt_ci(test), fmt(test.get("p_value"), 3)))
     blocks: list = [table]
+    confusion = out / "plots" / "confusion.png"
+    if confusion.is_file():  # a classification run
+        blocks.append(Image(confusion, "test confusion matrix"))
     if rows:
         blocks.append(
             Table(
