@@ -136,7 +136,7 @@ def _overview(summary: Mapping[str, Any], answer: str) -> list:
     period = summary.get("period") or [data.get("test_start"), data.get("test_end")]
     rows = [
         ("answer (exported to best/)", answer),
-        ("searcher", summary.get("searcher", "?")),
+        ("searcher", str(summary.get("searcher", "?"))),
         (
             "evaluations (failed)",
             f"{summary.get('n_evaluations', '?')} ({summary.get('n_failed', 0)})",
