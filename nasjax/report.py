@@ -1,4 +1,5 @@
-"""``python -m nasjax.report SWEEP_DIR``: alias of :mod:`nasjax.app.report`.
+"""``python -m nasjax.report SWEEP_DIR`` (or ``RUN_DIR``): alias of
+:mod:`nasjax.app.report`.
 
 Importing this module is deprecated (use :mod:`nasjax.app.report`); running
 it keeps working.

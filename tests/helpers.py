@@ -505,3 +505,202 @@ def ohlcv(n: int, seed: int = 0) -> np.ndarray:
     high = np.maximum(open_, close) * 1.001
     low = np.minimum(open_, close) * 0.999
     return np.c_[open_, high, low, close, rng.uniform(1, 10, n)]
+
+
+def write_run_folder(
+    run_dir: Path,
+    *,
+    answer: str = "ensemble",
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"),
+    n_bars: int = 120,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A small finished direction run folder with the schema of a real one.
+
+    Model entries, plots, calibration records and paired tests come from the
+    library's own functions (``evaluation_report`` with dates, ``plot_search``,
+    ``draw_arch``, ...) on random predictions; ``results.parquet`` holds a
+    three-step lineage (seed -> widen -> deepen,add_skip) and a stray row.
+    No search or training runs.
+
+    Args:
+        run_dir: The folder (created).
+        answer: ``"ensemble"`` or ``"best"`` (the summary's ``answer``).
+        symbols: Coin names.
+        n_bars: Test bars (5-minute, from 2022-03-01).
+        seed: Seed of the random predictions.
+
+    Returns:
+        The summary written to ``run_dir/summary.json``.
+    """
+    import json
+
+    from nasjax.app.answer import calibration_record
+    from nasjax.evaluate import evaluation_report, fit_calibration, paired_test
+    from nasjax.evaluate.fidelity_plots import plot_best_vs_time, plot_learning_curves
+    from nasjax.evaluate.search_plots import plot_search
+    from nasjax.graph import draw_arch
+    from nasjax.graph.arch import unstack
+
+    plots = run_dir / "plots"
+    plots.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    n_sym = len(symbols)
+    ids = np.arange(n_bars * n_sym)
+    y = rng.integers(0, 2, ids.size)
+    fwd = 0.002 * rng.standard_normal(ids.size) + 0.001 * (2 * y - 1)
+    noise = rng.standard_normal((4, ids.size))
+    raw = {
+        name: np.clip(0.5 + s * (2 * y - 1) + 0.2 * noise[i], 0.01, 0.99)
+        for i, (name, s) in enumerate(
+            (("best", 0.05), ("ensemble", 0.06), ("logistic", 0.03))
+        )
+    }
+    preds = {**raw, "majority": np.full(ids.size, 0.51)}
+    start = np.datetime64("2022-03-01T00:00", "us")
+    times = start + np.arange(n_bars) * np.timedelta64(5, "m")
+    report = evaluation_report(
+        preds, y, fwd, ids % n_sym, ids // n_sym, symbols=list(symbols),
+        reference=answer, n_boot=20, real_data=False, plot_dir=plots,
+        timestamps=times,
+    )  # fmt: skip
+    baselines = ("majority", "logistic")
+
+    def scored(name: str) -> dict[str, Any]:
+        m = report["models"][name]
+        cal = fit_calibration(y, raw[name])
+        return {
+            "validation_block": {"accuracy": m["metrics"]["accuracy"], "n": 50},
+            "test": m["metrics"],
+            "test_trading": m["trading"],
+            "calibration": calibration_record(cal, y, raw[name], preds[name], 20, seed),
+            "reliability": m["reliability"],
+            "per_coin": m["per_coin"],
+            "vs_baselines": {
+                b: paired_test(y, preds[name], preds[b], n_boot=20) for b in baselines
+            },
+        }
+
+    archs = unstack(random_archs(small_spec(), 4, seed))
+    fps = [c * 32 for c in "abcd"]
+    rows = [
+        {
+            "round": r, "arch_json": a.to_json(), "fingerprint": fp,
+            "parent_fingerprint": parent, "morphs": morphs,
+            "params_count": 100 * (i + 1), "fitness": fit, "select_score": fit,
+            "rung": rung, "elapsed_s": 10.0 * (r + 1), "failed": False,
+            "val_curve": json.dumps([[10, fit - 0.01], [20, fit]]),
+        }
+        for i, (a, fp, parent, morphs, r, fit, rung) in enumerate(
+            zip(
+                archs, fps, ["", fps[0], fps[1], ""],
+                ["seed:linear", "widen", "deepen,add_skip", ""],
+                [0, 1, 2, 2], [0.51, 0.52, 0.55, 0.50], [0, 1, 1, 0], strict=True,
+            )
+        )
+    ]  # fmt: skip
+    pl.DataFrame(rows).write_parquet(run_dir / "results.parquet")
+    best_row = rows[2]
+    plot_search(tuple(rows), 2, plots)
+    plot_learning_curves(tuple(rows), plots)
+    plot_best_vs_time(tuple(rows), plots)
+    import matplotlib.pyplot as plt
+
+    plt.close(draw_arch(archs[2], run_dir / "best_arch.png", title=fps[2]))
+    ensemble = None
+    if answer == "ensemble":
+        ensemble = {
+            "members": [
+                {"name": fps[2], "kind": "arch", "weight": 0.6, "fit": None},
+                {"name": "logistic", "kind": "linear", "weight": 0.4, "fit": None},
+            ],
+            **scored("ensemble"),
+        }
+    summary = {
+        "answer": answer,
+        "best": {
+            "fingerprint": best_row["fingerprint"],
+            "arch": json.loads(best_row["arch_json"]),
+            "params_count": best_row["params_count"],
+            "fitness": best_row["fitness"],
+            "round": best_row["round"],
+            **scored("best"),
+            "lineage": fps[:3],
+        },
+        "ensemble": ensemble,
+        "baselines": {b: report["models"][b] for b in baselines},
+        "warnings": [],
+        "n_evaluations": len(rows),
+        "n_failed": 0,
+        "searcher": "bayes_morph",
+        "data": {
+            "source": "sample",
+            "symbols": list(symbols),
+            "test_start": report["period"][0],
+            "test_end": report["period"][1],
+        },
+        "progress": [0.51, 0.52, 0.55],
+        "budget": {"rounds_done": 3, "stopped_by": "rounds", "search_seconds": 30.0},
+        "n_test": report["n"],
+        "buy_and_hold": report["buy_and_hold"],
+        "period": report["period"],
+        "export": "best",
+        "plots": sorted(str(p.relative_to(run_dir)) for p in plots.glob("*.png")),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+class ParsedReport:
+    """What a report page shows, read with :mod:`html.parser`.
+
+    Attributes:
+        headings: The ``<h2>`` texts, in order.
+        images: The ``src`` of every ``<img>``.
+        text: Every text node, joined by newlines.
+        tags: Every start tag's name.
+        tables: Per ``<table>``, its rows (header row first) of cell texts.
+    """
+
+    def __init__(self, page: str) -> None:
+        from html.parser import HTMLParser
+
+        self.headings: list[str] = []
+        self.images: list[str] = []
+        self.tags: list[str] = []
+        self.tables: list[list[list[str]]] = []
+        texts: list[str] = []
+        state = {"h2": False, "cell": False}
+        outer = self
+
+        class _Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                outer.tags.append(tag)
+                if tag == "h2":
+                    state["h2"] = True
+                    outer.headings.append("")
+                elif tag == "img":
+                    outer.images.append(dict(attrs).get("src") or "")
+                elif tag == "table":
+                    outer.tables.append([])
+                elif tag == "tr":
+                    outer.tables[-1].append([])
+                elif tag in ("td", "th"):
+                    state["cell"] = True
+                    outer.tables[-1][-1].append("")
+
+            def handle_endtag(self, tag):
+                if tag == "h2":
+                    state["h2"] = False
+                elif tag in ("td", "th"):
+                    state["cell"] = False
+
+            def handle_data(self, data):
+                texts.append(data)
+                if state["h2"]:
+                    outer.headings[-1] += data
+                if state["cell"]:
+                    outer.tables[-1][-1][-1] += data
+
+        _Parser(convert_charrefs=True).feed(page)
+        self.text = "\n".join(texts)

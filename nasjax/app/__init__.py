@@ -6,10 +6,11 @@ Everything above the library layers lives here: the one configuration schema
 (:mod:`nasjax.app.run`), the finish pipeline (:mod:`nasjax.app.finish` with
 its :mod:`~nasjax.app.direction` and :mod:`~nasjax.app.classify` tasks),
 checkpoints (:mod:`nasjax.app.checkpoint`), the exported model
-(:mod:`nasjax.app.export`), the command line (:mod:`nasjax.app.cli`), sweep
-reports (:mod:`nasjax.app.report`), the demo (:mod:`nasjax.app.demo`) and
-the scikit-learn classifier :class:`NASClassifier`
-(:mod:`nasjax.app.estimator`).
+(:mod:`nasjax.app.export`), the command line (:mod:`nasjax.app.cli`), the
+``report.html`` of a run (:mod:`nasjax.app.run_report`) and of a sweep
+(:mod:`nasjax.app.report`, :mod:`nasjax.app.sweep_report`), the demo
+(:mod:`nasjax.app.demo`) and the scikit-learn classifier
+:class:`NASClassifier` (:mod:`nasjax.app.estimator`).
 The library layers (``nasjax.graph``, ``nn``, ``train``, ``search``, ...)
 never import this package, and only this package imports Hydra.
 """

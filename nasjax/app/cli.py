@@ -59,7 +59,8 @@ def _fmt(metric: dict | None) -> str:
 
 
 def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
-    """Best architecture vs baselines on the untouched test period."""
+    """Best architecture vs baselines on the untouched test period; the last
+    line links the run's ``report.html``."""
     table = Table(title=f"test period ({summary.get('n_test', '?')} samples), 95% CI")
     for col in ("model", "accuracy", "balanced acc.", "MCC", "AUC"):
         table.add_column(col)
@@ -86,6 +87,14 @@ def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
     )
     for warning in summary.get("warnings", []):
         console.print(f"[yellow]warning:[/yellow] {warning}")
+    report = out_dir / "report.html"
+    if report.is_file():  # the last line: where a person reads the run
+        console.print(
+            f"report: {report.absolute()}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 STAGED_SUBDIR = ".hydra/staged"

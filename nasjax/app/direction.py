@@ -260,6 +260,7 @@ class DirectionTask:
             seed=cfg.seed,
             real_data=cfg.data.source != "synthetic",
             plot_dir=plot_dir,
+            timestamps=np.asarray(ds.meta.timestamps),
         )
         y_test = arrays["labels"]
         for name, d in delivered.items():
@@ -384,7 +385,7 @@ class DirectionTask:
         cfg: AppConfig,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         """``answer``, ``best``, ``ensemble``, ``baselines``, ``final_fit``
-        and ``warnings``."""
+        and ``warnings``; then ``buy_and_hold`` and the test ``period``."""
         models = outcome.report["models"]
         extra = outcome.extra
         fits = {c["name"]: c["fit"] for c in extra["candidates"]}
@@ -396,6 +397,8 @@ class DirectionTask:
                 "test": m["metrics"],
                 "test_trading": m.get("trading"),
                 "calibration": m["calibration"],
+                "reliability": m.get("reliability"),
+                "per_coin": m.get("per_coin"),
                 "vs_baselines": m["vs_baselines"],
             }
 
@@ -433,7 +436,9 @@ class DirectionTask:
             "final_fit": dataclasses.asdict(cfg.evaluation.final_fit),
             "warnings": extra["warnings"],
         }
-        return head, {}
+        report = outcome.report
+        tail = {k: report[k] for k in ("buy_and_hold", "period") if k in report}
+        return head, tail
 
 
 def _preprocess(data: FoldedData, cfg: AppConfig) -> Preprocess:

@@ -3,7 +3,8 @@
 :func:`finish` takes the best evaluation of a finished search through the
 same steps whatever the task: validation metrics of the selected model, the
 **one** touch of the held-out test period (the best arch and the baselines),
-plots, the export to ``best/`` and ``summary.json``. What differs between
+plots, the export to ``best/``, ``summary.json`` and ``report.html``
+(:func:`~nasjax.app.run_report.write_run_report`). What differs between
 price direction (:class:`~nasjax.app.direction.DirectionTask`) and
 classification (:class:`~nasjax.app.classify.ClassificationTask`) is a
 :class:`FinishTask` plug-in: how the validation and test metrics are computed,
@@ -13,6 +14,7 @@ what is exported and which summary entries it adds.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -20,6 +22,7 @@ import numpy as np
 
 from nasjax.app.config import AppConfig, searcher_options
 from nasjax.app.loop import LoopState
+from nasjax.app.run_report import write_run_report
 from nasjax.data import FoldedData
 from nasjax.distributed.mesh import is_main_process
 from nasjax.evaluate.fidelity_plots import plot_best_vs_time, plot_learning_curves
@@ -30,6 +33,8 @@ from nasjax.morph import arch_lineage
 from nasjax.search import pareto_front_of
 from nasjax.serialize import json_default
 from nasjax.typing import Key, Params
+
+logger = logging.getLogger("nasjax.run")
 
 
 class Finalist(NamedTuple):
@@ -162,7 +167,8 @@ def finish(
     stopped_by: str,
     task: FinishTask,
 ) -> dict[str, Any]:
-    """Test evaluation (touched once), export, plots and ``summary.json``.
+    """Test evaluation (touched once), export, plots, ``summary.json`` and
+    ``report.html``.
 
     Args:
         cfg: The run's configuration.
@@ -216,7 +222,22 @@ def finish(
         "export": run_relative(export_dir, out),
         "plots": [run_relative(p, out) for p in plots],
     }
-    return write_summary(summary, out, writer)
+    summary = write_summary(summary, out, writer)
+    if writer:
+        write_report(out)
+    return summary
+
+
+def write_report(out: Path) -> Path | None:
+    """``out/report.html`` of the finished run (None if it failed: the
+    results are saved; the failure is logged with the command that retries)."""
+    try:
+        return write_run_report(out)
+    except Exception:  # a report bug must not lose a finished search
+        logger.exception(
+            "report.html not written; retry with: python -m nasjax.report %s", out
+        )
+        return None
 
 
 def run_relative(path: str | Path, out: Path) -> str:

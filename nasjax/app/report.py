@@ -1,13 +1,19 @@
-"""Aggregate the runs of a sweep into one table and one plot.
+"""Aggregate the runs of a sweep into one table, one plot and one page.
 
 ``python -m nasjax.report SWEEP_DIR [--by searcher]`` reads every
 ``summary.json`` under ``SWEEP_DIR`` (one per job of a ``--multirun``), groups
 the runs (by searcher by default, or by any dotted key of the runs'
-configurations, e.g. ``--by search.inherit``) and reports, per group, the mean and a 95%
-Student-t interval over runs (seeds) of the best validation fitness, the test
-accuracy and MCC of the best architecture, and of each baseline's test
-accuracy. It writes ``report.parquet`` (one row per run), ``report_groups.parquet``
-(one row per group) and ``report.png`` into ``SWEEP_DIR``.
+configurations, e.g. ``--by search.inherit``) and reports, per group, the
+mean and a 95% Student-t interval over runs (seeds) of the best validation
+fitness, the test accuracy of the answer, the test accuracy and MCC of the
+best architecture, and of each baseline's test accuracy. It writes
+``report.parquet`` (one row per run), ``report_groups.parquet`` (one row per
+group), ``report.png`` and ``report.html`` (with ``report.md``;
+:mod:`nasjax.app.sweep_report`) into ``SWEEP_DIR``.
+
+``python -m nasjax.report RUN_DIR`` on one run's folder (it holds
+``summary.json`` itself) rebuilds that run's ``report.html``
+(:func:`nasjax.app.run_report.write_run_report`).
 """
 
 from __future__ import annotations
@@ -26,7 +32,15 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats
 
-RUN_METRICS: tuple[str, ...] = ("val_fitness", "test_accuracy", "test_mcc")
+from nasjax.app.run_report import write_run_report
+from nasjax.app.sweep_report import write_sweep_report
+
+RUN_METRICS: tuple[str, ...] = (
+    "val_fitness",
+    "answer_test_accuracy",
+    "test_accuracy",
+    "test_mcc",
+)
 
 
 def lookup(summary: dict[str, Any], dotted: str) -> float:
@@ -132,6 +146,10 @@ def collect(sweep_dir: str | Path) -> pl.DataFrame:
             "overrides": " ".join(_overrides(run_dir)),
             "n_evaluations": int(summary.get("n_evaluations", 0)),
             "val_fitness": float(best.get("fitness", math.nan)),
+            "answer_test_accuracy": _metric(
+                (summary.get(summary.get("answer") or "best") or {}).get("test"),
+                "accuracy",
+            ),
             "test_accuracy": _metric(best.get("test"), "accuracy"),
             "test_mcc": _metric(best.get("test"), "mcc"),
             "progress": [
@@ -233,7 +251,12 @@ def plot(runs: pl.DataFrame, groups: pl.DataFrame, by: str, path: Path) -> Path:
 
 
 def report(sweep_dir: str | Path, by: str = "searcher") -> dict[str, Any]:
-    """Collect, aggregate, plot and save; returns the paths and the tables."""
+    """Collect, aggregate, plot and save.
+
+    Returns:
+        ``{"runs", "groups"}`` (the tables), ``{"plot", "html"}`` (paths of
+        ``report.png`` and ``report.html``).
+    """
     root = Path(sweep_dir)
     runs = collect(root)
     if by not in runs.columns:
@@ -242,7 +265,8 @@ def report(sweep_dir: str | Path, by: str = "searcher") -> dict[str, Any]:
     runs.write_parquet(root / "report.parquet")
     groups.write_parquet(root / "report_groups.parquet")
     figure = plot(runs, groups, by, root / "report.png")
-    return {"runs": runs, "groups": groups, "plot": figure}
+    page = write_sweep_report(root, runs, groups, by, figure)
+    return {"runs": runs, "groups": groups, "plot": figure, "html": page}
 
 
 def _cell(row: dict[str, Any], metric: str) -> str:
@@ -255,12 +279,17 @@ def _cell(row: dict[str, Any], metric: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m nasjax.report SWEEP_DIR [--by COLUMN]``."""
+    """``python -m nasjax.report SWEEP_DIR [--by COLUMN]`` (or ``RUN_DIR``)."""
     parser = argparse.ArgumentParser(
         prog="python -m nasjax.report",
-        description="Aggregate the runs of a sweep into one table and one plot.",
+        description="Aggregate the runs of a sweep into a table, a plot and "
+        "report.html; or, given one run's folder, rebuild its report.html.",
     )
-    parser.add_argument("sweep_dir", type=Path, help="folder of a --multirun sweep")
+    parser.add_argument(
+        "sweep_dir",
+        type=Path,
+        help="folder of a --multirun sweep, or of one run (it holds summary.json)",
+    )
     parser.add_argument(
         "--by",
         default="searcher",
@@ -268,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "(e.g. search.inherit, read from each run's .hydra/config.yaml)",
     )
     args = parser.parse_args(argv)
+    if (args.sweep_dir / "summary.json").is_file():  # one run's folder
+        print(f"report: {write_run_report(args.sweep_dir).absolute()}")
+        return
     try:
         result = report(args.sweep_dir, args.by)
     except (FileNotFoundError, KeyError) as err:
@@ -289,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     console = Console(width=None if sys.stdout.isatty() else 240)
     console.print(table)
     console.print(f"wrote report.parquet, report_groups.parquet, {result['plot']}")
+    console.print(f"report: {result['html'].absolute()}", soft_wrap=True, markup=False)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from nasjax.data.dataset import Dataset
 from nasjax.evaluate.bootstrap import bootstrap_ci, paired_test
 from nasjax.evaluate.leakage import check_leakage
 from nasjax.evaluate.metrics import METRICS
-from nasjax.evaluate.plots import plot_calibration, plot_equity
+from nasjax.evaluate.plots import calibration_table, plot_calibration, plot_equity
 from nasjax.evaluate.trading import strategy_returns, trading_summary
 
 
@@ -62,6 +62,7 @@ def evaluation_report(
     seed: int = 0,
     real_data: bool = True,
     plot_dir: str | Path | None = None,
+    timestamps: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Evaluate named up-probability predictions on the same samples.
 
@@ -81,11 +82,17 @@ def evaluation_report(
         seed: Bootstrap seed.
         real_data: Run the leakage guard (warns above 60% accuracy).
         plot_dir: If given, write ``equity.png`` and ``calibration.png`` there.
+        timestamps: Optional ``datetime64`` bar times indexed by ``time``:
+            the equity plot's x axis shows dates, and the report the test
+            period's first and last bar (``period``).
 
     Returns:
         A JSON-serialisable dict: ``{"n", "models": {name: {"metrics":
         {metric: {"value", "low", "high"}}, "per_coin": {...}, "trading":
-        {...}, "vs_reference": {...}}}, "plots": [...]}`` (non-finite numbers
+        {...}, "reliability": {"mean_p", "frequency", "count"} (10 equal-width
+        bins of P(up)), "vs_reference": {...}}}, "buy_and_hold": {...}
+        (always long, equal weight over coins, same costs), "period": [first,
+        last] (with ``timestamps``), "plots": [...]}`` (non-finite numbers
         become None).
     """
     labels = np.asarray(labels)
@@ -114,10 +121,16 @@ def evaluation_report(
             p, forward_return, coin, time, cost_bps=cost_bps, rule=rule
         )
         nets[name] = net
+        mean_p, freq, count = calibration_table(labels, p)
         entry = {
             "metrics": metrics,
             "per_coin": per_coin,
             "trading": trading_summary(net, turn) | {"cost_bps": cost_bps},
+            "reliability": {
+                "mean_p": np.where(count > 0, mean_p, np.nan).tolist(),
+                "frequency": np.where(count > 0, freq, np.nan).tolist(),
+                "count": count.astype(int).tolist(),
+            },
         }
         if name != reference:
             entry["vs_reference"] = paired_test(
@@ -132,14 +145,44 @@ def evaluation_report(
             metrics["accuracy"]["value"], real_data=real_data, name=name
         )
         out["models"][name] = entry
+    bars, hold, hold_turn = strategy_returns(
+        np.ones(len(labels)),
+        forward_return,
+        coin,
+        time,
+        cost_bps=cost_bps,
+        rule="long_flat",
+    )
+    out["buy_and_hold"] = trading_summary(hold, hold_turn) | {"cost_bps": cost_bps}
+    bar_times = None
+    if timestamps is not None and len(bars):
+        bar_times = np.asarray(timestamps)[bars]
+        out["period"] = [_iso(bar_times[0]), _iso(bar_times[-1])]
     if plot_dir is not None:
         d = Path(plot_dir)
         d.mkdir(parents=True, exist_ok=True)
+        equity = plot_equity(
+            nets,
+            d / "equity.png",
+            title=f"Equity on test, {rule} rule",
+            times=bar_times,
+            cost_bps=cost_bps,
+            benchmark={"buy and hold (equal weight)": hold},
+        )
         out["plots"] = [
-            str(plot_equity(nets, d / "equity.png")),
-            str(plot_calibration(labels, predictions, d / "calibration.png")),
+            str(equity),
+            str(
+                plot_calibration(
+                    labels, predictions, d / "calibration.png", annotate=reference
+                )
+            ),
         ]
     return _clean(out)
+
+
+def _iso(t: Any) -> str:
+    """A bar time (``datetime64``) as ISO 8601 UTC (``2022-03-27T11:05:00Z``)."""
+    return str(np.asarray(t).astype("datetime64[s]")) + "Z"
 
 
 def to_json(report: Mapping[str, Any], path: str | Path | None = None) -> str:

@@ -12,7 +12,9 @@ import polars as pl
 import pytest
 
 from nasjax.app.report import lookup
-from tests.helpers import ragged_sample, write_freqtrade
+from nasjax.app.run_report import RUN_SECTIONS
+from nasjax.app.sweep_report import SWEEP_SECTIONS
+from tests.helpers import ParsedReport, ragged_sample, write_freqtrade
 
 # A tiny synthetic run: the pipeline, not the result, is under test.
 TINY = [
@@ -63,6 +65,13 @@ def test_smoke_run_writes_well_formed_outputs(tmp_path):
     assert (best / "arch.json").is_file() or (best / "ensemble.json").is_file()
     assert (run_dir / "best" / "predict.jax_export").is_file()
     assert (run_dir / "checkpoints").is_dir()
+    # The last line links the report, which shows every section.
+    report = run_dir / "report.html"
+    assert proc.stdout.strip().splitlines()[-1] == f"report: {report.absolute()}"
+    page = ParsedReport(report.read_text())
+    assert page.headings == list(RUN_SECTIONS)
+    assert all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert len(page.images) == len(summary["plots"])
 
     # The same command on the same folder resumes: nothing is trained again.
     again = nasjax_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
@@ -146,6 +155,10 @@ def test_multirun_with_the_joblib_launcher_and_report(tmp_path):
     assert set(out["groups"]["n_runs"].to_list()) == {1}
     assert (sweep / "report.png").is_file()
     assert (sweep / "report.parquet").is_file()
+    page = ParsedReport(out["html"].read_text())
+    assert page.headings == list(SWEEP_SECTIONS)
+    runs = page.tables[-1]
+    assert sorted(row[-1] for row in runs[1:]) == ["0/report.html", "1/report.html"]
 
 
 def test_lookup_reads_dotted_summary_entries():
@@ -262,3 +275,29 @@ def test_freqtrade_folder_with_a_late_listing_uses_every_coin(tmp_path):
     assert coins[late]["first"] == frame.filter(pl.col("symbol") == late)["timestamp"][
         0
     ].strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_the_last_line_links_the_report(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from nasjax.app.cli import print_summary
+
+    metric = {"value": 0.52, "low": 0.5, "high": 0.54}
+    summary = {
+        "n_test": 10,
+        "answer": "best",
+        "best": {"test": {"accuracy": metric}, "fingerprint": "f" * 32,
+                 "params_count": 10, "fitness": 0.5},
+        "baselines": {"majority": {"metrics": {"accuracy": metric}}},
+        "n_evaluations": 4,
+        "searcher": "random",
+        "warnings": ["a warning"],
+    }  # fmt: skip
+    deep = tmp_path / ("a-long-folder-name-" * 6) / "[run]"
+    deep.mkdir(parents=True)
+    (deep / "report.html").write_text("<!DOCTYPE html>")
+    out = io.StringIO()
+    print_summary(summary, deep, Console(file=out, width=80))
+    assert out.getvalue().splitlines()[-1] == f"report: {deep.absolute()}/report.html"

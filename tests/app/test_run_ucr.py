@@ -18,9 +18,10 @@ from nasjax.app.config import (
     DataConfig,
 )
 from nasjax.app.run import run_search
+from nasjax.app.run_report import RUN_SECTIONS
 from nasjax.data import FeatureConfig
 from nasjax.evaluate.classification import CLASS_METRICS
-from tests.helpers import tiny_app_config
+from tests.helpers import ParsedReport, tiny_app_config
 
 pytestmark = pytest.mark.skipif(
     find_spec("aeon") is None, reason="needs aeon: pip install 'nasjax[ucr]'"
@@ -103,6 +104,10 @@ def test_outputs_on_disk(run):
     pre = json.loads((out / "best" / "preprocess.json").read_text())
     assert pre["task"] == "classification" and len(pre["class_names"]) == 9
     assert summary["pareto_front"]["objectives"] == ["accuracy", "params"]
+    page = ParsedReport((out / "report.html").read_text())
+    assert page.headings == list(RUN_SECTIONS)
+    assert len(page.images) == len(summary["plots"])  # the confusion matrix too
+    assert "No trading view for this task." in page.text
 
 
 @pytest.mark.slow
