@@ -38,8 +38,7 @@ import numpy as np
 from nasjax.data.dataset import Dataset, DatasetMeta, FoldedData
 from nasjax.data.errors import DataError
 from nasjax.data.normalize import NormStats
-from nasjax.data.splits import Folds, pad_rows
-from nasjax.data.ucr import stratified_folds
+from nasjax.data.ucr import instance_folds, stratified_folds
 
 __all__ = ["FOLD_MODES", "MIN_BUCKET", "array_dataset", "array_folds"]
 
@@ -161,22 +160,7 @@ def array_dataset(
     labels[-1, :n] = y
     label_mask = np.zeros((length, n_sym), bool)
     label_mask[-1, :n] = True
-    last = (length - 1) * n_sym
-
-    train_ids, train_mask = pad_rows([last + b for b in train])
-    val_ids, val_mask = pad_rows([last + b for b in val])
-    whole = np.tile(np.array([[0, length]], np.int64), (n_folds, 1))
-    fold_ids = Folds(
-        train=train_ids,
-        train_mask=train_mask,
-        val=val_ids,
-        val_mask=val_mask,
-        test=np.zeros(0, np.int32),
-        test_mask=np.zeros(0, bool),
-        train_range=whole,
-        val_range=whole.copy(),
-        test_range=np.array([0, length], np.int64),
-    )
+    fold_ids = instance_folds(length, n_sym, train, val)
     names = class_names or tuple(str(c) for c in range(n_classes))
     meta = DatasetMeta(
         symbols=tuple(f"{i:06d}" for i in range(n_sym)),

@@ -199,6 +199,45 @@ def load_ucr(name: str) -> UCRSeries:
     )
 
 
+def instance_folds(
+    length: int,
+    n_sym: int,
+    train_sets: Sequence[np.ndarray],
+    val_sets: Sequence[np.ndarray],
+    test: np.ndarray | None = None,
+) -> Folds:
+    """Folds over instances laid out one per column (each labelled once, at
+    its last step ``length - 1``).
+
+    Args:
+        length: Steps of every (padded) instance.
+        n_sym: Columns of the layout (instances plus padding).
+        train_sets: Per fold, ``int[n_k]`` instance indices to train on.
+        val_sets: Per fold, instance indices to validate on.
+        test: Instance indices of the test set (None: no test set).
+
+    Returns:
+        The :class:`~nasjax.data.splits.Folds` of sample ids
+        ``(length - 1) * n_sym + instance``; every range spans all steps.
+    """
+    last = (length - 1) * n_sym
+    test = np.zeros(0, np.int64) if test is None else np.asarray(test)
+    train_ids, train_mask = pad_rows([last + t for t in train_sets])
+    val_ids, val_mask = pad_rows([last + v for v in val_sets])
+    whole = np.tile(np.array([[0, length]], np.int64), (len(val_sets), 1))
+    return Folds(
+        train=train_ids,
+        train_mask=train_mask,
+        val=val_ids,
+        val_mask=val_mask,
+        test=(last + test).astype(np.int32),
+        test_mask=np.ones(len(test), bool),
+        train_range=whole,
+        val_range=whole.copy(),
+        test_range=np.array([0, length], np.int64),
+    )
+
+
 def stratified_folds(
     labels: np.ndarray, n_folds: int, seed: int = 0
 ) -> list[np.ndarray]:
@@ -328,22 +367,10 @@ def build_ucr_dataset(name: str, n_folds: int = 3, seed: int = 0) -> FoldedData:
     labels[-1] = np.concatenate([data.y_train, data.y_test])
     label_mask = np.zeros((length, n_sym), bool)
     label_mask[-1] = True
-    last = (length - 1) * n_sym
     val_sets = stratified_folds(data.y_train, n_folds, seed)
     train_sets = [np.setdiff1d(np.arange(n_train), v) for v in val_sets]
-    train_ids, train_mask = pad_rows([last + t for t in train_sets])
-    val_ids, val_mask = pad_rows([last + v for v in val_sets])
-    whole = np.tile(np.array([[0, length]], np.int64), (n_folds, 1))
-    folds = Folds(
-        train=train_ids,
-        train_mask=train_mask,
-        val=val_ids,
-        val_mask=val_mask,
-        test=(last + n_train + np.arange(n_test)).astype(np.int32),
-        test_mask=np.ones(n_test, bool),
-        train_range=whole,
-        val_range=whole.copy(),
-        test_range=np.array([0, length], np.int64),
+    folds = instance_folds(
+        length, n_sym, train_sets, val_sets, n_train + np.arange(n_test)
     )
     norm = _norm_stats(values, observed, train_sets, with_mask)
     names = tuple(f"dim_{c}" for c in range(n_ch)) + ((OBSERVED,) if with_mask else ())
