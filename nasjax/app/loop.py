@@ -126,6 +126,7 @@ def search_round(
     data: FoldedData,
     cfg: AppConfig,
     t_start: float | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> LoopState:
     """One ask -> train (rungs) -> tell round of ``n`` members; the new state.
 
@@ -137,12 +138,15 @@ def search_round(
     ``search.inherit=False`` trains every member from fresh weights instead
     of the params the searcher hands out. Promotion stops once
     ``search.time_budget_s`` is spent (``t_start``: when this session's
-    clock started, default now).
+    clock started, default now). ``on_stage(text)`` is told what the round
+    is doing (asking, each rung's training), e.g. for a progress bar.
     """
     r = len(loop.progress)
     t0 = time.perf_counter()
     t_start = t0 if t_start is None else t_start
     k_ask, k_train, k_tell = jax.random.split(key, 3)
+    stage = on_stage or (lambda _: None)
+    stage(f"asking {cfg.search.name} for {n} archs")
     proposal, state = searcher.ask(k_ask, loop.searcher, n)
     train_cfg, budgets = round_budgets(cfg, data)
     s = cfg.search
@@ -167,6 +171,9 @@ def search_round(
         s.select,
         s.select_z,
         deadline=spent,
+        on_rung=lambda q, m, steps: stage(
+            f"rung {q + 1}/{len(budgets)}: {m} arch(s) to {steps} steps"
+        ),
     )
     # Children continue each fold from that fold's trained params: fold k's
     # weights never saw another fold's validation period.
@@ -282,6 +289,7 @@ def search_loop(
         TextColumn("best {task.fields[best]}"),
         TimeElapsedColumn(),
         TextColumn("eta {task.fields[eta]}"),
+        TextColumn("{task.fields[stage]}"),
     ]
     round_seconds: list[float] = []
 
@@ -297,7 +305,11 @@ def search_loop(
 
     progress = progress and is_main_process()
     with Progress(*columns, disable=not progress, transient=False) as bar:
-        task = bar.add_task(f"search ({cfg.search.name})", **fields(loop))
+        task = bar.add_task(f"search ({cfg.search.name})", stage="", **fields(loop))
+
+        def on_stage(text: str) -> None:
+            bar.update(task, stage=text)
+
         while True:
             n, stopped_by = next_population(cfg, loop)
             if stopped_by is not None:
@@ -305,12 +317,18 @@ def search_loop(
             r = len(loop.progress)
             t0 = time.perf_counter()
             loop = search_round(
-                jax.random.fold_in(k_search, r), searcher, loop, n, data, cfg
+                jax.random.fold_in(k_search, r),
+                searcher,
+                loop,
+                n,
+                data,
+                cfg,
+                on_stage=on_stage,
             )
             write_results(loop.rows, out / "results.parquet")
             ck_dir = None if save is None else save(r + 1, loop)
             round_seconds.append(time.perf_counter() - t0)
-            bar.update(task, **fields(loop))
+            bar.update(task, stage="", **fields(loop))
             best = loop.progress[-1]
             logger.info(
                 "round %d/%d: %d evaluations, best %s, eta %s",

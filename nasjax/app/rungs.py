@@ -114,6 +114,7 @@ def train_rungs(
     select: str = "lcb",
     z: float = 1.0,
     deadline: Callable[[], bool] | None = None,
+    on_rung: Callable[[int, int, int], None] | None = None,
 ) -> RungResult:
     """Successive halving of one population (see the module docstring).
 
@@ -131,6 +132,8 @@ def train_rungs(
         select: Promotion rule, ``lcb`` or ``mean``.
         z: Width of the lower confidence bound.
         deadline: Called before each promotion; True stops promoting.
+        on_rung: Called as ``on_rung(rung, members, steps)`` before each
+            rung trains (e.g. to show it on a progress bar).
 
     Returns:
         :class:`RungResult`.
@@ -161,6 +164,8 @@ def train_rungs(
                 break
             active, state = active[keep], _take(state, keep)
         cfg = dataclasses.replace(base, n_steps=steps - (budgets[r - 1] if r else 0))
+        if on_rung is not None:
+            on_rung(r, len(active), steps)
         t0 = time.perf_counter()
         res = train_population(
             jax.random.fold_in(key, r),

@@ -96,7 +96,16 @@ def test_every_searcher_runs_the_rung_schedule_and_rows_carry_it(name):
     cfg = override(CFG, {"search.name": name})
     searcher = SEARCHERS[name](spec())
     loop = LoopState(searcher.init(jax.random.key(0), None), (), (), -1, None, 0.0)
-    loop = search_round(jax.random.key(1), searcher, loop, 3, data(), cfg)
+    stages: list[str] = []
+    loop = search_round(
+        jax.random.key(1), searcher, loop, 3, data(), cfg, on_stage=stages.append
+    )
+    # What the progress bar shows inside the round.
+    assert stages == [
+        f"asking {name} for 3 archs",
+        "rung 1/2: 3 arch(s) to 5 steps",
+        "rung 2/2: 1 arch(s) to 10 steps",
+    ]
     rows = loop.rows
     assert [r["rung"] for r in rows].count(1) == 1
     for r in rows:
@@ -110,6 +119,12 @@ def test_every_searcher_runs_the_rung_schedule_and_rows_carry_it(name):
     # The searcher was told rung-0 fitness (like with like).
     told = loop.searcher.archive.fitness
     np.testing.assert_allclose(told, [r["fitness_rung0"] for r in rows])
+    # ... with its standard error (a member left at rung 0 keeps that one).
+    told_se = loop.searcher.archive.fitness_se
+    for i, r in enumerate(rows):
+        assert np.isfinite(told_se[i]) and told_se[i] >= 0
+        if r["rung"] == 0:
+            assert told_se[i] == pytest.approx(r["fitness_se"])
     # The winner is the member trained at the top rung.
     assert rows[loop.best_row]["rung"] == 1
     assert loop.best_fold_params is not None
