@@ -657,10 +657,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows += peer_rows(args, name, data)
         results.extend(rows)
         runs.append(run)
-        others = [f"{r['method']} {_fmt(r)}" for r in rows[1:] if r["accuracy"]]
+        others = [f"{r['method']} {_fmt(r)}" for r in rows if r["accuracy"]]
         print(
-            f"[{name}] nasjax test {run['test_accuracy']:.3f} "
-            f"({run['wall_s']:.0f} s); " + ", ".join(others),
+            f"[{name}] search {run['wall_s']:.0f} s; " + ", ".join(others),
             file=sys.stderr,
         )
         pl.DataFrame(results, infer_schema_length=None).write_parquet(
