@@ -80,7 +80,6 @@ struct Proposal:
     fee: uint256
     best_at_vote: uint256
     revealed: bool
-    seats: DynArray[uint256, MAX_SEATS]
 
 
 struct Vote:
@@ -164,6 +163,8 @@ bonded: public(HashMap[uint256, uint256])
 escrow: public(HashMap[uint256, uint256])
 unbonding: public(HashMap[uint256, HashMap[uint256, uint256]])  # [id][slot]
 unbond_block: HashMap[uint256, HashMap[uint256, uint256]]  # request block
+unbonding_sum: HashMap[uint256, uint256]
+oldest: HashMap[uint256, uint256]  # earliest request block + 1 held (0: none)
 last_unbond: public(HashMap[uint256, uint256])  # block + 1 of the last request
 snap_epoch: HashMap[uint256, uint256]
 snap_bond: HashMap[uint256, uint256]
@@ -189,6 +190,7 @@ best_id: public(HashMap[uint256, uint256])
 n_models: public(uint256)
 n_proposals: public(uint256)
 proposals: HashMap[uint256, Proposal]
+seats_of: HashMap[uint256, DynArray[uint256, MAX_SEATS]]
 votes: HashMap[uint256, HashMap[uint256, Vote]]
 seat_count: public(HashMap[uint256, HashMap[uint256, uint256]])
 proposed_in: HashMap[uint256, uint256]  # node -> block + 1 of its last commit
@@ -303,14 +305,25 @@ def _bond_at_start(node: uint256) -> uint256:
 def _release(node: uint256):
     """Pay out matured unbonding slots to the liquid balance (lazy)."""
     d: uint256 = self.p.delay
+    first: uint256 = self.oldest[node]
+    if first == 0 or first - 1 + d >= self.released_through:
+        return
+    left: uint256 = 0
     for s: uint256 in range(MAX_DELAY):
         if s >= d:
             break
         amount: uint256 = self.unbonding[node][s]
-        if amount > 0 and self.unbond_block[node][s] + d < self.released_through:
+        if amount == 0:
+            continue
+        q: uint256 = self.unbond_block[node][s]
+        if q + d < self.released_through:
             self.unbonding[node][s] = 0
+            self.unbonding_sum[node] -= amount
             self.liquid[node] += amount
             self._move(node, UNBONDING, LIQUID, amount)
+        elif left == 0 or q + 1 < left:
+            left = q + 1
+    self.oldest[node] = left
 
 
 @internal
@@ -330,6 +343,7 @@ def _take_stake(node: uint256, amount: uint256, cause: uint8) -> uint256:
             break
         take: uint256 = min(rest, self.unbonding[node][s])
         self.unbonding[node][s] -= take
+        self.unbonding_sum[node] -= take
         rest -= take
         self._move(node, UNBONDING, BURN, take)
     taken: uint256 = amount - rest
@@ -378,7 +392,10 @@ def unbond(amount: uint256):
     self.bonded[me] -= amount
     self.total_bonded -= amount
     self.unbonding[me][slot] += amount
+    self.unbonding_sum[me] += amount
     self.unbond_block[me][slot] = self.block_number
+    if self.oldest[me] == 0:
+        self.oldest[me] = self.block_number + 1
     self.last_unbond[me] = self.block_number + 1
     self._move(me, BONDED, UNBONDING, amount)
 
@@ -447,7 +464,7 @@ def begin_block(seats: DynArray[DynArray[uint256, MAX_SEATS], MAX_SLOTS]):
             assert s != self.proposals[pid].proposer, "ProposerInCommittee"
             assert self.bonded[s] >= need, "StakeBelowMinimum"
             self.seat_count[pid][s] += 1
-        self.proposals[pid].seats = seats[j]
+        self.seats_of[pid] = seats[j]
         log CommitteeAssigned(pid=pid, seats=seats[j])
 
 
@@ -540,7 +557,7 @@ def commit_proposal(commitment: bytes32) -> uint256:
     self.proposals[pid] = Proposal(
         proposer=me, commitment=commitment, commit_block=self.block_number,
         stage=COMMITTED, task=0, claimed=0, deposit=self.p.deposit, fee=self.p.fee,
-        best_at_vote=0, revealed=False, seats=[]
+        best_at_vote=0, revealed=False
     )
     self.committed.append(pid)
     log ProposalCommitted(pid=pid, proposer=me, commitment=commitment)
@@ -596,12 +613,13 @@ def commit_vote(pid: uint256, commitment: bytes32):
     """@notice A seated validator commits its hidden vote (reveal block + 0)."""
     assert self.in_block, "NoBlockOpen"
     me: uint256 = self._id(msg.sender)
-    prop: Proposal = self.proposals[pid]
-    assert prop.proposer != me or prop.stage == 0, "SelfVote"
-    assert prop.stage == VOTING, "VotingClosed"
-    assert self.block_number == prop.commit_block + 1, "VotingClosed"
+    stage: uint8 = self.proposals[pid].stage
+    assert self.proposals[pid].proposer != me or stage == 0, "SelfVote"
+    assert stage == VOTING, "VotingClosed"
+    commit_block: uint256 = self.proposals[pid].commit_block
+    assert self.block_number == commit_block + 1, "VotingClosed"
     assert self.seat_count[pid][me] > 0, "NotInCommittee"
-    assert self.last_unbond[me] <= prop.commit_block + 1, "VotingWhileUnbonding"
+    assert self.last_unbond[me] <= commit_block + 1, "VotingWhileUnbonding"
     assert not self.votes[pid][me].committed, "DoubleVote"
     self.votes[pid][me] = Vote(
         commitment=commitment, round=self.block_number, committed=True,
@@ -693,9 +711,10 @@ def finalize_block():
             break
         pid: uint256 = self.settling[j]
         prop: Proposal = self.proposals[pid]
+        seats: DynArray[uint256, MAX_SEATS] = self.seats_of[pid]
         scores: DynArray[uint256, MAX_SEATS] = []
         n_accept: uint256 = 0
-        for s: uint256 in prop.seats:
+        for s: uint256 in seats:
             v: Vote = self.votes[pid][s]
             if v.revealed and not v.equivocated:
                 scores.append(v.score)
@@ -754,7 +773,7 @@ def finalize_block():
         if outcomes[j] == EXPIRED:
             continue
         pid: uint256 = self.settling[j]
-        for s: uint256 in self.proposals[pid].seats:
+        for s: uint256 in self.seats_of[pid]:
             v: Vote = self.votes[pid][s]
             if v.revealed and not v.equivocated and v.accept == (outcomes[j] == ACCEPTED):
                 n_with_total += 1
@@ -778,6 +797,7 @@ def finalize_block():
             break
         pid: uint256 = self.settling[j]
         prop: Proposal = self.proposals[pid]
+        seats: DynArray[uint256, MAX_SEATS] = self.seats_of[pid]
         outcome: uint8 = outcomes[j]
         decided: bool = outcome != EXPIRED
         to_proposer: uint256 = self._mul_ppm(rewards[j], p.proposer_share)
@@ -790,7 +810,7 @@ def finalize_block():
             pool += prop.fee
         n_with: uint256 = 0
         if decided:
-            for s: uint256 in prop.seats:
+            for s: uint256 in seats:
                 v: Vote = self.votes[pid][s]
                 if v.revealed and not v.equivocated and v.accept == (outcome == ACCEPTED):
                     n_with += 1
@@ -811,7 +831,7 @@ def finalize_block():
         if slashes[j] > 0:
             log Slashed(node=prop.proposer, cause=0, amount=slashes[j])
         first_seat: DynArray[uint256, MAX_SEATS] = []
-        for s: uint256 in prop.seats:
+        for s: uint256 in seats:
             v: Vote = self.votes[pid][s]
             counted: bool = v.revealed and not v.equivocated
             if decided and counted and v.accept == (outcome == ACCEPTED):
@@ -885,12 +905,7 @@ def _lower_median(xs: DynArray[uint256, MAX_SEATS]) -> uint256:
 @external
 def unbonding_total(node: uint256) -> uint256:
     """@notice Units in the node's unbonding slots (matured or not)."""
-    total: uint256 = 0
-    for s: uint256 in range(MAX_DELAY):
-        if s >= self.p.delay:
-            break
-        total += self.unbonding[node][s]
-    return total
+    return self.unbonding_sum[node]
 
 
 @view
@@ -898,15 +913,17 @@ def unbonding_total(node: uint256) -> uint256:
 def holdings(node: uint256) -> uint256[4]:
     """@notice (liquid, bonded, unbonding, escrow) with matured unbonding liquid."""
     liq: uint256 = self.liquid[node]
-    unb: uint256 = 0
-    for s: uint256 in range(MAX_DELAY):
-        if s >= self.p.delay:
-            break
-        amount: uint256 = self.unbonding[node][s]
-        if self.unbond_block[node][s] + self.p.delay < self.released_through:
-            liq += amount
-        else:
-            unb += amount
+    unb: uint256 = self.unbonding_sum[node]
+    d: uint256 = self.p.delay
+    first: uint256 = self.oldest[node]
+    if first != 0 and first - 1 + d < self.released_through:
+        for s: uint256 in range(MAX_DELAY):
+            if s >= d:
+                break
+            amount: uint256 = self.unbonding[node][s]
+            if amount > 0 and self.unbond_block[node][s] + d < self.released_through:
+                liq += amount
+                unb -= amount
     return [liq, self.bonded[node], unb, self.escrow[node]]
 
 
@@ -918,11 +935,7 @@ def supply() -> uint256:
     for i: uint256 in range(1024):
         if i >= self.n_nodes:
             break
-        total += self.liquid[i] + self.bonded[i] + self.escrow[i]
-        for s: uint256 in range(MAX_DELAY):
-            if s >= self.p.delay:
-                break
-            total += self.unbonding[i][s]
+        total += self.liquid[i] + self.bonded[i] + self.escrow[i] + self.unbonding_sum[i]
     return total
 
 
