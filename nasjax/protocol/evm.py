@@ -64,7 +64,7 @@ def quantize(score: Any) -> np.ndarray:
     return np.round(np.clip(x, 0.0, None) * SCORE_ONE) / SCORE_ONE
 
 
-def to_score_units(score: float) -> int:
+def to_score_units(score: Any) -> int:
     """A score on the grid -> integer contract units."""
     return round(max(float(score), 0.0) * SCORE_ONE)
 
@@ -106,6 +106,17 @@ def market_deployer() -> Any:
     return boa.load_partial(str(CONTRACTS / "Market.vy"))
 
 
+def _plain(value: Any) -> Any:
+    """An event argument as JSON-ready data (bytes as hex, addresses as text)."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, int)):
+        return value
+    return str(value)
+
+
 def _keccak(*parts: bytes) -> bytes:
     from eth_utils.crypto import keccak
 
@@ -129,7 +140,9 @@ class Node:
     def sign(self, digest: bytes) -> bytes:
         """65-byte ``r || s || v`` signature (v in {27, 28}) of a hash."""
         sig = self.key.sign_msg_hash(digest)
-        return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
+        return (
+            sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.v + 27])
+        )
 
 
 def make_nodes(seed: int, n: int) -> list[Node]:
@@ -163,8 +176,8 @@ class MarketChain:
     def __init__(
         self,
         cfg: ProtocolConfig,
-        liquid: Sequence[int],
-        bonded: Sequence[int],
+        liquid: Sequence[int] | np.ndarray,
+        bonded: Sequence[int] | np.ndarray,
         burned: int,
         best: Sequence[float],
         seed: int = 0,
@@ -175,7 +188,9 @@ class MarketChain:
         self.operator = boa.env.eoa
         self.params = market_params(cfg)
         cap = self.params[5]
-        self.env.set_balance(self.operator, cap + int(np.sum(liquid)) + int(np.sum(bonded)))
+        self.env.set_balance(
+            self.operator, cap + int(np.sum(liquid)) + int(np.sum(bonded))
+        )
         self.nodes = make_nodes(seed, len(liquid))
         self.events: list[dict[str, Any]] = []
         self.n_tx = 0
@@ -203,8 +218,10 @@ class MarketChain:
 
     def _log(self) -> None:
         for ev in self.contract.get_logs():
-            row = {k: v for k, v in ev._asdict().items() if k != "address"}
-            row["event"] = type(ev).__name__
+            row: dict[str, Any] = {"event": type(ev).__name__}
+            for k, v in ev._asdict().items():
+                if k != "address":
+                    row[k] = _plain(v)
             self.events.append(row)
 
     def tx(self, method: str, *args: Any, sender: int | None = None, **kw: Any) -> Any:
@@ -251,7 +268,15 @@ class MarketChain:
         sig_a = nd.sign(self.vote_message(pid, accept, score))
         sig_b = nd.sign(self.vote_message(pid, not accept, score))
         self.tx(
-            "report_equivocation", pid, node, accept, score, sig_a, not accept, score, sig_b
+            "report_equivocation",
+            pid,
+            node,
+            accept,
+            score,
+            sig_a,
+            not accept,
+            score,
+            sig_b,
         )
 
     # -- views --------------------------------------------------------------
@@ -278,7 +303,9 @@ class MarketChain:
         if held != expected:
             raise ChainError(f"supply {held} != expected {expected}")
         if wei != held + reserve + locked:
-            raise ChainError(f"contract holds {wei} wei, accounts {held + reserve + locked}")
+            raise ChainError(
+                f"contract holds {wei} wei, accounts {held + reserve + locked}"
+            )
         return {"supply": held, "expected": expected, "wei": wei}
 
 
@@ -301,7 +328,7 @@ def replay_events(events: Sequence[dict[str, Any]], n_nodes: int) -> dict[str, A
             emptied, or the supply identity fails.
     """
     held = np.zeros((n_nodes, 4), np.int64)
-    ext = dict.fromkeys(("mint", "burn", "outside", "pool"), 0)
+    ext: dict[str, int] = dict.fromkeys(("mint", "burn", "outside", "pool"), 0)
     accepted: list[int] = []
     for i, ev in enumerate(events):
         name = ev["event"]
@@ -341,7 +368,12 @@ def chain_snapshot(chain: MarketChain) -> dict[str, Any]:
     c = chain.contract
     n = len(chain.nodes)
     held = [
-        [int(c.liquid(i)), int(c.bonded(i)), int(c.unbonding_total(i)), int(c.escrow(i))]
+        [
+            int(c.liquid(i)),
+            int(c.bonded(i)),
+            int(c.unbonding_total(i)),
+            int(c.escrow(i)),
+        ]
         for i in range(n)
     ]
     return {
@@ -395,7 +427,9 @@ def verify_events(
         + int(snapshot["deposited"])
     )
     if r["supply"] != expected:
-        raise ChainError(f"supply {r['supply']} != initial + emitted - burned {expected}")
+        raise ChainError(
+            f"supply {r['supply']} != initial + emitted - burned {expected}"
+        )
     return {
         "ok": True,
         "events": len(events),

@@ -68,10 +68,10 @@ def _np(tree: Any) -> Any:
     return jax.tree.map(np.asarray, tree)
 
 
-def _unique(seats: np.ndarray) -> list[tuple[int, int]]:
+def _unique(seats: Any) -> list[tuple[int, int]]:
     """``(seat index, validator)`` of each validator's first seat."""
     seen: dict[int, int] = {}
-    for i, v in enumerate(seats.tolist()):
+    for i, v in enumerate(np.asarray(seats).tolist()):
         seen.setdefault(int(v), i)
     return [(i, v) for v, i in seen.items()]
 
@@ -86,7 +86,9 @@ def settle_block(chain: MarketChain, t: int, ev: BlockEvents) -> list[int]:
     open_slots = np.flatnonzero(voting.valid)
     pending = [int(x) for x in chain.contract.stages()[1]]
     if pending != [int(voting.pid[j]) for j in open_slots]:
-        raise ChainError(f"block {t}: pending {pending} != JAX {voting.pid[open_slots]}")
+        raise ChainError(
+            f"block {t}: pending {pending} != JAX {voting.pid[open_slots]}"
+        )
     chain.tx("begin_block", [[int(s) for s in voting.seats[j]] for j in open_slots])
 
     for j in np.flatnonzero(fin.valid):
@@ -111,7 +113,10 @@ def settle_block(chain: MarketChain, t: int, ev: BlockEvents) -> list[int]:
         task, claimed = int(voting.task[j]), to_score_units(voting.claimed[j])
         chain.tx("reveal_proposal", pid, task, claimed, salt(pid, who), sender=who)
         for i, v in _unique(voting.seats[j]):
-            accept, score = bool(voting.accept[j, i]), to_score_units(voting.score[j, i])
+            accept, score = (
+                bool(voting.accept[j, i]),
+                to_score_units(voting.score[j, i]),
+            )
             digest = chain.vote_hash(pid, accept, score, salt(pid, v, t), t, v)
             chain.tx("commit_vote", pid, digest, sender=v)
 
@@ -245,8 +250,7 @@ def run_on_chain(
         evm_s += time.perf_counter() - b
     chain.check_supply()
     metrics = {
-        k: np.stack([np.asarray(getattr(r, k)) for r in rows])
-        for k in rows[0]._fields
+        k: np.stack([np.asarray(getattr(r, k)) for r in rows]) for k in rows[0]._fields
     }
     timing = {
         "deploy_seconds": t1 - t0,

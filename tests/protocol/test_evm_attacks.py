@@ -29,12 +29,16 @@ def market():
     chain = MarketChain(CFG, liquid, bonded, 0, [0.5], seed=7)
     chain.tx("begin_block", [])
     chain.tx("finalize_block")
-    chain.tx("commit_proposal", chain.proposal_hash(0, 600_000, salt(1, 0), 0), sender=0)
+    chain.tx(
+        "commit_proposal", chain.proposal_hash(0, 600_000, salt(1, 0), 0), sender=0
+    )
     chain.tx("end_block")
     chain.tx("begin_block", [SEATS])
     chain.tx("finalize_block")
     chain.tx("reveal_proposal", 1, 0, 600_000, salt(1, 0), sender=0)
-    chain.tx("commit_proposal", chain.proposal_hash(0, 600_000, salt(2, 5), 5), sender=5)
+    chain.tx(
+        "commit_proposal", chain.proposal_hash(0, 600_000, salt(2, 5), 5), sender=5
+    )
     return chain
 
 
@@ -49,7 +53,9 @@ def next_block(chain, seats):
 
 
 def reveal(chain, pid, voter, rnd, accept=True):
-    chain.tx("reveal_vote", pid, accept, SCORE, salt(pid, voter, rnd), rnd, sender=voter)
+    chain.tx(
+        "reveal_vote", pid, accept, SCORE, salt(pid, voter, rnd), rnd, sender=voter
+    )
 
 
 def test_honest_round_settles(market):
