@@ -272,11 +272,18 @@ def run_protocol_app(app: Any, out: Path, console: Console) -> float:
     for name, roi in summary["roi"].items():
         table.add_row(name, "-" if roi is None else f"{roi:+.2%}")
     console.print(table)
+    chain = summary.get("chain_report")
+    record = (
+        f"ledger {summary['ledger']}"
+        if chain is None
+        else f"EVM: {chain['transactions']} transactions, supply conserved, "
+        f"events replayed ({chain['events']})"
+    )
     console.print(
         f"false accepts {summary['false_accept_rate']:.3f}, false rejects "
         f"{summary['false_reject_rate']:.3f}; best score "
         f"{summary['best_score']['start']:.4f} -> {summary['best_score']['end']:.4f}; "
-        f"ledger {summary['ledger']}"
+        + record
     )
     return lookup(summary, "best_score.end")
 

@@ -11,6 +11,8 @@ Options are ``key=value`` pairs mapped onto :class:`ProtocolConfig` fields
     python -m nasjax.protocol preset=real                       # real evaluator
     python -m nasjax.protocol sweep sweep.shares=[0.1,0.3,0.5] sweep.seeds=1
     python -m nasjax.protocol verify outputs/protocol/ledger.jsonl
+    python -m nasjax.protocol chain=evm n_blocks=50      # settle on the in-process EVM
+    python -m nasjax.protocol verify outputs/protocol/chain_events.jsonl
     python -m nasjax.protocol verify --crashed LEDGER   # its writer crashed
     python -m nasjax.protocol recover LEDGER            # cut a torn last write
 
@@ -106,6 +108,8 @@ def verify_command(args: Sequence[str]) -> int:
     if len(paths) != 1 or set(flags) - {"--crashed"}:
         raise SystemExit("usage: python -m nasjax.protocol verify [--crashed] LEDGER")
     ledger = Path(paths[0])
+    if ledger.name == "chain_events.jsonl":
+        return verify_chain_command(ledger)
     anchor = _summary_anchor(ledger)
     try:
         report = verify_ledger(ledger, crashed="--crashed" in flags, anchor=anchor)
@@ -115,6 +119,21 @@ def verify_command(args: Sequence[str]) -> int:
     out = report.to_dict()
     out["anchor"] = "summary.json" if anchor is not None else None
     print(json.dumps(out, indent=2))
+    return 0
+
+
+def verify_chain_command(events_path: Path) -> int:
+    """Replay a ``chain=evm`` run's contract events against its snapshot."""
+    from nasjax.protocol.evm import ChainError, verify_events
+
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    snapshot = json.loads((events_path.parent / "chain_snapshot.json").read_text())
+    try:
+        report = verify_events(events, snapshot)
+    except ChainError as err:
+        print(f"INVALID: {err}")
+        return 1
+    print(json.dumps(report, indent=2))
     return 0
 
 

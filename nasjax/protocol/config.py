@@ -21,6 +21,7 @@ from nasjax.graph.space import SearchSpaceConfig
 from nasjax.train.config import TrainConfig
 
 EVALUATORS: tuple[str, ...] = ("surrogate", "real")
+CHAINS: tuple[str, ...] = ("sim", "evm")
 RULES: tuple[str, ...] = ("supermajority", "median")
 LEDGER_MODES: tuple[str, ...] = ("full", "summary", "none")
 REAL_DATA: tuple[str, ...] = tuple(s for s in DATA_SOURCES if s != "ucr")
@@ -293,6 +294,10 @@ class ProtocolConfig:
         n_blocks: Blocks to simulate.
         evaluator: ``"surrogate"`` (vectorised ``lax.scan``) or ``"real"``
             (nasjax training on the host, block by block).
+        chain: Where blocks settle: ``"sim"`` (the JAX core and the signed
+            ledger) or ``"evm"`` (the Vyper market on an in-process EVM,
+            compared with the JAX core after every block; needs the
+            ``chain`` extra; surrogate evaluator only).
         agents: Agent mix and behaviour.
         consensus: Committees and the acceptance rule.
         economics: Rewards, slashing, bonding.
@@ -306,6 +311,7 @@ class ProtocolConfig:
     n_nodes: int = 100
     n_blocks: int = 500
     evaluator: str = "surrogate"
+    chain: str = "sim"
     agents: AgentConfig = dataclasses.field(default_factory=AgentConfig)
     consensus: ConsensusConfig = dataclasses.field(default_factory=ConsensusConfig)
     economics: EconomicsConfig = dataclasses.field(default_factory=EconomicsConfig)
@@ -339,6 +345,21 @@ def validate(cfg: ProtocolConfig) -> list[str]:
     a, c, e, s, r = cfg.agents, cfg.consensus, cfg.economics, cfg.surrogate, cfg.real
     if cfg.evaluator not in EVALUATORS:
         p.append(f"evaluator must be one of {EVALUATORS}")
+    if cfg.chain not in CHAINS:
+        p.append(f"chain must be one of {CHAINS}")
+    if cfg.chain == "evm" and (
+        cfg.evaluator != "surrogate"
+        or cfg.n_nodes > 1024
+        or cfg.consensus.proposals_per_block > 16
+        or cfg.consensus.committee_size > 64
+        or cfg.consensus.n_tasks > 16
+        or cfg.economics.unbonding_delay > 64
+    ):
+        p.append(
+            "chain=evm needs evaluator=surrogate, n_nodes <= 1024, "
+            "proposals_per_block <= 16, committee_size <= 64, n_tasks <= 16 "
+            "and unbonding_delay <= 64 (the contract's bounds)"
+        )
     if cfg.consensus.rule not in RULES:
         p.append(f"consensus.rule must be one of {RULES}")
     if cfg.ledger.mode not in LEDGER_MODES:

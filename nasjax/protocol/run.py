@@ -41,6 +41,11 @@ from nasjax.protocol.types import AGENT_TYPES, SLASH_CAUSES, BlockEvents, State
 from nasjax.protocol.x64 import x64_mode
 from nasjax.serialize import json_default
 
+CHAIN_EVENTS = "chain_events.jsonl"
+"""Events of the market contract (``chain=evm``), one JSON object a line."""
+CHAIN_SNAPSHOT = "chain_snapshot.json"
+"""The contract's stored holdings and counters at the end of the run."""
+
 
 def state_digest(state: State) -> str:
     """Hex SHA-256 over every leaf of a state (host bytes, in tree order)."""
@@ -191,6 +196,32 @@ def _real(
     return run.initial, run.final, run.metrics, timing
 
 
+def _evm(
+    cfg: ProtocolConfig, out: Path
+) -> tuple[State, State, dict[str, np.ndarray], dict[str, Any], dict[str, Any]]:
+    """Settle on the embedded EVM; write and verify the chain's events."""
+    from nasjax.protocol.evm import chain_snapshot, verify_events
+    from nasjax.protocol.evm_run import run_on_chain
+
+    res = run_on_chain(cfg)
+    chain = res["chain"]
+    snapshot = chain_snapshot(chain)
+    with (out / CHAIN_EVENTS).open("w") as f:
+        for ev in chain.events:
+            f.write(json.dumps(ev, default=json_default) + "\n")
+    (out / CHAIN_SNAPSHOT).write_text(json.dumps(snapshot))
+    t0 = time.perf_counter()
+    report = verify_events(chain.events, snapshot)
+    timing = dict(res["timing"], chain_verify_seconds=time.perf_counter() - t0)
+    report.update(
+        events=str(out / CHAIN_EVENTS),
+        contract=str(chain.contract.address),
+        transactions=chain.n_tx,
+        accepted_pids=res["accepted"],
+    )
+    return res["initial"], res["final"], res["metrics"], timing, report
+
+
 def run_protocol(
     cfg: ProtocolConfig, out_dir: str | Path, *, progress: bool = False
 ) -> dict[str, Any]:
@@ -216,7 +247,11 @@ def run_protocol(
             f"{ledger} exists; ledgers are append-only, use a new out_dir"
         )
     t0 = time.perf_counter()
-    if cfg.evaluator == "surrogate":
+    chain_report = None
+    if cfg.chain == "evm":
+        ledger = None  # the contract's events replace the signed ledger
+        initial, final, metrics, timing, chain_report = _evm(cfg, out)
+    elif cfg.evaluator == "surrogate":
         initial, final, metrics, timing = _surrogate(cfg, ledger)
     else:
         initial, final, metrics, timing = _real(cfg, ledger, progress)
@@ -239,6 +274,8 @@ def run_protocol(
         ledger=str(ledger) if ledger is not None else None,
         ledger_mode=cfg.ledger.mode,
         ledger_report=report,
+        chain=cfg.chain,
+        chain_report=chain_report,
         config=to_dict(cfg),
     )
     if cfg.plots:

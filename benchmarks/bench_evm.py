@@ -1,0 +1,46 @@
+"""Throughput of the embedded chain: the market contract on titanoboa's EVM.
+
+Runs the protocol with settlement on the in-process EVM
+(:func:`nasjax.protocol.evm_run.run_on_chain`) without the per-block
+comparison, and reports transactions/s and blocks/s of the EVM part (JAX
+time and the one-off compile/deploy are reported apart)::
+
+    python benchmarks/bench_evm.py --nodes 100 --blocks 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+from nasjax.protocol import ProtocolConfig
+from nasjax.protocol.evm_run import run_on_chain
+
+
+def main() -> None:
+    """Parse the sizes, run, print one JSON line."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--nodes", type=int, default=100)
+    ap.add_argument("--blocks", type=int, default=50)
+    args = ap.parse_args()
+    cfg = dataclasses.replace(
+        ProtocolConfig(), n_nodes=args.nodes, n_blocks=args.blocks, chain="evm"
+    )
+    res = run_on_chain(cfg, check=False)
+    t = res["timing"]
+    out = {
+        "nodes": args.nodes,
+        "blocks": args.blocks,
+        "transactions": t["transactions"],
+        "deploy_seconds": round(t["deploy_seconds"], 2),
+        "jax_seconds": round(t["jax_seconds"], 2),
+        "evm_seconds": round(t["evm_seconds"], 2),
+        "tx_per_second": round(t["transactions"] / t["evm_seconds"], 1),
+        "blocks_per_second": round(args.blocks / t["evm_seconds"], 2),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The market contract against the JAX core: a small differential run.
+
+One ``chain=evm`` run (16 nodes x 14 blocks, every attacker type, frequent
+equivocation, offline validators and unbonding) is compared with the JAX
+state after every block by :func:`nasjax.protocol.evm_run.run_on_chain`;
+the tests then check its outputs, the event replay and its tamper detection.
+"""
+
+import copy
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+boa = pytest.importorskip("boa")
+
+from nasjax.protocol import (  # noqa: E402
+    AgentConfig,
+    ConsensusConfig,
+    EconomicsConfig,
+    ProtocolConfig,
+    run_protocol,
+)
+from nasjax.protocol.cli import main  # noqa: E402
+from nasjax.protocol.evm import (  # noqa: E402
+    SCORE_ONE,
+    ChainError,
+    market_params,
+    quantize,
+    verify_events,
+)
+
+CFG = ProtocolConfig(
+    n_nodes=16,
+    n_blocks=14,
+    chain="evm",
+    agents=AgentConfig(sybil_split=2, equivocate_prob=0.5, offline_prob=0.1),
+    consensus=ConsensusConfig(proposals_per_block=2, committee_size=5),
+    economics=EconomicsConfig(unbonding_delay=3, unbond_prob=0.1),
+    plots=False,
+)
+
+
+@pytest.fixture(scope="module")
+def evm_run(tmp_path_factory):
+    """(out_dir, summary) of one differential run on the embedded EVM."""
+    out = tmp_path_factory.mktemp("evm_run")
+    return out, run_protocol(CFG, out)
+
+
+def _events(out):
+    lines = (out / "chain_events.jsonl").read_text().splitlines()
+    return [json.loads(x) for x in lines]
+
+
+def _snapshot(out):
+    return json.loads((out / "chain_snapshot.json").read_text())
+
+
+def test_run_equals_jax_and_conserves_supply(evm_run):
+    _, summary = evm_run
+    report = summary["chain_report"]
+    assert summary["chain"] == "evm" and report["ok"]
+    assert report["transactions"] > 100
+    supply = summary["supply"]
+    assert supply["final"] == supply["initial"] + supply["emitted"] - supply["burned"]
+
+
+def test_run_exercises_the_rules(evm_run):
+    out, _ = evm_run
+    names = {e["event"] for e in _events(out)}
+    assert {"Settled", "VoteRevealed", "Equivocation", "Slashed"} <= names
+    causes = {e["cause"] for e in _events(out) if e["event"] == "Slashed"}
+    assert 1 in causes  # equivocation slashed on chain as in the JAX core
+    assert any(e["event"] == "Move" and e["dst"] == 2 for e in _events(out))
+
+
+def test_verify_replays_every_balance(evm_run, capsys):
+    out, _ = evm_run
+    assert main(["verify", str(out / "chain_events.jsonl")]) == 0
+    assert '"ok": true' in capsys.readouterr().out
+
+
+def test_verify_detects_a_tampered_event(evm_run):
+    out, _ = evm_run
+    events, snapshot = _events(out), _snapshot(out)
+    verify_events(events, snapshot)
+    forged = copy.deepcopy(events)
+    i = next(k for k, e in enumerate(forged) if e["event"] == "Move" and e["src"] == 4)
+    forged[i]["amount"] += 1  # one more unit minted to a node
+    with pytest.raises(ChainError, match="node"):
+        verify_events(forged, snapshot)
+    with pytest.raises(ChainError, match="emitted"):
+        verify_events(events, dict(snapshot, emitted=snapshot["emitted"] + 1))
+
+
+def test_score_grid_and_thresholds():
+    assert quantize(0.52) * SCORE_ONE == round(0.52 * SCORE_ONE)
+    p = market_params(CFG)
+    assert p[14] == int(np.ceil(0.001 * SCORE_ONE))  # min_improvement, rounded up
+    assert p[15] == int(np.floor(0.012 * SCORE_ONE))  # claim_tolerance, rounded down
+
+
+def test_evm_chain_is_validated():
+    with pytest.raises(ValueError, match="chain"):
+        dataclasses.replace(CFG, chain="anvil")
+    with pytest.raises(ValueError, match="contract's bounds"):
+        dataclasses.replace(CFG, consensus=ConsensusConfig(committee_size=65))
