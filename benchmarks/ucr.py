@@ -42,6 +42,7 @@ A tiny check that it runs end to end::
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -665,6 +666,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         pl.DataFrame(results, infer_schema_length=None).write_parquet(
             out / "results.parquet"
         )
+        # The next dataset compiles its own programs: drop this one's, or a
+        # long benchmark runs out of memory mappings (nasjax.compile_guard).
+        jax.clear_caches()
+        gc.collect()
         pl.DataFrame(runs).write_parquet(out / "runs.parquet")
     results_df = pl.DataFrame(results, infer_schema_length=None)
     runs_df = pl.DataFrame(runs)

@@ -23,6 +23,7 @@ import numpy as np
 from nasjax.app.config import AppConfig, searcher_options
 from nasjax.app.loop import LoopState
 from nasjax.app.run_report import write_run_report
+from nasjax.compile_guard import relieve
 from nasjax.data import FoldedData
 from nasjax.distributed.mesh import is_main_process
 from nasjax.evaluate.fidelity_plots import plot_best_vs_time, plot_learning_curves
@@ -188,6 +189,7 @@ def finish(
     Raises:
         RuntimeError: If every evaluation failed.
     """
+    relieve()  # the finish compiles its own programs on top of the search's
     best = best_evaluation(loop)
     ens = cfg.evaluation.ensemble
     if ens.enabled and ens.top_k > 1:

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nasjax.app.config import AppConfig
 from nasjax.app.rungs import train_rungs, train_windows
+from nasjax.compile_guard import relieve
 from nasjax.data import FoldedData
 from nasjax.distributed.consistency import check_same_everywhere
 from nasjax.distributed.mesh import agree, is_main_process
@@ -327,6 +328,7 @@ def search_loop(
             )
             write_results(loop.rows, out / "results.parquet")
             ck_dir = None if save is None else save(r + 1, loop)
+            relieve()  # a long search must not run out of memory mappings
             round_seconds.append(time.perf_counter() - t0)
             bar.update(task, stage="", **fields(loop))
             best = loop.progress[-1]
