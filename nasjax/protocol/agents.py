@@ -20,6 +20,12 @@ Types (``AGENT_TYPES``) and what they do:
   (selection on the public folds' noise).
 * ``random``: proposes a random architecture every time, claims its score.
 
+Under the paired rule an evaluating validator scores the candidate and the
+task's incumbent on the same chain-drawn blocks
+(:func:`surrogate_paired_scores`) and reveals the gain; validators that do
+not evaluate (lazy, accomplices) echo the claim's gain over the certified
+best.
+
 Every vote's private randomness (offline, equivocation) and every surrogate
 evaluation is keyed by (slot, validator), so the seats a validator holds in
 one committee cast one identical vote.

@@ -90,10 +90,9 @@ class ConsensusConfig:
         rule: ``"paired"`` (default): every seat scores the candidate and
             the incumbent on the same chain-drawn evaluation blocks and
             reveals its paired gain; accepted when the committee's robust
-            lower confidence bound on the gain (median seat gain minus a
-            t-quantile times a MAD-based standard error, see
-            :class:`AcceptanceConfig`) clears the test margin and the claim
-            is confirmed. ``"supermajority"``: accepted when ``quorum`` of the
+            lower confidence bound on the gain (outlier screen, then Yuen's
+            trimmed paired t-test, see :class:`AcceptanceConfig`) clears the
+            test margin. ``"supermajority"``: accepted when ``quorum`` of the
             seats vote accept (each seat: its own score clears the certified
             best + margin); ``"median"``: accepted when the certified (median)
             score clears the bar and confirms the claim (Yuma-style, more
@@ -128,10 +127,12 @@ class AcceptanceConfig:
     ``blocks`` chain-drawn evaluation blocks (so whatever makes a block easy
     or hard hits both models alike and cancels in the difference) and
     reveals its mean paired gain and the incumbent's mean score. The
-    committee runs Yuen's trimmed paired t-test over the counted seats'
-    gains (:func:`nasjax.protocol.paired.paired_test`) and accepts when the
+    committee screens out gains more than ``outlier_band`` robust standard
+    deviations from the median, runs Yuen's trimmed paired t-test over the
+    rest (:func:`nasjax.protocol.paired.paired_test`) and accepts when the
     one-sided lower confidence bound clears ``margin_fraction *
-    min_improvement`` and the claim is confirmed. The candidate's certified
+    min_improvement`` (and the claim is confirmed, unless
+    ``keep_overclaimed``). The candidate's certified
     score is the incumbent's re-certified score plus the trimmed-mean gain.
 
     Attributes:
