@@ -15,6 +15,7 @@ import dataclasses
 import json
 
 from nasjax.protocol import ProtocolConfig
+from nasjax.protocol.config import ConsensusConfig
 from nasjax.protocol.evm_run import run_on_chain
 
 
@@ -24,8 +25,14 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=100)
     ap.add_argument("--blocks", type=int, default=50)
     args = ap.parse_args()
+    # The contract settles the supermajority rule (not yet the paired test),
+    # with the 16-seat committees it was measured with.
     cfg = dataclasses.replace(
-        ProtocolConfig(), n_nodes=args.nodes, n_blocks=args.blocks, chain="evm"
+        ProtocolConfig(),
+        n_nodes=args.nodes,
+        n_blocks=args.blocks,
+        chain="evm",
+        consensus=ConsensusConfig(committee_size=16, rule="supermajority"),
     )
     res = run_on_chain(cfg, check=False)
     t = res["timing"]

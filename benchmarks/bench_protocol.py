@@ -12,10 +12,19 @@ Measures, in one run:
    transactions per second, which is why scale runs record a summary ledger;
 3. ``real``: the real-evaluator demo (default 10 nodes x 20 blocks on the
    bundled sample, 20 training steps per evaluation, full ledger), whole run
-   and the share spent training.
+   and the share spent training;
+4. ``acceptance``: the default preset (100 nodes x 500 blocks, 30% attacker
+   stake over the six attacker types) at ``--acceptance SEEDS`` seeds in one
+   vmapped program, under each rule of ``--rules`` (default: the paired rule
+   and the old supermajority rule; each also on the old 16-seat committee),
+   plus the paired rule under weaker
+   pairing (``--weak-pairing``: block_share = train_share = 0.5): pooled
+   false-accept / false-reject rates with Wilson 95% intervals and each
+   agent type's ROI, mean over seeds with a Student 95% interval.
 
 Usage: ``python benchmarks/bench_protocol.py [--nodes 1000] [--blocks 10000]
-[--real-data synthetic] [--skip-real] [--json out.json]``
+[--real-data synthetic] [--skip-real] [--skip-scale] [--acceptance 8]
+[--json out.json]``
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ from nasjax.protocol import (
     run_protocol,
     with_overrides,
 )
+from nasjax.protocol.montecarlo import run_seeds, seed_summary
 from nasjax.protocol.step import compile_simulation
 from nasjax.protocol.x64 import x64_mode
 
@@ -124,6 +134,51 @@ def bench_real(tmp: Path, nodes: int, blocks: int, data: str) -> dict:
     }
 
 
+def bench_acceptance(seeds: int, rules: list[str], weak: bool) -> dict:
+    """Rates and ROI of the default preset per acceptance rule."""
+    variants: dict[str, dict] = {r: {"consensus.rule": r} for r in rules}
+    for r in rules:  # the same rule on the old default committee
+        variants[f"{r}, 16 seats"] = {
+            "consensus.rule": r,
+            "consensus.committee_size": 16,
+        }
+    if weak:
+        variants["paired, weak pairing"] = {
+            "consensus.rule": "paired",
+            "surrogate.block_share": 0.5,
+            "surrogate.train_share": 0.5,
+        }
+    out = {}
+    for name, overrides in variants.items():
+        cfg = with_overrides(PRESETS["default"], overrides)
+        t0 = time.perf_counter()
+        s = seed_summary(run_seeds(cfg, seeds))
+        s["seconds"] = time.perf_counter() - t0
+        out[name] = s
+    return out
+
+
+def acceptance_rows(results: dict) -> list[str]:
+    """A markdown table of :func:`bench_acceptance`'s results."""
+
+    def pct(x: tuple) -> str:
+        return f"{100 * x[0]:.2f}% [{100 * x[1]:.2f}, {100 * x[2]:.2f}] ({x[3]}/{x[4]})"
+
+    types = list(next(iter(results.values()))["roi"])
+    head = "| rule | false accepts | false rejects | " + " | ".join(types) + " |"
+    rows = [head, "|" + "---|" * (3 + len(types))]
+    for name, s in results.items():
+        roi = " | ".join(
+            f"{100 * s['roi'][t][0]:+.2f} [{100 * s['roi'][t][1]:+.2f}, "
+            f"{100 * s['roi'][t][2]:+.2f}]"
+            for t in types
+        )
+        rows.append(
+            f"| {name} | {pct(s['false_accept'])} | {pct(s['false_reject'])} | {roi} |"
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--nodes", type=int, default=1000)
@@ -134,20 +189,35 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--real-nodes", type=int, default=10)
     ap.add_argument("--real-blocks", type=int, default=20)
     ap.add_argument("--real-data", default="sample", choices=("synthetic", "sample"))
+    ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument(
+        "--acceptance", type=int, default=8, help="seeds of the rule check (0: skip)"
+    )
+    ap.add_argument("--rules", default="paired,supermajority")
+    ap.add_argument("--no-weak-pairing", action="store_true")
     ap.add_argument("--json", default=None, help="write the results here")
     args = ap.parse_args(argv)
 
     results: dict = {"machine": machine_info()}
-    results["scale"] = s = bench_scale(args.nodes, args.blocks, args.repeats)
-    rows = [
-        ("surrogate scale run", ""),
-        ("nodes x blocks", f"{s['nodes']} x {s['blocks']}"),
-        ("slots x committee", f"{s['slots']} x {s['committee']}"),
-        ("compile (s)", f"{s['compile_s']:.2f}"),
-        ("steady state (s)", f"{s['steady_s']:.2f}"),
-        ("blocks / s", f"{s['blocks_per_s']:.0f}"),
-        ("supply conserved", str(s["conserved"])),
-    ]
+    rows: list[tuple[str, str]] = []
+    if not args.skip_scale:
+        results["scale"] = s = bench_scale(args.nodes, args.blocks, args.repeats)
+        rows += [
+            ("surrogate scale run", ""),
+            ("nodes x blocks", f"{s['nodes']} x {s['blocks']}"),
+            ("slots x committee", f"{s['slots']} x {s['committee']}"),
+            ("compile (s)", f"{s['compile_s']:.2f}"),
+            ("steady state (s)", f"{s['steady_s']:.2f}"),
+            ("blocks / s", f"{s['blocks_per_s']:.0f}"),
+            ("supply conserved", str(s["conserved"])),
+        ]
+    table: list[str] = []
+    if args.acceptance > 0:
+        acc = bench_acceptance(
+            args.acceptance, args.rules.split(","), not args.no_weak_pairing
+        )
+        results["acceptance"] = acc
+        table = acceptance_rows(acc)
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_ledger:
             results["ledger"] = g = bench_ledger(Path(tmp))
@@ -175,8 +245,18 @@ def main(argv: list[str] | None = None) -> None:
             ]
     for label, value in rows:
         print(f"{label:<28}{value:>16}")
+    if table:
+        print(f"\nacceptance, default preset, {args.acceptance} seeds:")
+        print("\n".join(table))
+        for name, s in results["acceptance"].items():
+            print(
+                f"{name}: honest ROI above every attacker type in "
+                f"{s['seeds_honest_above_all']}/{s['seeds']} seeds; "
+                f"supply conserved: {s['conserved']}; "
+                f"{s['seconds']:.1f} s"
+            )
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps(results, indent=2, default=float))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ Example::
 from nasjax.protocol.commit_reveal import CommitBook, CommitRevealError, commitment
 from nasjax.protocol.config import (
     PRESETS,
+    AcceptanceConfig,
     AgentConfig,
     ConsensusConfig,
     EconomicsConfig,
@@ -60,6 +61,7 @@ from nasjax.protocol.x64 import x64_mode
 __all__ = [
     "AGENT_TYPES",
     "PRESETS",
+    "AcceptanceConfig",
     "AgentConfig",
     "BlockEvents",
     "BlockInputs",

@@ -20,6 +20,12 @@ Types (``AGENT_TYPES``) and what they do:
   (selection on the public folds' noise).
 * ``random``: proposes a random architecture every time, claims its score.
 
+Under the paired rule an evaluating validator scores the candidate and the
+task's incumbent on the same chain-drawn blocks
+(:func:`surrogate_paired_scores`) and reveals the gain; validators that do
+not evaluate (lazy, accomplices) echo the claim's gain over the certified
+best.
+
 Every vote's private randomness (offline, equivocation) and every surrogate
 evaluation is keyed by (slot, validator), so the seats a validator holds in
 one committee cast one identical vote.
@@ -30,6 +36,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from nasjax.protocol.config import ATTACKER_FIELDS, ProtocolConfig
 from nasjax.protocol.tokens import to_units
@@ -224,8 +231,15 @@ def cast_votes(
     pending: Pending,
     seats: jax.Array,
     scores: jax.Array,
+    incumbent: jax.Array | None = None,
 ) -> Pending:
     """Committees evaluate (or not) and commit their votes.
+
+    Under the paired rule a seat that evaluates reveals its paired gain
+    ``scores - incumbent`` and votes accept when that gain clears the test
+    margin and ``best + gain`` confirms the claim; seats that do not
+    evaluate (lazy, accomplices) can only echo the claim (gain ``claimed -
+    best``) or, without commit-reveal, copy the evaluators' medians.
 
     Args:
         params: Core parameters.
@@ -234,6 +248,8 @@ def cast_votes(
         pending: The proposals revealed this block.
         seats: ``int32[P, C]`` their committees.
         scores: ``f64[P, C]`` evaluation results where a seat evaluates.
+        incumbent: ``f64[P, C]`` the same seats' scores of the task's
+            incumbent on the same blocks (None: the certified best).
 
     Returns:
         ``pending`` with committees, votes and the registry at vote time.
@@ -243,7 +259,13 @@ def cast_votes(
     best = state.best_score[pending.task]
     bar = (best + params.min_improvement)[:, None]
     claimed = pending.claimed[:, None]
-    honest_accept = (scores >= bar) & (scores >= claimed - params.claim_tolerance)
+    if incumbent is None:
+        incumbent = jnp.broadcast_to(best[:, None], scores.shape)
+    own_gain = scores - incumbent
+    claim_ok = best[:, None] + own_gain >= claimed - params.claim_tolerance
+    paired_accept = (own_gain > params.test_gain) & (claim_ok | params.keep_overclaimed)
+    plain_accept = (scores >= bar) & (scores >= claimed - params.claim_tolerance)
+    honest_accept = jnp.where(params.paired_rule, paired_accept, plain_accept)
     # A lazy validator without commit-reveal copies the revealed evaluators.
     n_eval = jnp.sum(evaluates, axis=1)
     n_yes = jnp.sum(evaluates & honest_accept, axis=1)
@@ -255,6 +277,13 @@ def cast_votes(
     score = jnp.where(
         evaluates, scores, jnp.where(friendly, claimed, lazy_score)
     ).astype(jnp.float64)
+    echo = claimed - best[:, None]
+    copy_gain = masked_median(own_gain, evaluates)[:, None]
+    copy_inc = masked_median(incumbent, evaluates)[:, None]
+    lazy_gain = jnp.where(params.commit_reveal, echo, copy_gain)
+    lazy_inc = jnp.where(params.commit_reveal, best[:, None], copy_inc)
+    gain = jnp.where(evaluates, own_gain, jnp.where(friendly, echo, lazy_gain))
+    inc = jnp.where(evaluates, incumbent, jnp.where(friendly, best[:, None], lazy_inc))
     accept = jnp.where(evaluates, honest_accept, friendly | lazy_accept)
     keys = seat_keys(key, seats)
     u = jax.vmap(jax.vmap(lambda k: jax.random.uniform(k, (2,), jnp.float64)))(keys)
@@ -270,6 +299,9 @@ def cast_votes(
         revealed=valid & (u[..., 0] >= params.offline_prob),
         equivocated=valid & may_equivocate & (u[..., 1] < params.equivocate_prob),
         evaluated=evaluates,
+        gain=jnp.where(valid, gain, jnp.nan).astype(jnp.float64),
+        incumbent=jnp.where(valid, inc, jnp.nan).astype(jnp.float64),
+        incumbent_id=state.best_id[pending.task],
     )
 
 
@@ -288,3 +320,83 @@ def surrogate_scores(
         params.fresh_folds, params.fold_noise * z[..., 0], pending.public_error[:, None]
     )
     return pending.quality[:, None] + fold + params.train_noise * z[..., 1]
+
+
+def paired_block_scores(
+    params: Params, key: jax.Array, candidate: ArrayLike, incumbent: ArrayLike
+) -> tuple[jax.Array, jax.Array]:
+    """One seat's scores of the candidate and the incumbent per block.
+
+    Each of the ``eval_blocks`` chain-drawn blocks has an error of std
+    ``fold_noise * sqrt(eval_blocks)`` per model (so their mean has the
+    std of one whole fold set, as in :func:`surrogate_scores`), of which the
+    share ``block_share`` of the variance is the block's own and hits both
+    models identically; the training noise of the two runs (one each,
+    shared by all blocks) has correlation ``train_share``.
+
+    Args:
+        params: Core parameters.
+        key: The seat's key (one per (slot, validator)).
+        candidate: ``f64[]`` true quality of the candidate.
+        incumbent: ``f64[]`` true quality of the incumbent.
+
+    Returns:
+        ``(candidate f64[K], incumbent f64[K])`` scores per block.
+    """
+    k = params.eval_blocks
+    k_fold, k_train = jax.random.split(key)
+    z = jax.random.normal(k_fold, (3, k), jnp.float64)
+    w = jax.random.normal(k_train, (3,), jnp.float64)
+    rho, kappa = params.block_share, params.train_share
+    scale = params.fold_noise * jnp.sqrt(jnp.asarray(k, jnp.float64))
+    shared = jnp.sqrt(rho) * z[0]
+    own = jnp.sqrt(1.0 - rho)
+    common = jnp.sqrt(kappa) * w[0]
+    solo = jnp.sqrt(1.0 - kappa)
+    cand = jnp.asarray(candidate) + scale * (shared + own * z[1])
+    inc = jnp.asarray(incumbent) + scale * (shared + own * z[2])
+    cand = cand + params.train_noise * (common + solo * w[1])
+    inc = inc + params.train_noise * (common + solo * w[2])
+    return cand, inc
+
+
+def surrogate_paired_scores(
+    params: Params,
+    key: jax.Array,
+    pending: Pending,
+    seats: jax.Array,
+    incumbent_true: jax.Array,
+) -> tuple[jax.Array, jax.Array]:
+    """The paired surrogate evaluator: each seat scores both models.
+
+    Keyed by (slot, validator) like :func:`surrogate_scores`, so a
+    validator's repeated seats reveal identical scores. Without
+    ``fresh_folds`` the candidate's fold error is the proposer's public one
+    (the incumbent gets an independent one: nothing is shared).
+
+    Args:
+        params: Core parameters.
+        key: The validators' evaluation randomness.
+        pending: The proposals revealed this block.
+        seats: ``int32[P, C]`` their committees.
+        incumbent_true: ``f64[P]`` true quality of each slot's incumbent.
+
+    Returns:
+        ``(candidate f64[P, C], incumbent f64[P, C])`` means over the seat's
+        evaluation blocks.
+    """
+    keys = seat_keys(key, seats)
+    q_c = jnp.broadcast_to(pending.quality[:, None], seats.shape)
+    q_i = jnp.broadcast_to(incumbent_true[:, None], seats.shape)
+    blocks = jax.vmap(jax.vmap(lambda k, c, i: paired_block_scores(params, k, c, i)))
+    cand, inc = blocks(keys, q_c, q_i)
+    cand, inc = cand.mean(axis=-1), inc.mean(axis=-1)
+    z = jax.vmap(jax.vmap(lambda k: jax.random.normal(k, (2,), jnp.float64)))(
+        jax.vmap(jax.vmap(lambda k: jax.random.fold_in(k, 0x0F01D)))(keys)
+    )
+    stale_c = pending.quality[:, None] + pending.public_error[:, None]
+    stale_c = stale_c + params.train_noise * z[..., 0]
+    stale_i = incumbent_true[:, None] + params.fold_noise * z[..., 1]
+    cand = jnp.where(params.fresh_folds, cand, stale_c)
+    inc = jnp.where(params.fresh_folds, inc, stale_i)
+    return cand, inc

@@ -110,8 +110,14 @@ class ChainRecorder:
         return make_tx(body, self.keys.key(node))
 
     @staticmethod
-    def _vote(score: Any, accept: Any) -> dict[str, Any]:
-        return {"score": _num(score), "accept": bool(accept)}
+    def _vote(stage: Any, j: int, c: int) -> dict[str, Any]:
+        """A seat's vote: its score, verdict, paired gain and incumbent score."""
+        return {
+            "score": _num(stage.score[j, c]),
+            "accept": bool(stage.accept[j, c]),
+            "gain": _num(stage.gain[j, c]),
+            "incumbent": _num(stage.incumbent[j, c]),
+        }
 
     def block(self, block: int, events: BlockEvents, metrics: Mapping[str, Any]) -> str:
         """Write one block; returns its hash.
@@ -153,7 +159,7 @@ class ChainRecorder:
             for c, v in enumerate(seats):
                 if seats.index(v) != c:
                     continue  # one vote per validator, whatever its seats
-                vote = self._vote(fin.score[j, c], fin.accept[j, c])
+                vote = self._vote(fin, j, c)
                 salt = self._salt("vote", pid, v)
                 if fin.equivocated[j, c]:
                     signed = [
@@ -216,7 +222,7 @@ class ChainRecorder:
             for c, v in enumerate(seats):
                 if seats.index(v) != c:
                     continue
-                vote = self._vote(vot.score[j, c], vot.accept[j, c])
+                vote = self._vote(vot, j, c)
                 salt_v = self._salt("vote", pid, v)
                 value = commitment(self.keys.public(v), vote_payload(pid, vote), salt_v)
                 body = {

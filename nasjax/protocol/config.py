@@ -22,7 +22,7 @@ from nasjax.train.config import TrainConfig
 
 EVALUATORS: tuple[str, ...] = ("surrogate", "real")
 CHAINS: tuple[str, ...] = ("sim", "evm")
-RULES: tuple[str, ...] = ("supermajority", "median")
+RULES: tuple[str, ...] = ("paired", "supermajority", "median")
 LEDGER_MODES: tuple[str, ...] = ("full", "summary", "none")
 REAL_DATA: tuple[str, ...] = tuple(s for s in DATA_SOURCES if s != "ucr")
 
@@ -88,10 +88,17 @@ class ConsensusConfig:
         quorum: Fraction of committee seats that must reveal for a decision,
             and (``rule="supermajority"``) vote accept for an acceptance
             (BFT: 2/3).
-        rule: ``"supermajority"``: accepted when ``quorum`` of the seats vote
-            accept; ``"median"``: accepted when the certified (median) score
-            clears the bar and confirms the claim (Yuma-style, more sensitive,
-            safe only below half of a committee's stake).
+        rule: ``"paired"`` (default): every seat scores the candidate and
+            the incumbent on the same chain-drawn evaluation blocks and
+            reveals its paired gain; accepted when the committee's robust
+            lower confidence bound on the gain (outlier screen, then Yuen's
+            trimmed paired t-test, see :class:`AcceptanceConfig`) clears the
+            test margin. ``"supermajority"``: accepted when ``quorum`` of the
+            seats vote accept (each seat: its own score clears the certified
+            best + margin); ``"median"``: accepted when the certified (median)
+            score clears the bar and confirms the claim (Yuma-style, more
+            sensitive, safe only below half of a committee's stake). The two
+            older rules compare against the certified best's stored score.
         min_improvement: A proposal must beat the certified best by this much.
         claim_tolerance: A rejected proposal whose claim exceeds the certified
             (median) score by more than this is an over-claim and is slashed.
@@ -103,14 +110,64 @@ class ConsensusConfig:
     """
 
     proposals_per_block: int = 2
-    committee_size: int = 16
+    committee_size: int = 32
     quorum: float = 2 / 3
-    rule: str = "supermajority"
+    rule: str = "paired"
     min_improvement: float = 0.001
     claim_tolerance: float = 0.012
     commit_reveal: bool = True
     fresh_folds: bool = True
     n_tasks: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class AcceptanceConfig:
+    """The paired acceptance test (``consensus.rule="paired"``).
+
+    Each seat scores the candidate and the task's incumbent on the same
+    ``blocks`` chain-drawn evaluation blocks (so whatever makes a block easy
+    or hard hits both models alike and cancels in the difference) and
+    reveals its mean paired gain and the incumbent's mean score. The
+    committee screens out gains more than ``outlier_band`` robust standard
+    deviations from the median, runs Yuen's trimmed paired t-test over the
+    rest (:func:`nasjax.protocol.paired.paired_test`) and accepts when the
+    one-sided lower confidence bound clears ``margin_fraction *
+    min_improvement`` (and the claim is confirmed, unless
+    ``keep_overclaimed``). The candidate's certified
+    score is the incumbent's re-certified score plus the trimmed-mean gain.
+
+    Attributes:
+        confidence: One-sided confidence of the test (a candidate no better
+            than the incumbent is accepted with about ``1 - confidence``).
+        blocks: Chain-drawn evaluation blocks each seat scores both models on
+            (the blocks partition the seat's chain-drawn folds).
+        margin_fraction: The test's null gain as a fraction of
+            ``consensus.min_improvement`` (0: "no better than the
+            incumbent"; 1: "improves by less than the margin").
+        trim: Share of the seats' gains trimmed from each end (robustness to
+            a colluding minority; 0 is Student's paired t-test).
+        keep_overclaimed: Accept a candidate that passes the test even when
+            its claim exceeds the certified score by more than
+            ``consensus.claim_tolerance`` (the network keeps the true
+            improvement); the over-claim is still slashed and earns no
+            reward. Off: over-claims are rejected, as under the older rules.
+        outlier_band: A counted seat whose gain lies more than this many
+            robust standard deviations (``1.4826 * MAD``) from the median
+            gain is screened out of the test and voted against the outcome
+            (deviation penalty, no fee share); the others voted with it,
+            whichever side of zero their own gain fell.
+        recertify: Re-certify the incumbent's score with the running mean of
+            every committee's (median) incumbent score, instead of keeping
+            the score it was accepted with (the maximum of noisy estimates).
+    """
+
+    confidence: float = 0.998
+    blocks: int = 4
+    margin_fraction: float = 0.0
+    trim: float = 0.2
+    keep_overclaimed: bool = True
+    outlier_band: float = 6.0
+    recertify: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,6 +256,12 @@ class SurrogateEvaluatorConfig:
         tune_std: Std of the true quality between an overfitter's variants.
         random_mean: Mean quality of a random architecture.
         random_std: Std of the quality of a random architecture.
+        block_share: Share of the fold error's variance that is the
+            evaluation block's own (shared by every model scored on that
+            block: paired scoring cancels it); the rest is each model's own.
+        train_share: Correlation of the training noise of the candidate and
+            the incumbent when one validator trains both with the same key
+            and minibatch order (common random numbers).
     """
 
     initial_score: float = 0.52
@@ -210,6 +273,8 @@ class SurrogateEvaluatorConfig:
     tune_std: float = 0.0005
     random_mean: float = 0.505
     random_std: float = 0.01
+    block_share: float = 0.9
+    train_share: float = 0.8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,6 +365,7 @@ class ProtocolConfig:
             ``chain`` extra; surrogate evaluator only).
         agents: Agent mix and behaviour.
         consensus: Committees and the acceptance rule.
+        acceptance: The paired acceptance test (``consensus.rule="paired"``).
         economics: Rewards, slashing, bonding.
         surrogate: The surrogate evaluator.
         real: The real evaluator.
@@ -314,6 +380,7 @@ class ProtocolConfig:
     chain: str = "sim"
     agents: AgentConfig = dataclasses.field(default_factory=AgentConfig)
     consensus: ConsensusConfig = dataclasses.field(default_factory=ConsensusConfig)
+    acceptance: AcceptanceConfig = dataclasses.field(default_factory=AcceptanceConfig)
     economics: EconomicsConfig = dataclasses.field(default_factory=EconomicsConfig)
     surrogate: SurrogateEvaluatorConfig = dataclasses.field(
         default_factory=SurrogateEvaluatorConfig
@@ -362,6 +429,12 @@ def validate(cfg: ProtocolConfig) -> list[str]:
         )
     if cfg.consensus.rule not in RULES:
         p.append(f"consensus.rule must be one of {RULES}")
+    elif cfg.chain == "evm" and cfg.consensus.rule == "paired":
+        p.append(
+            "chain=evm settles consensus.rule=supermajority or median (the "
+            "contract does not implement the paired test yet): set "
+            "protocol.consensus.rule=supermajority"
+        )
     if cfg.ledger.mode not in LEDGER_MODES:
         p.append(f"ledger.mode must be one of {LEDGER_MODES}")
     if cfg.ledger.every < 1:
@@ -382,6 +455,20 @@ def validate(cfg: ProtocolConfig) -> list[str]:
         p.append("proposals_per_block, committee_size and n_tasks must be >= 1")
     if not 0 < c.quorum <= 1:
         p.append("consensus.quorum must be in (0, 1]")
+    q = cfg.acceptance
+    if not 0.5 <= q.confidence < 1:
+        p.append("acceptance.confidence must be in [0.5, 1)")
+    if q.blocks < 1:
+        p.append("acceptance.blocks must be >= 1")
+    if not 0 <= q.trim < 0.5:
+        p.append("acceptance.trim must be in [0, 0.5)")
+    if q.outlier_band <= 0:
+        p.append("acceptance.outlier_band must be > 0")
+    if q.margin_fraction < 0:
+        p.append("acceptance.margin_fraction must be >= 0")
+    for name in ("block_share", "train_share"):
+        if not 0 <= getattr(s, name) <= 1:
+            p.append(f"surrogate.{name} must be in [0, 1]")
     fractions = (
         "liquid_fraction",
         "proposer_share",
@@ -520,7 +607,7 @@ PRESETS: dict[str, ProtocolConfig] = {
     "scale": ProtocolConfig(
         n_nodes=1000,
         n_blocks=10_000,
-        consensus=ConsensusConfig(proposals_per_block=4),
+        consensus=ConsensusConfig(proposals_per_block=4, committee_size=16),
         ledger=LedgerConfig(mode="summary", every=500),
     ),
     "real": ProtocolConfig(

@@ -8,11 +8,14 @@ function here.
 Settlement of a finalised proposal (``finalize``):
 
 * Decision: a proposal needs revealed votes from ``quorum_seats`` seats
-  (else it *expires*: deposit and fee refunded) and ``quorum_seats`` accept
-  votes to be *accepted* (>= 2/3 of committee stake by default; with the
-  ``median`` rule instead: a certified score that clears the bar and
-  confirms the claim); otherwise it is *rejected*. Equivocated votes do not
-  count.
+  (else it *expires*: deposit and fee refunded). The ``paired`` rule (the
+  default) accepts when the committee's paired test
+  (:func:`nasjax.protocol.paired.paired_test`) puts the gain over the
+  incumbent above the test margin at the stated confidence; the
+  ``supermajority`` rule needs ``quorum_seats`` accept votes (>= 2/3 of
+  committee stake by default), the ``median`` rule a certified score that
+  clears the bar and confirms the claim; otherwise it is *rejected*.
+  Equivocated votes do not count.
 * Certified score: the (stake-weighted, since seats follow stake) median of
   the counted scores; an accepted proposal that beats its task's best
   becomes the best with that score. Reward ``= reward_per_point * max(0,
@@ -26,10 +29,16 @@ Settlement of a finalised proposal (``finalize``):
   is handed out is minted. Rewards and emission stop at ``emission_cap``.
 * Over-claim: rejected with ``claimed - certified > claim_tolerance``:
   ``overclaim_slash`` of the deposit is slashed; ``whistleblower_share`` of
-  that goes to the reject voters, the rest is burned.
+  that goes to the reject voters, the rest is burned. Paired rule with
+  ``acceptance.keep_overclaimed``: an over-claimed candidate that passes the
+  paired test is accepted all the same (the network keeps a true
+  improvement) but is slashed and paid no reward.
 * Fee: shared by the seats that voted with the outcome.
 * Deviation: a counted seat that voted against the outcome burns
-  ``deviation_penalty`` of its validator's bond.
+  ``deviation_penalty`` of its validator's bond (paired rule: a seat whose
+  gain is an outlier, more than ``acceptance.outlier_band`` robust standard
+  deviations from the committee's median; fees and emission go to the
+  other counted seats).
 * Equivocation: ``equivocation_slash * (1 + correlation_multiplier * share of
   all stake equivocating this block)`` of the bond, once per (proposal,
   validator).
@@ -41,33 +50,53 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.protocol.agents import first_seat, masked_median
+from nasjax.protocol.paired import masked_median_mid, paired_test
 from nasjax.protocol.tokens import PPM, credit, mul_ppm, split_equal, take_stake
 from nasjax.protocol.types import Outcome, Params, Pending, ProposalBatch, State
 
 
-def tally(params: Params, v: Pending) -> tuple[Outcome, jax.Array]:
+def tally(params: Params, v: Pending) -> tuple[Outcome, jax.Array, jax.Array]:
     """Decisions of a finalised stage (no transfers, no rewards yet).
 
     Returns:
-        ``(outcome, counted bool[P, C])`` with ``reward`` still zero.
+        ``(outcome, counted bool[P, C], agrees bool[P, C])`` with ``reward``
+        still zero; ``agrees``: the seat voted with the outcome (paired
+        rule: its gain survived the outlier screen, since a seat cannot know
+        the others' evidence and an honest gain on either side of zero is
+        no fault).
     """
     counted = v.valid[:, None] & v.revealed & ~v.equivocated
     n_counted = jnp.sum(counted, axis=1)
     n_accept = jnp.sum(counted & v.accept, axis=1)
     quorum = n_counted >= params.quorum_seats
-    certified = masked_median(v.score, counted)
-    by_median = (certified >= v.best_at_vote + params.min_improvement) & (
-        certified >= v.claimed - params.claim_tolerance
+    med_gain, lower, kept, _ = paired_test(
+        v.gain,
+        counted,
+        params.accept_z,
+        params.trim,
+        first_seat(v.seats),
+        params.outlier_band,
     )
+    certified = jnp.where(
+        params.paired_rule, v.best_at_vote + med_gain, masked_median(v.score, counted)
+    )
+    confirmed = certified >= v.claimed - params.claim_tolerance
+    by_median = (certified >= v.best_at_vote + params.min_improvement) & confirmed
+    by_test = (lower >= params.test_gain) & (confirmed | params.keep_overclaimed)
     by_votes = n_accept >= params.quorum_seats
-    accepted = v.valid & quorum & jnp.where(params.median_rule, by_median, by_votes)
+    rule = jnp.where(params.median_rule, by_median, by_votes)
+    accepted = v.valid & quorum & jnp.where(params.paired_rule, by_test, rule)
     decided = v.valid & quorum
     rejected = decided & ~accepted
-    overclaim = rejected & (v.claimed - certified > params.claim_tolerance)
+    kept_anyway = accepted & params.paired_rule & params.keep_overclaimed
+    overclaim = rejected | kept_anyway
+    overclaim = overclaim & (v.claimed - certified > params.claim_tolerance)
     slash = jnp.where(overclaim, mul_ppm(v.deposit, params.overclaim_slash), 0)
     bad = decided & (v.quality <= v.best_true_at_vote)
     good = decided & (v.quality >= v.best_true_at_vote + params.min_improvement)
     zeros = jnp.zeros(v.valid.shape, jnp.int64)
+    # Paired rule: a seat sides with the outcome unless screened out.
+    agrees = jnp.where(params.paired_rule, kept, v.accept == accepted[:, None])
     outcome = Outcome(
         accepted=accepted,
         rejected=rejected,
@@ -79,25 +108,54 @@ def tally(params: Params, v: Pending) -> tuple[Outcome, jax.Array]:
         new_best=jnp.zeros(v.valid.shape, bool),
         bad=bad,
         good=good,
+        gain=jnp.where(v.valid, med_gain, jnp.nan),
+        lower=jnp.where(v.valid, lower, jnp.nan),
     )
-    return outcome, counted
+    return outcome, counted, agrees
 
 
 def _registry(
-    params: Params, state: State, v: Pending, out: Outcome
+    params: Params, state: State, v: Pending, out: Outcome, counted: jax.Array
 ) -> tuple[State, Outcome]:
-    """Settle accepted slots in order: registry update and capped rewards."""
+    """Settle slots in order: re-certification, registry update, rewards.
+
+    Paired rule with ``recertify``: when the slot's incumbent is still its
+    task's best, the best's certified score becomes the running mean of its
+    evidence, this committee's median incumbent score weighing as many as
+    its counted seats; an accepted candidate's certified score is then that
+    re-certified score plus the committee's median gain, with the weight of
+    the committee.
+    """
     budget = jnp.minimum(
         params.max_reward_per_block,
         jnp.maximum(params.emission_cap - state.emitted, 0),
     )
+    inc_obs = masked_median_mid(v.incumbent, counted & jnp.isfinite(v.incumbent))
+    weight = jnp.sum(counted, axis=1).astype(jnp.float64)
+    paired = params.paired_rule
 
     def settle(carry, j):
-        best, true, best_id, budget = carry
+        best, true, best_id, best_w, budget = carry
         t = v.task[j]
-        value = out.certified[j]
+        same = v.incumbent_id[j] == best_id[t]
+        fresh = (
+            paired
+            & params.recertify
+            & v.valid[j]
+            & same
+            & (weight[j] > 0)
+            & jnp.isfinite(inc_obs[j])
+        )
+        w_new = best_w[t] + jnp.where(fresh, weight[j], 0.0)
+        recert = (best_w[t] * best[t] + weight[j] * inc_obs[j]) / jnp.maximum(
+            w_new, 1e-300
+        )
+        best = best.at[t].set(jnp.where(fresh, recert, best[t]))
+        best_w = best_w.at[t].set(w_new)
+        base = jnp.where(same, best[t], v.best_at_vote[j])
+        value = jnp.where(paired, base + out.gain[j], out.certified[j])
         ok = out.accepted[j]
-        paid = jnp.minimum(value, v.claimed[j])
+        paid = jnp.where(out.overclaim[j], -jnp.inf, jnp.minimum(value, v.claimed[j]))
         gain = jnp.where(ok, jnp.maximum(paid - best[t], 0.0), 0.0)
         want = jnp.floor(gain * params.reward_per_point).astype(jnp.int64)
         reward = jnp.minimum(want, budget)
@@ -105,19 +163,29 @@ def _registry(
         best = best.at[t].set(jnp.where(is_best, value, best[t]))
         true = true.at[t].set(jnp.where(is_best, v.quality[j], true[t]))
         best_id = best_id.at[t].set(jnp.where(is_best, v.pid[j], best_id[t]))
-        return (best, true, best_id, budget - reward), (reward, is_best)
+        best_w = best_w.at[t].set(jnp.where(is_best, weight[j], best_w[t]))
+        carry = (best, true, best_id, best_w, budget - reward)
+        return carry, (reward, is_best, value)
 
-    carry = (state.best_score, state.best_true, state.best_id, budget)
-    (best, true, best_id, _), (reward, is_best) = jax.lax.scan(
+    carry = (
+        state.best_score,
+        state.best_true,
+        state.best_id,
+        state.best_weight,
+        budget,
+    )
+    (best, true, best_id, best_w, _), (reward, is_best, value) = jax.lax.scan(
         settle, carry, jnp.arange(v.valid.shape[0])
     )
     state = state.replace(
         best_score=best,
         best_true=true,
         best_id=best_id,
+        best_weight=best_w,
         n_models=state.n_models + jnp.sum(out.accepted),
     )
-    return state, out._replace(reward=reward, new_best=is_best)
+    certified = jnp.where(paired & v.valid, value, out.certified)
+    return state, out._replace(reward=reward, new_best=is_best, certified=certified)
 
 
 def finalize(params: Params, state: State) -> tuple[State, Outcome, dict]:
@@ -131,11 +199,11 @@ def finalize(params: Params, state: State) -> tuple[State, Outcome, dict]:
     """
     v = state.voting
     n = state.balance.shape[0]
-    out, counted = tally(params, v)
-    state, out = _registry(params, state, v, out)
+    out, counted, agrees = tally(params, v)
+    state, out = _registry(params, state, v, out, counted)
     decided = (out.accepted | out.rejected)[:, None]
-    with_outcome = counted & decided & (v.accept == out.accepted[:, None])
-    against = counted & decided & (v.accept != out.accepted[:, None])
+    with_outcome = counted & decided & agrees
+    against = counted & decided & ~agrees
 
     # Proposer: deposit back less any slash (plus the fee if expired), reward.
     to_proposer = mul_ppm(out.reward, params.proposer_share)
@@ -232,11 +300,13 @@ def submit(params: Params, state: State, batch: ProposalBatch) -> State:
 
 
 def charge_evaluations(params: Params, state: State, voting: Pending) -> State:
-    """Charge ``eval_cost`` once per (proposal, validator) that evaluated."""
+    """Charge ``eval_cost`` once per (proposal, validator) that evaluated,
+    twice under the paired rule (the validator trains the incumbent too)."""
     n = state.balance.shape[0]
     ran = voting.evaluated & first_seat(voting.seats)
+    runs = jnp.where(params.paired_rule, 2, 1)
     return state.replace(
-        compute=state.compute + credit(n, voting.seats, ran) * params.eval_cost
+        compute=state.compute + credit(n, voting.seats, ran) * params.eval_cost * runs
     )
 
 

@@ -4,7 +4,10 @@ Per block, on the host: the committees of last block's proposals are drawn
 (from the beacon derived from the previous block's hash when a ledger is
 written), their evaluating validators and this block's proposers' candidates
 are trained in one ``train_population`` call
-(:meth:`~nasjax.protocol.real.RealEvaluator.evaluate`), and the pure core
+(:meth:`~nasjax.protocol.real.RealEvaluator.evaluate`); under the paired
+rule each evaluating validator also trains the task's incumbent on the same
+chain-drawn blocks with the same member key (a second call, members in the
+same order), and the pure core
 :func:`~nasjax.protocol.step.step` (jitted) applies the block with those
 proposals and scores. The ledger gets every transaction of the block.
 """
@@ -23,6 +26,7 @@ import numpy as np
 from nasjax.protocol.agents import evaluators
 from nasjax.protocol.chain import ChainRecorder
 from nasjax.protocol.config import ProtocolConfig
+from nasjax.protocol.economics import finalize
 from nasjax.protocol.real import (
     Candidate,
     candidates,
@@ -32,7 +36,7 @@ from nasjax.protocol.real import (
 from nasjax.protocol.sortition import beacon_from_hash
 from nasjax.protocol.state import init_state, make_params
 from nasjax.protocol.step import committees, jit_step, proposers
-from nasjax.protocol.types import BlockInputs, State
+from nasjax.protocol.types import BlockInputs, Params, State
 from nasjax.protocol.x64 import x64
 
 
@@ -92,6 +96,7 @@ def run_real(
     state = initial
     rows: list[dict[str, np.ndarray]] = []
     n_slots, size = cfg.consensus.proposals_per_block, cfg.consensus.committee_size
+    paired = cfg.consensus.rule == "paired"
     for t in range(cfg.n_blocks):
         key = jax.random.fold_in(jax.random.fold_in(root, 1), t)
         beacon = (
@@ -120,6 +125,20 @@ def run_real(
         scores = np.full((n_slots, size), np.nan)
         for (j, v), s in zip(pairs, chain_scores[: len(pairs)], strict=True):
             scores[j, seats[j] == v] = 0.0 if np.isnan(s) else s
+        incumbent = None
+        if paired and pairs:
+            # The incumbent each vote compares with: the task's best once
+            # this block's finalisation has run (as ``step`` will see it).
+            best = np.asarray(_best_after_finalize(params, state))
+            tasks = np.asarray(committed.task)
+            inc_archs = [archs[int(best[tasks[j]])].arch for j, _ in pairs]
+            # Same beacon, same member order: candidate i and its incumbent
+            # train with the same key and minibatch order on the same
+            # chain-drawn blocks (paired, common random numbers).
+            _, inc_scores, _ = ev.evaluate(beacon, inc_archs)
+            incumbent = np.full((n_slots, size), np.nan)
+            for (j, v), s in zip(pairs, inc_scores, strict=True):
+                incumbent[j, seats[j] == v] = 0.0 if np.isnan(s) else s
         cuts = np.cumsum([0] + [len(o) for o in options]) + len(pairs)
         bar = float(np.asarray(state.best_score)[0]) + cfg.consensus.min_improvement
         batch, chosen = proposal_batch(
@@ -132,7 +151,7 @@ def run_real(
             bar,
             cfg.agents.lie_margin,
         )
-        inputs = BlockInputs(key, beacon, batch, scores)
+        inputs = BlockInputs(key, beacon, batch, scores, incumbent)
         state, out = jit_step(params, state, inputs)
         new = jax.tree.map(np.asarray, state.committed)
         for j, cand in enumerate(chosen):
@@ -155,6 +174,13 @@ def run_real(
         train_seconds=ev.seconds,
         evaluations=ev.evaluations,
     )
+
+
+@x64
+@jax.jit
+def _best_after_finalize(params: Params, state: State) -> jax.Array:
+    """``int64[T]`` each task's best once the block's ``finalize`` has run."""
+    return finalize(params, state)[0].best_id
 
 
 @x64

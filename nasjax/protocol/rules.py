@@ -7,7 +7,7 @@ replays a ledger (a ledger that breaks one is rejected). Transaction bodies::
     propose_commit  sender, nonce, pid, commitment, deposit, fee
     propose_reveal  sender, nonce, pid, payload, salt
     vote_commit     sender, nonce, pid, seats, commitment
-    vote_reveal     sender, nonce, pid, vote {score, accept}, salt
+    vote_reveal     sender, nonce, pid, vote {score, accept, gain, incumbent}, salt
     evidence        sender, nonce, offender, pid, votes [2 signed vote_reveals]
     finalize        sender, nonce, pid, outcome, certified, reward, slash, new_best
     checkpoint      sender, nonce, start, stop, totals, state_digest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +21,7 @@ from nasjax.protocol.x64 import x64
 def make_params(cfg: ProtocolConfig) -> Params:
     """The core's numeric :class:`Params` of a config (64-bit scalars)."""
     c, e, a, s = cfg.consensus, cfg.economics, cfg.agents, cfg.surrogate
+    q = cfg.acceptance
 
     def units(x: float) -> jax.Array:
         return jnp.asarray(to_units(x), jnp.int64)
@@ -68,7 +70,17 @@ def make_params(cfg: ProtocolConfig) -> Params:
         tune_std=f(s.tune_std),
         random_mean=f(s.random_mean),
         random_std=f(s.random_std),
+        paired_rule=jnp.asarray(c.rule == "paired"),
+        accept_z=f(NormalDist().inv_cdf(q.confidence)),
+        test_gain=f(q.margin_fraction * c.min_improvement),
+        trim=f(q.trim),
+        keep_overclaimed=jnp.asarray(q.keep_overclaimed),
+        outlier_band=f(q.outlier_band),
+        recertify=jnp.asarray(q.recertify),
+        block_share=f(s.block_share),
+        train_share=f(s.train_share),
         overfit_tries=a.overfit_tries,
+        eval_blocks=q.blocks,
     )
 
 
@@ -94,6 +106,9 @@ def empty_pending(n_slots: int, committee: int) -> Pending:
         revealed=jnp.zeros(pc, bool),
         equivocated=jnp.zeros(pc, bool),
         evaluated=jnp.zeros(pc, bool),
+        gain=jnp.full(pc, jnp.nan, jnp.float64),
+        incumbent=jnp.full(pc, jnp.nan, jnp.float64),
+        incumbent_id=jnp.full(p, -1, jnp.int64),
     )
 
 
@@ -108,7 +123,8 @@ def init_state(
     Each identity's endowment is split into a liquid part
     (``liquid_fraction``) and bonded stake; the registration fee is burned
     from the liquid part (then from the bond). Every task starts with a
-    genesis model (ids ``0 .. T-1``).
+    genesis model (ids ``0 .. T-1``) whose certified score carries the
+    weight of one evaluation (``best_weight``) for re-certification.
 
     Args:
         cfg: The configuration.
@@ -146,6 +162,7 @@ def init_state(
         best_score=jnp.broadcast_to(jnp.asarray(score0, jnp.float64), (t,)),
         best_true=jnp.broadcast_to(jnp.asarray(true0, jnp.float64), (t,)),
         best_id=jnp.arange(t, dtype=jnp.int64),
+        best_weight=jnp.ones(t, jnp.float64),
         n_models=jnp.asarray(t, jnp.int64),
         n_proposals=jnp.asarray(t, jnp.int64),
         initial_supply=jnp.asarray(int(endowment.sum()), jnp.int64),

@@ -9,7 +9,10 @@ One block, in order:
    and settled (:func:`nasjax.protocol.economics.finalize`).
 3. The proposals committed last block are revealed; their committees
    evaluate (surrogate, or ``inputs.scores`` from the real evaluator) and
-   commit votes.
+   commit votes. Under the paired rule every evaluating seat scores the
+   candidate and the task's incumbent on the same chain-drawn blocks
+   (surrogate: :func:`~nasjax.protocol.agents.surrogate_paired_scores`;
+   real: ``inputs.incumbent_scores``).
 4. Stake-weighted proposer slots: new proposals are committed, deposits and
    fees escrowed.
 5. Bonding churn (release, restake, unbond); the beacon moves on.
@@ -41,6 +44,7 @@ import jax.numpy as jnp
 from nasjax.protocol.agents import (
     cast_votes,
     first_seat,
+    surrogate_paired_scores,
     surrogate_proposals,
     surrogate_scores,
 )
@@ -148,11 +152,23 @@ def step(
     state, outcome, info = finalize(params, state)
 
     revealed = state.committed
+    incumbent = None
     if inputs.scores is None:
-        scores = surrogate_scores(params, keys.evaluate, revealed, seats)
+        plain = surrogate_scores(params, keys.evaluate, revealed, seats)
+        inc_true = state.best_true[revealed.task]
+        cand, inc = surrogate_paired_scores(
+            params, keys.evaluate, revealed, seats, inc_true
+        )
+        scores = jnp.where(params.paired_rule, cand, plain)
+        incumbent = jnp.where(params.paired_rule, inc, jnp.nan)
     else:
         scores = jnp.asarray(inputs.scores, jnp.float64)
-    voting = cast_votes(params, keys.vote, state, revealed, seats, scores)
+        if inputs.incumbent_scores is not None:
+            incumbent = jnp.asarray(inputs.incumbent_scores, jnp.float64)
+    if incumbent is not None:
+        best = state.best_score[revealed.task][:, None]
+        incumbent = jnp.where(params.paired_rule, incumbent, best)
+    voting = cast_votes(params, keys.vote, state, revealed, seats, scores, incumbent)
     state = charge_evaluations(params, state.replace(voting=voting), voting)
 
     batch = inputs.proposals

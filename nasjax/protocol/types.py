@@ -75,7 +75,25 @@ class Params:
         tune_std: ``f64[]`` quality std between an overfitter's variants.
         random_mean: ``f64[]`` mean quality of a random arch.
         random_std: ``f64[]`` std of the quality of a random arch.
+        paired_rule: ``bool[]`` decide by the paired test (takes precedence
+            over ``median_rule``).
+        accept_z: ``f64[]`` standard normal quantile of the paired test's
+            confidence (turned into a Student quantile per committee).
+        test_gain: ``f64[]`` the paired test's null gain (score units).
+        trim: ``f64[]`` share of seats trimmed from each end by the test.
+        outlier_band: ``f64[]`` paired rule: a seat whose gain is more than
+            this many robust standard deviations from the committee's
+            median is screened out of the test and deviates.
+        keep_overclaimed: ``bool[]`` paired rule: accept an over-claimed
+            candidate that passes the test (slashed, no reward).
+        recertify: ``bool[]`` re-certify the incumbent's score with every
+            committee's incumbent scores (running mean).
+        block_share: ``f64[]`` share of the fold-error variance common to the
+            models scored on one block (surrogate).
+        train_share: ``f64[]`` correlation of a pair's training noise
+            (surrogate, common random numbers).
         overfit_tries: Static number of variants an overfitter tries.
+        eval_blocks: Static number of chain-drawn blocks per seat (paired).
     """
 
     quorum_seats: jax.Array
@@ -114,7 +132,17 @@ class Params:
     tune_std: jax.Array
     random_mean: jax.Array
     random_std: jax.Array
+    paired_rule: jax.Array
+    accept_z: jax.Array
+    test_gain: jax.Array
+    trim: jax.Array
+    keep_overclaimed: jax.Array
+    outlier_band: jax.Array
+    recertify: jax.Array
+    block_share: jax.Array
+    train_share: jax.Array
     overfit_tries: int = struct.field(pytree_node=False, default=1)
+    eval_blocks: int = struct.field(pytree_node=False, default=1)
 
 
 @struct.dataclass
@@ -145,6 +173,11 @@ class Pending:
         revealed: ``bool[P, C]`` seat revealed its vote.
         equivocated: ``bool[P, C]`` seat's validator signed two votes.
         evaluated: ``bool[P, C]`` seat's validator ran an evaluation.
+        gain: ``f64[P, C]`` revealed paired gain per seat (candidate minus
+            incumbent, mean over the seat's evaluation blocks).
+        incumbent: ``f64[P, C]`` revealed incumbent score per seat (mean
+            over the same blocks).
+        incumbent_id: ``int64[P]`` model id of the incumbent when voting.
     """
 
     valid: jax.Array
@@ -165,6 +198,9 @@ class Pending:
     revealed: jax.Array
     equivocated: jax.Array
     evaluated: jax.Array
+    gain: jax.Array
+    incumbent: jax.Array
+    incumbent_id: jax.Array
 
     def replace(self, **changes: Any) -> Pending:
         """A copy with ``changes`` applied (out of place)."""
@@ -191,6 +227,8 @@ class State:
         best_score: ``f64[T]`` certified best score per task.
         best_true: ``f64[T]`` true quality of each task's best model.
         best_id: ``int64[T]`` model id of each task's best.
+        best_weight: ``f64[T]`` evidence behind each best's certified score
+            (counted seat evaluations; the running mean's weight).
         n_models: ``int64[]`` accepted models so far (genesis models count).
         n_proposals: ``int64[]`` proposals committed so far.
         initial_supply: ``int64[]`` units at genesis.
@@ -213,6 +251,7 @@ class State:
     best_score: jax.Array
     best_true: jax.Array
     best_id: jax.Array
+    best_weight: jax.Array
     n_models: jax.Array
     n_proposals: jax.Array
     initial_supply: jax.Array
@@ -259,12 +298,16 @@ class BlockInputs(NamedTuple):
         scores: ``f64[P, C]`` evaluations of the revealed proposals by their
             committee seats (NaN where no evaluation ran); None uses the
             surrogate evaluator.
+        incumbent_scores: ``f64[P, C]`` the same seats' scores of the task's
+            incumbent on the same evaluation blocks (paired rule); None with
+            ``scores`` given uses the certified best (no pairing).
     """
 
     key: jax.Array
     beacon: ArrayLike | None = None
     proposals: ProposalBatch | None = None
     scores: ArrayLike | None = None
+    incumbent_scores: ArrayLike | None = None
 
 
 class Outcome(NamedTuple):
@@ -274,14 +317,19 @@ class Outcome(NamedTuple):
         accepted: Reached quorum and >= quorum seats voted accept.
         rejected: Reached quorum but not enough accept votes.
         expired: Missed quorum (deposit and fee refunded).
-        overclaim: Rejected and the claim exceeded the certified score by
-            more than the tolerance (deposit slashed).
-        certified: Median of the counted scores (NaN when none).
+        overclaim: Decided, not accepted as claimed, and the claim exceeded
+            the certified score by more than the tolerance (deposit slashed;
+            rejected, or accepted without reward under the paired rule's
+            ``keep_overclaimed``).
+        certified: Median of the counted scores (NaN when none); paired rule:
+            the incumbent's re-certified score plus the median gain.
         reward: ``int64`` units minted for the improvement.
         slash: ``int64`` units slashed from the deposit.
         new_best: Became its task's best.
         bad: Decided and its true quality does not beat the best's.
         good: Decided and it truly improves by at least the margin.
+        gain: Median paired gain of the counted seats (NaN when none).
+        lower: The paired test's lower confidence bound on the gain.
     """
 
     accepted: jax.Array
@@ -294,6 +342,8 @@ class Outcome(NamedTuple):
     new_best: jax.Array
     bad: jax.Array
     good: jax.Array
+    gain: jax.Array
+    lower: jax.Array
 
 
 class BlockMetrics(NamedTuple):

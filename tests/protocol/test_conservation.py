@@ -49,7 +49,7 @@ def configs(draw):
         "agents.offline_prob": draw(FRACTION),
         "agents.lie_margin": draw(st.floats(0.0, 0.2)),
         "consensus.quorum": draw(st.floats(0.05, 1.0)),
-        "consensus.rule": draw(st.sampled_from(["supermajority", "median"])),
+        "consensus.rule": draw(st.sampled_from(["paired", "supermajority", "median"])),
         "consensus.commit_reveal": draw(st.booleans()),
         "consensus.fresh_folds": draw(st.booleans()),
         "surrogate.fold_noise": draw(st.floats(0.0, 0.05)),

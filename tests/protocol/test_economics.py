@@ -37,6 +37,7 @@ HONEST_ONLY = {
     "consensus.proposals_per_block": 2,
     "consensus.committee_size": 4,
     "consensus.claim_tolerance": 0.01,
+    "consensus.rule": "supermajority",  # the hand-built votes below decide
     "economics.reward_per_point": 1000.0,
     "economics.proposer_share": 0.7,
     "economics.validator_emission": 5.0,

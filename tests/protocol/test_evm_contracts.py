@@ -36,7 +36,9 @@ CFG = ProtocolConfig(
     n_blocks=14,
     chain="evm",
     agents=AgentConfig(sybil_split=2, equivocate_prob=0.5, offline_prob=0.1),
-    consensus=ConsensusConfig(proposals_per_block=2, committee_size=5),
+    consensus=ConsensusConfig(
+        proposals_per_block=2, committee_size=5, rule="supermajority"
+    ),
     economics=EconomicsConfig(unbonding_delay=3, unbond_prob=0.1),
     plots=False,
 )
@@ -106,4 +108,8 @@ def test_evm_chain_is_validated():
     with pytest.raises(ValueError, match="chain"):
         dataclasses.replace(CFG, chain="anvil")
     with pytest.raises(ValueError, match="contract's bounds"):
-        dataclasses.replace(CFG, consensus=ConsensusConfig(committee_size=65))
+        dataclasses.replace(
+            CFG, consensus=ConsensusConfig(committee_size=65, rule="median")
+        )
+    with pytest.raises(ValueError, match="does not implement the paired test"):
+        dataclasses.replace(CFG, consensus=ConsensusConfig(rule="paired"))
