@@ -55,7 +55,13 @@ import numpy as np
 import polars as pl
 
 import nasjax  # noqa: F401  (must precede JAX initialisation)
-from nasjax.app.config import AppConfig, EvaluationConfig, SearchConfig, override
+from nasjax.app.config import (
+    AppConfig,
+    EnsembleConfig,
+    EvaluationConfig,
+    SearchConfig,
+    override,
+)
 from nasjax.app.run import run_search
 from nasjax.baselines import classification as cb
 from nasjax.data import DataConfig, load_data, ucr
@@ -197,7 +203,11 @@ def run_config(
         ),
         train=train,
         evaluation=EvaluationConfig(
-            baselines=tuple(args.baselines), n_boot=args.n_boot
+            baselines=tuple(args.baselines),
+            n_boot=args.n_boot,
+            # the OOF ensemble's candidates: the top 4 archs (K-fold models
+            # are cheap to reuse; nothing is retrained) and logistic
+            ensemble=EnsembleConfig(top_k=4),
         ),
     )
     return override(cfg, changes or {})

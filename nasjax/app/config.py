@@ -286,7 +286,7 @@ class FinalFitConfig:
     """
 
     enabled: bool = True
-    n_steps: int = 500
+    n_steps: int = 400
     eval_every: int = 100
     patience: int = 2
     batch_size: int = 256
@@ -334,7 +334,7 @@ class EnsembleConfig:
     """
 
     enabled: bool = True
-    top_k: int = 4
+    top_k: int = 3
     rounds: int = 20
     classical: tuple[str, ...] = ("logistic", "gbdt")
 

@@ -47,6 +47,7 @@ import orbax.checkpoint as ocp
 import polars as pl
 from jax import export as jax_export
 
+from nasjax import safe_json
 from nasjax.app.frames import candle_frame, check_candles
 from nasjax.app.members import (
     CALIBRATION_FILE,
@@ -599,7 +600,7 @@ def load_model(path: str | Path) -> Model:
 
     def json_file(name: str) -> Any:
         with _reading(root / name):
-            return json.loads((root / name).read_text())
+            return safe_json.loads((root / name).read_text())
 
     if (root / ENSEMBLE_FILE).exists():
         with _reading(root / ENSEMBLE_FILE):
@@ -609,7 +610,9 @@ def load_model(path: str | Path) -> Model:
     else:
         arch, params = load_arch(root)
     with _reading(root / PREPROCESS_FILE):
-        pre = Preprocess.from_dict(json.loads((root / PREPROCESS_FILE).read_text()))
+        pre = Preprocess.from_dict(
+            safe_json.loads((root / PREPROCESS_FILE).read_text())
+        )
     exported = None
     if (root / EXPORT_FILE).exists():
         with _reading(root / EXPORT_FILE):

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nasjax import safe_json
 from nasjax.baselines.trees import TreeModel
 from nasjax.data.normalize import normalize
 from nasjax.evaluate.calibrate import Calibration
@@ -142,7 +143,7 @@ def read_calibration(directory: Path) -> Calibration:
     path = directory / CALIBRATION_FILE
     if not path.exists():
         return Calibration()
-    d = json.loads(path.read_text())
+    d = safe_json.loads(path.read_text())
     return Calibration(str(d["method"]), float(d["a"]), float(d["b"]))
 
 
@@ -177,7 +178,7 @@ def read_ensemble(
     root: Path, load_arch: Callable[[Path], tuple[Arch, Params]]
 ) -> tuple[Member, ...]:
     """The members of ``root/ensemble.json`` (arch members via ``load_arch``)."""
-    d = json.loads((root / ENSEMBLE_FILE).read_text())
+    d = safe_json.loads((root / ENSEMBLE_FILE).read_text())
     members = []
     for e in d["members"]:
         if e["kind"] not in KINDS:

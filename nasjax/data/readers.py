@@ -11,7 +11,6 @@ error messages. Validation happens later, on all files at once.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import zipfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from nasjax import safe_json
 from nasjax.data.errors import DataError, where
 from nasjax.data.schema import OHLCV_COLUMNS, TIMESTAMP_DTYPE, normalize_symbol
 
@@ -448,7 +448,7 @@ def _read_collect(spec: FileSpec, column_map: dict[str, str] | None) -> pl.DataF
 def _read_freqtrade_json(spec: FileSpec) -> pl.LazyFrame:
     raw = spec.path.read_bytes()
     try:
-        rows = json.loads(raw)
+        rows = safe_json.loads(raw)
     except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError,
         # an integer of over 4300 digits, or nesting deeper than the parser's stack
         raise DataError(

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from nasjax import safe_json
 from nasjax.graph.fingerprint import fingerprint as _fingerprint
 from nasjax.graph.spec import READOUTS, ArchSpec
 
@@ -91,13 +92,13 @@ class Arch:
             ValueError: If the text is not a serialised arch.
         """
         try:
-            payload = json.loads(text)
+            payload = safe_json.loads(text)
             spec = ArchSpec.from_dict(payload["spec"])
             arrays = {
                 f: jnp.asarray(np.asarray(payload[f], dtype=_DTYPES.get(f, np.int32)))
                 for f in ARCH_FIELDS
             }
-        except (KeyError, TypeError, json.JSONDecodeError) as err:
+        except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"not a serialised nasjax Arch: {err}") from err
         return cls(spec=spec, **arrays)
 

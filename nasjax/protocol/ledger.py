@@ -36,7 +36,6 @@ elsewhere (the run's ``summary.json``). Any failure raises
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from nasjax import safe_json
 from nasjax.protocol.crypto import (
     GENESIS,
     canonical,
@@ -156,7 +156,7 @@ class _Chain:
 
     def feed_line(self, raw: bytes) -> None:
         try:
-            record = json.loads(raw)
+            record = safe_json.loads(raw)
         except (ValueError, RecursionError):  # bad JSON or UTF-8, a 4300+ digit
             # integer, or nesting deeper than the parser's stack
             raise self.fail("malformed record (not valid JSON)") from None
