@@ -63,7 +63,14 @@ def sign(key: Ed25519PrivateKey, message: bytes) -> str:
 
 
 def verify(public: str, message: bytes, signature: str) -> bool:
-    """Whether ``signature`` (hex) signs ``message`` under ``public`` (hex)."""
+    """Whether ``signature`` (hex) signs ``message`` under ``public`` (hex).
+
+    Only the lowercase hex that :func:`sign` writes is accepted: hex decoding
+    ignores case, so an uppercased digit would otherwise pass as the same
+    signature, and a ledger byte changed that way would go unnoticed.
+    """
+    if signature != signature.lower() or public != public.lower():
+        return False
     try:
         key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(public))
         key.verify(bytes.fromhex(signature), message)

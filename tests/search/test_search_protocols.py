@@ -31,7 +31,14 @@ def _protocol_params(protocol) -> list[str]:
 def test_protocol_signatures():
     assert _protocol_params(InitFn) == ["key", "cfg"]
     assert _protocol_params(AskFn) == ["key", "state", "n"]
-    assert _protocol_params(TellFn) == ["key", "state", "archs", "fitness", "params"]
+    assert _protocol_params(TellFn) == [
+        "key",
+        "state",
+        "archs",
+        "fitness",
+        "params",
+        "fitness_se",
+    ]
     assert _protocol_params(MorphFn) == ["key", "arch", "params"]
     assert _protocol_params(FitPredict) == ["key", "data", "split", "fold", "cfg"]
     assert _protocol_params(ClassifierFn) == ["key", "data", "cfg"]
