@@ -132,6 +132,7 @@ def test_integer_labels_and_bad_input(fitted):
         clone(est).fit(x, np.linspace(0, 1, len(x)))
 
 
+@pytest.mark.slow  # a second compile for T = 3 (~25 s); [n, F] input runs fast
 def test_series_input(fitted):
     """``[n, T, F]`` series: one window per instance; 2-D input is refused."""
     x, y = toy(steps=3)

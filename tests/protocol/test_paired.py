@@ -152,6 +152,8 @@ def test_recertification_moves_the_incumbent_toward_its_truth():
     assert abs(finals[True] - 0.52) < 0.1 * 0.01, finals
 
 
+@pytest.mark.slow  # the eager step compiles every op (~30 s); the jitted step
+# runs in every other protocol test
 def test_jit_step_equals_eager_step():
     """From a state with proposals in every stage, one eager step equals the
     jitted one (and a jitted step was what built the state)."""

@@ -57,6 +57,8 @@ def _next_proposal(se, noise_aware):
     return prop.fingerprints
 
 
+@pytest.mark.slow  # two GP compiles (~40 s); the GP side is also tested fast in
+# test_surrogate_fast.py (test_known_noise_widens_the_posterior_at_that_point)
 def test_bayes_morph_gp_takes_the_known_noise():
     zero = (0.0,) * 8
     # zero known noise is no known noise
