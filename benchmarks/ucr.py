@@ -42,7 +42,6 @@ A tiny check that it runs end to end::
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 import time
@@ -64,6 +63,7 @@ from nasjax.app.config import (
 )
 from nasjax.app.run import run_search
 from nasjax.baselines import classification as cb
+from nasjax.compile_guard import drop_compiled
 from nasjax.data import DataConfig, load_data, ucr
 from nasjax.evaluate.classification import accuracy, bootstrap_indices
 from nasjax.graph import SearchSpaceConfig, stack
@@ -678,8 +678,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         # The next dataset compiles its own programs: drop this one's, or a
         # long benchmark runs out of memory mappings (nasjax.compile_guard).
-        jax.clear_caches()
-        gc.collect()
+        drop_compiled()
         pl.DataFrame(runs).write_parquet(out / "runs.parquet")
     results_df = pl.DataFrame(results, infer_schema_length=None)
     runs_df = pl.DataFrame(runs)

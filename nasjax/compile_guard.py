@@ -41,6 +41,13 @@ def map_usage() -> tuple[int, int] | None:
     return held, limit
 
 
+def drop_compiled() -> None:
+    """Drop every compiled program JAX holds (and collect what they kept
+    alive); later calls recompile what they need."""
+    jax.clear_caches()
+    gc.collect()
+
+
 def relieve(fraction: float = 0.5) -> bool:
     """Drop JAX's compiled programs if this process holds more than
     ``fraction`` of the kernel's memory-mapping limit.
@@ -61,8 +68,7 @@ def relieve(fraction: float = 0.5) -> bool:
     if usage is None or usage[0] <= fraction * usage[1]:
         return False
     held, limit = usage
-    jax.clear_caches()
-    gc.collect()
+    drop_compiled()
     after = map_usage()
     logger.info(
         "compiled programs dropped: the process held %d of the kernel's %d memory "

@@ -1,7 +1,6 @@
 """Shared fixtures. ``nasjax`` is imported first so its XLA settings apply."""
 
 import atexit
-import gc
 import os
 import shutil
 import tempfile
@@ -10,6 +9,7 @@ import jax
 import pytest
 
 import nasjax  # noqa: F401  (must precede jax initialisation)
+from nasjax.compile_guard import drop_compiled
 from nasjax.graph import ArchSpec
 from tests.helpers import random_inputs, small_spec
 
@@ -37,8 +37,7 @@ def _release_compiled_programs():
     module's programs, so this costs few recompiles.
     """
     yield
-    jax.clear_caches()
-    gc.collect()
+    drop_compiled()
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ ensemble selected on out-of-fold predictions among the best architectures'
 K-fold models and the classical logistic regression
 (:mod:`nasjax.app.classify_ensemble`); the single best arch is reported
 beside it. The best arch is evaluated as the K-fold ensemble of the very
-models the search validated: its K per-fold params (each trained on its fold's training
-instances, early-stopped on the fold's validation instances), test
+models the search validated: its K per-fold params (each trained on its
+fold's training instances, early-stopped on the fold's validation instances), test
 probabilities averaged. No retraining from scratch: a searched arch that
 inherited weights from its parents would lose that training (and be judged
 on a model the search never saw). The hand-designed deep baselines are
