@@ -5,7 +5,9 @@ period, purge and embargo kept). Its validation block is split in time
 (:func:`stop_and_select`, ``evaluation.selection_fraction``): the older part
 stops the final fits, the recent part (the **selection block**) selects,
 chooses and calibrates, so the answer is not picked on the block its weights
-were stopped on.
+were stopped on. The search itself never sees the selection block
+(:func:`nasjax.app.run.search_data`): the searched architectures were not
+ranked on it, so they meet the classical candidates there on equal terms.
 
 1. **final fit** (:func:`final_fit`): the winner and the next ``top_k - 1``
    architectures continue from their searched weights of the last fold

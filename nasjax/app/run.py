@@ -49,6 +49,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from nasjax.app.answer import stop_and_select
 from nasjax.app.checkpoint import (
     CheckpointMismatchError,
     SearchCheckpointer,
@@ -229,10 +230,34 @@ def run_search(
         if on_start is not None:
             on_start()
         loop, stopped_by = search_loop(
-            cfg, searcher, loop, k_search, data, out, save, progress, on_round
+            cfg,
+            searcher,
+            loop,
+            k_search,
+            search_data(data, cfg),
+            out,
+            save,
+            progress,
+            on_round,
         )
     task = ClassificationTask() if is_classification(ds) else DirectionTask()
     return finish(cfg, loop, data, k_final, k_base, out, stopped_by, task)
+
+
+def search_data(data: FoldedData, cfg: AppConfig) -> FoldedData:
+    """The data the search ranks architectures on.
+
+    For price direction, the recent part of the last validation block (the
+    selection block of :func:`~nasjax.app.answer.stop_and_select`) is held
+    out of the search: the searched architectures were not ranked, nor
+    early-stopped, on the block where the answer's ensemble weights are
+    chosen and calibrated, so the selection compares them with the classical
+    candidates on equal terms (the winner's curse of the search does not
+    favour them there). Classification folds are returned unchanged.
+    """
+    if is_classification(data.dataset):
+        return data
+    return stop_and_select(data, cfg)[0]
 
 
 def _app_config(cfg: Any) -> AppConfig:

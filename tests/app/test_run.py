@@ -14,8 +14,10 @@ from nasjax.app.config import (
     override,
 )
 from nasjax.app.loop import LoopState, next_population
+from nasjax.app import run as run_module
+from nasjax.app.answer import stop_and_select
 from nasjax.app.run import run_search
-from nasjax.data import load_data, synthetic
+from nasjax.data import FoldedData, load_data, synthetic
 from nasjax.evaluate.metrics import accuracy, brier
 from nasjax.train import split_ids
 from tests.helpers import tiny_app_config
@@ -34,13 +36,38 @@ CFG = tiny_app_config(
 )
 
 
+SEEN: list = []  # the data each run's search loop was given (run a, run b)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     a = tmp_path_factory.mktemp("run_a")
     b = tmp_path_factory.mktemp("run_b")
-    summary = run_search(CFG, a, progress=False)
-    run_search(CFG, b, progress=False)
+    real_loop = run_module.search_loop
+
+    def recording_loop(cfg, searcher, loop, key, data, *args, **kwargs):
+        SEEN.append(data)
+        return real_loop(cfg, searcher, loop, key, data, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(run_module, "search_loop", recording_loop)
+        summary = run_search(CFG, a, progress=False)
+        run_search(CFG, b, progress=False)
     return a, b, summary
+
+
+def test_the_search_never_sees_the_selection_block(runs):
+    full = FoldedData(*load_data(CFG.data, CFG.features, CFG.seed))
+    _, select = stop_and_select(full, CFG)
+    selection = set(select.folds.val[-1][select.folds.val_mask[-1]].tolist())
+    assert selection
+    seen = SEEN[0].folds
+    for k in range(CFG.data.n_folds):
+        ids = seen.val[k][seen.val_mask[k]]
+        assert len(ids) and not selection & set(ids.tolist())
+    # The rest of the search's data is the whole data's.
+    np.testing.assert_array_equal(seen.train[-1], full.folds.train[-1])
+    np.testing.assert_array_equal(seen.test, full.folds.test)
 
 
 def test_results_parquet(runs):
