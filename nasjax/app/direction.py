@@ -455,6 +455,7 @@ def _preprocess(data: FoldedData, cfg: AppConfig) -> Preprocess:
         timeframe=_timeframe(ds, cfg.data.timeframe),
         mean=np.asarray(norm.mean)[last],
         std=np.asarray(norm.std)[last],
+        side=tuple(s.absolute() for s in cfg.data.side),
     )
 
 

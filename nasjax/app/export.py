@@ -64,6 +64,7 @@ from nasjax.data.dataset import window_valid
 from nasjax.data.errors import DataError
 from nasjax.data.features import FeatureConfig, aligned, feature_grids
 from nasjax.data.normalize import normalize
+from nasjax.data.side import SideSeries, side_features
 from nasjax.evaluate.calibrate import Calibration
 from nasjax.graph import bucket_size, pad_rows
 from nasjax.graph.arch import Arch
@@ -103,6 +104,9 @@ class Preprocess:
         span: Grid span of :func:`nasjax.data.align_panel` (``"union"``: a
             coin without bars at the start or end of a frame is masked there,
             the others are still predicted).
+        side: Side series joined as features (``data.side``; files as
+            absolute paths, bundled ones by name): they are read again when
+            new candles are featurised.
     """
 
     features: FeatureConfig
@@ -116,6 +120,7 @@ class Preprocess:
     max_fill: int = 3
     gap_policy: str = "mask"
     span: str = "union"
+    side: tuple[SideSeries, ...] = ()
 
     @property
     def warmup_bars(self) -> int:
@@ -128,6 +133,7 @@ class Preprocess:
         """JSON-ready dict (float32 statistics as exact decimal floats)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["features"] = dataclasses.asdict(self.features)
+        d["side"] = [dataclasses.asdict(s) for s in self.side]
         d["mean"] = np.asarray(self.mean, np.float32).tolist()
         d["std"] = np.asarray(self.std, np.float32).tolist()
         return json.loads(json.dumps(d))
@@ -140,11 +146,21 @@ class Preprocess:
             k: tuple(v) if isinstance(v, list) else v for k, v in d["features"].items()
         }
         d["features"] = FeatureConfig(**feats)
+        d["side"] = tuple(_side_series(s) for s in d.get("side", ()))
         d["feature_names"] = tuple(d["feature_names"])
         d["symbols"] = tuple(d["symbols"])
         d["mean"] = np.asarray(d["mean"], np.float32)
         d["std"] = np.asarray(d["std"], np.float32)
         return cls(**d)
+
+
+def _side_series(d: Mapping[str, Any]) -> SideSeries:
+    """A `SideSeries` from its ``dataclasses.asdict`` JSON."""
+    return SideSeries(
+        path=str(d["path"]),
+        columns=tuple(d.get("columns", ())),
+        **{k: v for k, v in d.items() if k not in ("path", "columns")},
+    )
 
 
 def inference_fn(
@@ -350,18 +366,27 @@ def model_inputs(frame: pl.DataFrame, pre: Preprocess) -> Inputs:
         assert isinstance(panel, pl.DataFrame)
         frame = panel
     df, syms, n_steps = aligned(frame)
+    n_sym = len(syms)
+    close = df["close"].to_numpy().reshape(n_sym, n_steps)
     named = list(feature_grids(df, syms, n_steps, pre.features))
+    if pre.side:
+        named += side_features(
+            pre.side,
+            df["timestamp"].head(n_steps),
+            syms,
+            present=np.isfinite(close),
+            taken=[n for n, _ in named],
+        )
     names = tuple(n for n, _ in named)
     if names != pre.feature_names:
         raise DataError(
             f"features {names} differ from the training features {pre.feature_names}"
         )
-    n_sym = len(syms)
     feats = np.empty((n_steps, n_sym, len(named)), np.float32)
     for k, (_, values) in enumerate(named):
         feats[:, :, k] = np.broadcast_to(values, (n_sym, n_steps)).T
     finite = np.isfinite(feats)
-    present = np.isfinite(df["close"].to_numpy().reshape(n_sym, n_steps).T)
+    present = np.isfinite(close.T)
     valid = np.asarray(finite.all(axis=-1)) & present
     feats[~finite] = 0.0
     filled = df["filled"].to_numpy().reshape(n_sym, n_steps).T

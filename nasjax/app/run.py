@@ -93,10 +93,13 @@ def identity(cfg: AppConfig) -> dict[str, Any]:
     search["fidelity"] = cfg.search.fidelity
     search["select"] = cfg.search.select
     search["select_z"] = cfg.search.select_z
+    data = to_jsonable(cfg.data)
+    if not cfg.data.side:  # as before data.side existed: older checkpoints resume
+        del data["side"]
     return to_jsonable(
         {
             "seed": cfg.seed,
-            "data": cfg.data,
+            "data": data,
             "features": cfg.features,
             "search_space": cfg.search_space,
             "search": search,

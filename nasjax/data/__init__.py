@@ -24,11 +24,13 @@ from nasjax.data.load import load_ohlcv
 from nasjax.data.normalize import NormStats, fit_norm_stats, normalize
 from nasjax.data.sample import load_sample
 from nasjax.data.schema import normalize_symbol, timeframe_us
+from nasjax.data.side import SIDE_PRESETS, SideSeries, read_side
 from nasjax.data.splits import FoldConfig, Folds, fold_samples, walk_forward
 from nasjax.data.synthetic import SyntheticData, synthetic
 
 __all__ = [
     "DATA_SOURCES",
+    "SIDE_PRESETS",
     "AlignReport",
     "DataConfig",
     "DataError",
@@ -40,6 +42,7 @@ __all__ = [
     "Folds",
     "LoadReport",
     "NormStats",
+    "SideSeries",
     "SyntheticData",
     "align_panel",
     "build_dataset",
@@ -56,6 +59,7 @@ __all__ = [
     "normalize",
     "normalize_symbol",
     "prepare",
+    "read_side",
     "synthetic",
     "timeframe_us",
     "walk_forward",

@@ -13,6 +13,7 @@ from nasjax.data.features import FeatureConfig
 from nasjax.data.load import load_ohlcv
 from nasjax.data.sample import load_sample
 from nasjax.data.schema import timeframe_us
+from nasjax.data.side import SideSeries
 from nasjax.data.splits import FoldConfig
 from nasjax.data.synthetic import synthetic
 from nasjax.data.ucr import build_ucr_dataset
@@ -71,6 +72,12 @@ class DataConfig:
         synthetic_signal: Planted signal strength (Bayes accuracy 0.5 + it).
         synthetic_symbols: Coins of the synthetic panel.
         synthetic_steps: Bars of the synthetic panel.
+        side: Side series (sentiment, on-chain activity) joined as of their
+            publication, their columns appended to the features
+            (`nasjax.data.side.SideSeries`: ``path`` of a CSV/Parquet file or
+            ``fear_greed``, ``columns``, ``time_column``, ``symbol_column``, ``lag``,
+            ``max_age``, ``missing``, ``prefix``); none by default. Candle
+            sources only.
 
     Raises:
         ValueError: On an unknown source, a source missing its ``path`` or
@@ -91,6 +98,7 @@ class DataConfig:
     synthetic_signal: float = 0.1
     synthetic_symbols: int = 4
     synthetic_steps: int = 4000
+    side: tuple[SideSeries, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -115,6 +123,8 @@ class DataConfig:
                 timeframe_us(self.timeframe)
             except DataError as e:
                 problems.append(f"data.timeframe: {e}")
+        if self.side and self.source == "ucr":
+            problems.append("data.side needs candle data (not data.source=ucr)")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -170,4 +180,5 @@ def load_data(
         folds=FoldConfig(n_folds=cfg.n_folds),
         min_history=cfg.min_history_bars,
         symbols=symbols,
+        side=cfg.side,
     )

@@ -20,6 +20,7 @@ from nasjax.data.features import FeatureConfig, aligned, check_config, feature_g
 from nasjax.data.labels import check_label_args, label_grids
 from nasjax.data.normalize import NormStats, stats_from_sums, time_sums
 from nasjax.data.schema import timeframe_str
+from nasjax.data.side import SideSeries, side_features
 from nasjax.data.splits import FoldConfig, Folds, fold_samples, walk_forward
 
 logger = logging.getLogger("nasjax.data")
@@ -188,6 +189,7 @@ def build_dataset(
     dead_zone_mode: str = "drop",
     mask_filled: bool = True,
     symbols: Sequence[str] | None = None,
+    side: Sequence[SideSeries] = (),
 ) -> FoldedData:
     """Long OHLCV frame -> (`Dataset`, sample-id `Folds`, per-fold `NormStats`).
 
@@ -224,6 +226,10 @@ def build_dataset(
         mask_filled: Exclude samples whose bar t or t + h was forward-filled.
         symbols: Optional subset of symbols (in this order on the symbol axis
             after sorting by name).
+        side: Side series (`nasjax.data.side.SideSeries`) joined as of their
+            publication; their columns are appended to the features (a bar
+            without a visible value masks the samples whose window touches
+            it, or raises, per the series' ``missing``).
 
     Returns:
         :class:`FoldedData` ``(dataset, folds, norm)``.
@@ -259,11 +265,20 @@ def build_dataset(
     # Features straight from the dense [S, T] grid into float32[T, S, F]: no
     # long feature frame is ever built.
     named = list(feature_grids(df, syms, n_steps, feature_cfg))
-    names = [name for name, _ in named]
-    n_feat = len(named)
 
     def grid(col: str) -> np.ndarray:
         return df[col].to_numpy().reshape(n_sym, n_steps)
+
+    if side:
+        named += side_features(
+            side,
+            df["timestamp"].head(n_steps),
+            syms,
+            present=np.isfinite(grid("close")),
+            taken=[name for name, _ in named],
+        )
+    names = [name for name, _ in named]
+    n_feat = len(named)
 
     # Labels and the parts of the mask known before the features.
     fwd_st, label_st, label_ok = label_grids(

@@ -277,6 +277,26 @@ def test_freqtrade_folder_with_a_late_listing_uses_every_coin(tmp_path):
     ].strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@pytest.mark.slow
+def test_side_fear_greed_from_the_command_line(tmp_path):
+    """``side=fear_greed``: the index becomes the last feature, the export
+    keeps its series and predicts new candles with it."""
+    from nasjax.app.export import load_model
+    from nasjax.data import synthetic
+
+    run_dir = tmp_path / "run"
+    proc = nasjax_cli(
+        *TINY, "side=fear_greed", f"hydra.run.dir={run_dir}", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "side feature fng_value" in proc.stdout + proc.stderr
+    model = load_model(run_dir / "best")
+    assert model.preprocess.feature_names[-1] == "fng_value"
+    assert model.preprocess.side[0].path == "fear_greed"
+    frame = synthetic(0, n_symbols=4, n_steps=1500).frame
+    assert model.predict(frame).height > 0
+
+
 def test_the_last_line_links_the_report(tmp_path):
     import io
 

@@ -19,6 +19,7 @@ from nasjax.app.config import (
     searcher_options,
     to_app_config,
 )
+from nasjax.data import SideSeries
 from nasjax.search import SEARCHERS
 from tests.helpers import small_spec
 
@@ -107,6 +108,29 @@ def test_missing_mandatory_path_is_reported(composer):
 def test_misspelt_key_or_wrong_type_fails_at_composition(composer, override):
     with pytest.raises(ConfigCompositionException):
         composer([override])
+
+
+def test_side_fear_greed_fills_data_side(composer):
+    """``side=fear_greed`` puts the bundled index under ``data.side`` for any
+    candle source; the default has none; a series of one's own is a list of
+    ``SideSeries`` keys, checked at composition."""
+    assert to_app_config(composer()).data.side == ()
+    app = to_app_config(
+        composer(["side=fear_greed", "data=freqtrade", "data.path=/some/folder"])
+    )
+    (fng,) = app.data.side
+    assert fng == SideSeries("fear_greed", columns=("fng_value",), time_column="Date")
+    hash(app)
+    own = to_app_config(
+        composer(["data.side=[{path:flows.parquet,symbol_column:coin,lag:1h}]"])
+    )
+    assert own.data.side == (
+        SideSeries("flows.parquet", symbol_column="coin", lag="1h"),
+    )
+    with pytest.raises(ConfigCompositionException):
+        composer(["data.side=[{path:x.csv,colums:[a]}]"])
+    with pytest.raises(ValueError, match="lag"):
+        to_app_config(composer(["data.side=[{path:x.csv,lag:soon}]"]))
 
 
 def test_invalid_value_fails_before_any_work(composer):

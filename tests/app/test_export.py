@@ -1,5 +1,6 @@
 """Export of a trained arch and ``load_model(...).predict`` on new candles."""
 
+import contextlib
 import json
 
 import jax
@@ -15,10 +16,11 @@ from nasjax.app.export import (
     export_model,
     lineage,
     load_model,
+    model_inputs,
 )
 from nasjax.app.members import Member
 from nasjax.baselines.trees import TreeModel
-from nasjax.data import DataError, FeatureConfig
+from nasjax.data import DataError, FeatureConfig, FoldConfig, SideSeries, build_dataset
 from nasjax.evaluate.calibrate import Calibration
 from nasjax.graph import chain
 from nasjax.nn import init
@@ -137,6 +139,44 @@ def test_a_model_exported_before_the_window_readout_still_loads(trained, tmp_pat
     for key in legacy:
         jax.tree.map(np.testing.assert_array_equal, model.params[key], params[key])
     np.testing.assert_array_equal(model.params["readout"], params["readout"])
+
+
+def test_side_series_are_stored_and_joined_again_for_new_candles(tmp_path):
+    """A model trained with side features keeps their series in
+    preprocess.json and featurises new candles exactly as in training."""
+    frame = tiny_synthetic(2, n_steps=600).frame  # 2022-01-01: in the index
+    own = tmp_path / "own.csv"
+    own.write_text("date,x\n2021-12-31,1.5\n2022-01-01,2.5\n")
+    side = (SideSeries("fear_greed"), SideSeries(own.name, prefix="own_"))
+    with contextlib.chdir(tmp_path):
+        ds, _, norm = build_dataset(
+            frame, FEATURES, window=8, folds=FoldConfig(n_folds=2), side=side
+        )
+        stored = tuple(s.absolute() for s in side)
+    assert stored[0].path == "fear_greed" and stored[1].path == str(own)
+    pre = Preprocess(
+        features=FEATURES,
+        feature_names=ds.meta.feature_names,
+        symbols=ds.meta.symbols,
+        window=8,
+        horizon=1,
+        timeframe="5m",
+        mean=np.asarray(norm.mean)[FOLD],
+        std=np.asarray(norm.std)[FOLD],
+        side=stored,
+    )
+    back = Preprocess.from_dict(json.loads(json.dumps(pre.to_dict())))
+    assert back.side == stored
+    inputs = model_inputs(frame, back)
+    assert ds.meta.feature_names[-2:] == ("fng_value", "own_x")
+    np.testing.assert_array_equal(inputs.features, np.asarray(ds.features))
+    # Without its series the features differ: a clear error, not a guess.
+    bare = Preprocess.from_dict({**pre.to_dict(), "side": []})
+    with pytest.raises(DataError, match="differ from the training features"):
+        model_inputs(frame, bare)
+    old = pre.to_dict()
+    del old["side"]  # preprocess.json written before side series existed
+    assert Preprocess.from_dict(old).side == ()
 
 
 def test_predict_matches_the_in_process_model(trained):
