@@ -74,6 +74,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--population", type=int, default=8)
     p.add_argument("--rounds", type=int, default=8)
     p.add_argument("--steps", type=int, default=100, help="training steps per arch")
+    p.add_argument(
+        "--time-budget-s",
+        type=float,
+        default=None,
+        help="equal wall-clock: every search stops after this many seconds "
+        "(search.time_budget_s; --rounds is then an upper bound); the tables "
+        "compare best-so-far at equal time as well as at equal evaluations",
+    )
     p.add_argument("--searchers", nargs="+", default=list(DEFAULT_SEARCHERS))
     p.add_argument("--baselines", nargs="*", default=["lstm", "transformer"])
     p.add_argument("--out", default="/tmp/nasjax_search_quality")
@@ -150,7 +158,11 @@ def base_config(args: argparse.Namespace, task: str) -> AppConfig:
             max_width=args.max_width,
             ops=None if args.ops is None else tuple(args.ops),
         ),
-        search=SearchConfig(population=args.population, rounds=args.rounds),
+        search=SearchConfig(
+            population=args.population,
+            rounds=args.rounds,
+            time_budget_s=args.time_budget_s,
+        ),
         train=train,
         # trained once per task and seed below, not per run
         evaluation=EvaluationConfig(baselines=()),
@@ -199,9 +211,17 @@ def run_one(cfg: AppConfig, dataset, out_dir: Path) -> tuple[dict, list[dict]]:
             "fitness": float(f),
             "best_so_far": float(b),
             "params_count": int(pc),
+            "elapsed_s": float(t),
         }
-        for i, (r, f, b, pc) in enumerate(
-            zip(df["round"], fitness, best, df["params_count"], strict=True)
+        for i, (r, f, b, pc, t) in enumerate(
+            zip(
+                df["round"],
+                fitness,
+                best,
+                df["params_count"],
+                df["elapsed_s"],
+                strict=True,
+            )
         )
     ]
     test = summary["best"]["test"]["accuracy"]
@@ -250,6 +270,57 @@ def first_reaching(curve: np.ndarray, target: float) -> int | None:
     return int(hit[0]) + 1 if hit.size else None
 
 
+def best_at_time(times: np.ndarray, best: np.ndarray, t: float) -> float:
+    """Best-so-far of one run at ``t`` seconds (NaN before its first result).
+
+    Args:
+        times: ``float[E]`` elapsed seconds at which each evaluation's result
+            was known (nondecreasing).
+        best: ``float[E]`` best-so-far after each evaluation.
+        t: The time.
+    """
+    known = np.flatnonzero(times <= t + 1e-9)
+    return float(best[known[-1]]) if known.size else float("nan")
+
+
+def equal_time(c: pl.DataFrame, searchers: list[str]) -> dict[str, Any] | None:
+    """Best-so-far at the common horizon (the shortest run's last result),
+    per searcher and seed, and each searcher's paired difference to random.
+
+    ``None`` when the curves carry no ``elapsed_s`` (older outputs).
+    """
+    if "elapsed_s" not in c.columns:
+        return None
+    runs = {
+        (s, q): g.sort("evaluation")
+        for (s, q), g in c.group_by(["searcher", "seed"], maintain_order=True)
+    }
+    horizon = min(float(g["elapsed_s"].max()) for g in runs.values())
+    at = {
+        k: best_at_time(g["elapsed_s"].to_numpy(), g["best_so_far"].to_numpy(), horizon)
+        for k, g in runs.items()
+    }
+    out: dict[str, Any] = {"horizon_s": horizon, "searchers": {}}
+    for s in searchers:
+        seeds = sorted(q for (name, q) in runs if name == s)
+        vals = np.array([at[(s, q)] for q in seeds])
+        m, h = mean_ci(vals)
+        entry: dict[str, Any] = {"mean": float(m), "ci95": finite_or_none(h)}
+        paired = [q for q in seeds if ("random", q) in at]
+        if s != "random" and paired:
+            d = np.array([at[(s, q)] - at[("random", q)] for q in paired])
+            dm, dh = mean_ci(d)
+            entry["minus_random"] = {
+                "mean": float(dm),
+                "ci95": finite_or_none(dh),
+                "wins": int(np.sum(d > 0)),
+                "ties": int(np.sum(d == 0)),
+                "n_seeds": len(paired),
+            }
+        out["searchers"][s] = entry
+    return out
+
+
 def analyse(curves: pl.DataFrame, runs: pl.DataFrame, base: pl.DataFrame) -> dict:
     """Per task: evaluations to reach random's final best, test vs baselines."""
     out: dict[str, Any] = {}
@@ -290,8 +361,10 @@ def analyse(curves: pl.DataFrame, runs: pl.DataFrame, base: pl.DataFrame) -> dic
                     "n_within_half_budget": sum(n <= budget / 2 for n in reached),
                     "n_seeds": len(need),
                 }
+                # Time-budgeted runs differ in length: the common prefix.
+                n = min(len(curve_of[(s, q)]) for q in seeds)
                 mean_curve = np.nanmean(
-                    np.stack([curve_of[(s, q)] for q in seeds]), axis=0
+                    np.stack([curve_of[(s, q)][:n] for q in seeds]), axis=0
                 )
                 rnd_final = np.nanmean(
                     [np.nanmax(curve_of[("random", q)]) for q in seeds]
@@ -300,6 +373,7 @@ def analyse(curves: pl.DataFrame, runs: pl.DataFrame, base: pl.DataFrame) -> dic
                     mean_curve, float(rnd_final)
                 )
             res["searchers"][s] = entry
+        res["equal_time"] = equal_time(c, searchers)
         b = base.filter(pl.col("task") == task) if base.height else base
         res["baselines"] = {}
         for name in (
@@ -314,41 +388,72 @@ def analyse(curves: pl.DataFrame, runs: pl.DataFrame, base: pl.DataFrame) -> dic
 
 
 def plot(curves: pl.DataFrame, path: Path, bayes: dict[str, float]) -> Path:
+    """Best-so-far vs evaluations (top row) and vs wall-clock seconds of
+    search (bottom row, when the curves carry ``elapsed_s``), mean +- 95% CI
+    over seeds, one column per task."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = curves["task"].unique(maintain_order=True).to_list()
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=True):
+    timed = "elapsed_s" in curves.columns
+    fig, axes = plt.subplots(
+        2 if timed else 1,
+        len(tasks),
+        figsize=(6 * len(tasks), 8 if timed else 4),
+        squeeze=False,
+    )
+    for col, task in enumerate(tasks):
         c = curves.filter(pl.col("task") == task)
         for s in c["searcher"].unique(maintain_order=True).to_list():
             cs = c.filter(pl.col("searcher") == s)
-            seeds = cs["seed"].unique().sort().to_list()
-            mat = np.stack(
-                [
-                    cs.filter(pl.col("seed") == q)
-                    .sort("evaluation")["best_so_far"]
-                    .to_numpy()
-                    for q in seeds
-                ]
-            )
-            x = np.arange(1, mat.shape[1] + 1)
-            m, h = mean_ci(mat)
-            (line,) = ax.plot(x, m, label=f"{s} (n={len(seeds)})")
-            if np.isfinite(h).any():
-                ax.fill_between(x, m - h, m + h, alpha=0.2, color=line.get_color())
-        if task in bayes:
-            ax.axhline(bayes[task], ls="--", c="k", lw=1, label="Bayes accuracy")
-        ax.set_title(task)
-        ax.set_xlabel("evaluations")
-        ax.set_ylabel("best-so-far validation accuracy")
-        ax.legend(fontsize=8)
+            runs = [
+                g.sort("evaluation")
+                for _, g in cs.group_by("seed", maintain_order=True)
+            ]
+            n = min(g.height for g in runs)
+            mat = np.stack([g["best_so_far"].to_numpy()[:n] for g in runs])
+            _band(axes[0][col], np.arange(1, n + 1), mat, f"{s} (n={len(runs)})")
+            if timed:
+                end = min(float(g["elapsed_s"].max()) for g in runs)
+                grid = np.linspace(0.0, end, 200)
+                at = np.array(
+                    [
+                        [
+                            best_at_time(
+                                g["elapsed_s"].to_numpy(),
+                                g["best_so_far"].to_numpy(),
+                                t,
+                            )
+                            for t in grid
+                        ]
+                        for g in runs
+                    ]
+                )
+                _band(axes[1][col], grid, at, f"{s} (n={len(runs)})")
+        for row, xlabel in enumerate(
+            ("evaluations", "wall-clock seconds of search")[: 2 if timed else 1]
+        ):
+            ax = axes[row][col]
+            if task in bayes:
+                ax.axhline(bayes[task], ls="--", c="k", lw=1, label="Bayes accuracy")
+            ax.set_title(task)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("best-so-far validation accuracy")
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _band(ax: Any, x: np.ndarray, mat: np.ndarray, label: str) -> None:
+    """Mean line and 95% CI band of ``mat`` (``[seeds, len(x)]``) on ``ax``."""
+    m, h = mean_ci(mat)
+    (line,) = ax.plot(x, m, label=label)
+    if np.isfinite(h).any():
+        ax.fill_between(x, m - h, m + h, alpha=0.2, color=line.get_color())
 
 
 def report_markdown(summary: dict) -> str:
@@ -374,6 +479,20 @@ def report_markdown(summary: dict) -> str:
             )
         for name, b in res["baselines"].items():
             lines.append(f"| baseline {name} | | {_fmt(b)} | | | |")
+        eq = res.get("equal_time")
+        if eq is not None:
+            lines.append(
+                f"\nAt equal wall-clock ({eq['horizon_s']:.0f} s of search, the "
+                "shortest run's last result): best-so-far validation, and the "
+                "paired difference to random (mean ± 95% CI over seeds, wins)\n"
+            )
+            lines.append("| searcher | best val at equal time | minus random | wins |")
+            lines.append("|---|---|---|---|")
+            for s, e in eq["searchers"].items():
+                d = e.get("minus_random")
+                diff = "" if d is None else _fmt(d, 4)
+                wins = "" if d is None else f"{d['wins']}/{d['n_seeds']}"
+                lines.append(f"| {s} | {_fmt(e)} | {diff} | {wins} |")
         if "bayes_accuracy" in res:
             lines.append(f"\nBayes accuracy: {res['bayes_accuracy']:.3f}")
         lines.append("")
