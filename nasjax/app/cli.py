@@ -2,7 +2,7 @@
 
 Configuration lives in ``conf/`` (groups ``data``, ``features``,
 ``search_space``, ``search``, ``surrogate``, ``acquisition``, ``train``,
-``evaluation``, ``checkpoint``, ``progress``, ``hydra``, ``experiment``,
+``evaluation``, ``checkpoint``, ``progress``, ``tracker``, ``hydra``, ``experiment``,
 ``protocol``, ``distributed``, ``debug``), validated by the schemas of
 :mod:`nasjax.app.config`::
 
@@ -35,6 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nasjax.app.report import lookup
+from nasjax.app.trackers import make_tracker
+from nasjax.app.tracking import NoTracker, flat_params
 
 log = logging.getLogger("nasjax")
 
@@ -145,6 +147,8 @@ def run_app(cfg: Any) -> float:
     out = Path(hydra_cfg.runtime.output_dir)
     try:
         app = to_app_config(cfg)
+        # A missing tracking library fails here, before any work.
+        tracker = make_tracker(app.tracker, out) if app.mode == "search" else None
     except Exception:
         discard_staged_config(out)
         raise
@@ -152,6 +156,8 @@ def run_app(cfg: Any) -> float:
     warn_deprecated_choices(hydra_cfg.runtime.choices)
     console = Console()
     if app.mode == "protocol":
+        if app.tracker.name != "none":
+            log.warning("tracker=%s: mode=protocol is not tracked", app.tracker.name)
         if app.distributed.local_processes > 1:
             discard_staged_config(out)
             raise ValueError("mode=protocol runs in one process: use distributed=none")
@@ -174,15 +180,28 @@ def run_app(cfg: Any) -> float:
             else ""
         )
     )
+    if tracker is None or not main_process:  # process 0 tracks
+        tracker = NoTracker()
+
+    def on_start() -> None:
+        promote_staged_config(out)
+        tracker.start(flat_params(app), run_tags(out, hydra_cfg.overrides.task))
+
     try:
         summary = run_search(
             app,
             out,
             progress=app.progress.bar and main_process,
-            on_start=lambda: promote_staged_config(out),
+            on_round=tracker.log_round,
+            on_start=on_start,
         )
+    except BaseException as e:
+        tracker.close("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
+        raise
     finally:  # refused before the start (else already promoted)
         discard_staged_config(out)
+    tracker.log_summary(summary, out)  # failures are logged, never raised
+    tracker.close("FINISHED")
     print_summary(summary, out, console)
     return lookup(summary, app.optimized_metric)
 
@@ -232,6 +251,14 @@ def rename_deprecated_keys(args: Sequence[str]) -> tuple[list[str], list[str]]:
             arg = f"{new}={value}"
         out.append(arg)
     return out, messages
+
+
+def run_tags(out: Path, overrides: Sequence[str]) -> dict[str, str]:
+    """Tags of a tracked run: its folder and command-line overrides."""
+    return {
+        "nasjax.out_dir": str(out.absolute()),
+        "nasjax.overrides": " ".join(overrides),
+    }
 
 
 def is_local_worker(environ: dict[str, str] | None = None) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nasjax.app.checkpoint import CheckpointConfig
+from nasjax.app.tracking import TrackerConfig
 from nasjax.baselines.registry import BASELINES
 from nasjax.data.config import DataConfig
 from nasjax.data.features import FeatureConfig
@@ -49,6 +50,7 @@ __all__ = [
     "SearchConfig",
     "SearchSpaceConfig",
     "SurrogateConfig",
+    "TrackerConfig",
     "override",
     "register_configs",
     "searcher_options",
@@ -451,6 +453,7 @@ class AppConfig:
         evaluation: See :class:`EvaluationConfig`.
         checkpoint: See :class:`nasjax.app.checkpoint.CheckpointConfig`.
         progress: See :class:`ProgressConfig`.
+        tracker: See :class:`nasjax.app.tracking.TrackerConfig`.
         mode: ``search`` (NAS run) or ``protocol`` (the proof-of-stake
             protocol simulation of ``protocol``).
         protocol: See :class:`nasjax.protocol.ProtocolConfig`.
@@ -474,6 +477,7 @@ class AppConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     progress: ProgressConfig = field(default_factory=ProgressConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     mode: str = "search"
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     distributed: DistributedAppConfig = field(default_factory=DistributedAppConfig)
@@ -502,6 +506,7 @@ GROUP_SCHEMAS: dict[str, type] = {
     "evaluation": EvaluationConfig,
     "checkpoint": CheckpointConfig,
     "progress": ProgressConfig,
+    "tracker": TrackerConfig,
     "protocol": ProtocolConfig,
     "distributed": DistributedAppConfig,
 }

@@ -203,6 +203,7 @@ def test_config_diff_names_keys_and_skips_budgets():
                 "train.n_steps": 20,
                 "checkpoint": CheckpointConfig(force_new=True),
                 "progress.bar": False,  # not part of a search's identity
+                "tracker.name": "mlflow",
             },
         )
     )

@@ -256,6 +256,13 @@ def test_the_deprecated_logger_group_is_an_alias_of_progress(composer, option, c
     assert set(DEPRECATED_GROUPS) == {"logger"}
 
 
+def test_an_unknown_tracker_lists_the_options(composer):
+    with pytest.raises(ConfigCompositionException, match="tracker/wandb") as info:
+        composer(["tracker=wandb"])
+    for option in ("none", "mlflow", "tensorboard"):
+        assert option in str(info.value)
+
+
 def test_the_deprecated_logger_keys_are_renamed(composer):
     args, messages = rename_deprecated_keys(
         ["logger.progress=false", "+logger.level=ERROR", "seed=1", "--multirun"]
