@@ -140,9 +140,10 @@ class MlflowTracker:
         if info.get("uri") != self.uri:
             return None
         try:
-            return client.get_run(info["run_id"])
-        except Exception:  # deleted, or another store
+            run = client.get_run(info["run_id"])
+        except Exception:  # gone, or another store
             return None
+        return run if run.info.lifecycle_stage == "active" else None  # not deleted
 
     def _log(
         self,

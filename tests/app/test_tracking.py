@@ -196,6 +196,12 @@ def test_mlflow_run_holds_params_metrics_tags_and_artifacts(run_dir, caplog):
     assert broken.broken
     assert "tracker=mlflow failed in log_round" in caplog.text
     assert "log_summary" not in caplog.text  # off after the first failure
+    # A rerun there starts a new MLflow run rather than the deleted one.
+    fresh = make_tracker(shared, other, "r2")
+    fresh.start(params, {})
+    fresh.close("FINISHED")
+    deleted = broken.tracker.run_id  # pyright: ignore[reportAttributeAccessIssue]
+    assert fresh.tracker.run_id not in (None, deleted)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 @needs_tensorboard
