@@ -2,7 +2,7 @@
 
 Configuration lives in ``conf/`` (groups ``data``, ``features``,
 ``search_space``, ``search``, ``surrogate``, ``acquisition``, ``train``,
-``evaluation``, ``checkpoint``, ``logger``, ``hydra``, ``experiment``,
+``evaluation``, ``checkpoint``, ``progress``, ``tracker``, ``hydra``, ``experiment``,
 ``protocol``, ``distributed``, ``debug``), validated by the schemas of
 :mod:`nasjax.app.config`::
 
@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nasjax.app.report import lookup
+from nasjax.app.trackers import make_tracker
+from nasjax.app.tracking import NoTracker, flat_params
 
 log = logging.getLogger("nasjax")
 
@@ -141,15 +143,21 @@ def run_app(cfg: Any) -> float:
     from nasjax.app.config import to_app_config
     from nasjax.app.run import run_search
 
-    out = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    out = Path(hydra_cfg.runtime.output_dir)
     try:
         app = to_app_config(cfg)
+        # A missing tracking library fails here, before any work.
+        tracker = make_tracker(app.tracker, out) if app.mode == "search" else None
     except Exception:
         discard_staged_config(out)
         raise
-    logging.getLogger("nasjax").setLevel(app.logger.level)
+    logging.getLogger("nasjax").setLevel(app.progress.level)
+    warn_deprecated_choices(hydra_cfg.runtime.choices)
     console = Console()
     if app.mode == "protocol":
+        if app.tracker.name != "none":
+            log.warning("tracker=%s: mode=protocol is not tracked", app.tracker.name)
         if app.distributed.local_processes > 1:
             discard_staged_config(out)
             raise ValueError("mode=protocol runs in one process: use distributed=none")
@@ -172,17 +180,85 @@ def run_app(cfg: Any) -> float:
             else ""
         )
     )
+    if tracker is None or not main_process:  # process 0 tracks
+        tracker = NoTracker()
+
+    def on_start() -> None:
+        promote_staged_config(out)
+        tracker.start(flat_params(app), run_tags(out, hydra_cfg.overrides.task))
+
     try:
         summary = run_search(
             app,
             out,
-            progress=app.logger.progress and main_process,
-            on_start=lambda: promote_staged_config(out),
+            progress=app.progress.bar and main_process,
+            on_round=tracker.log_round,
+            on_start=on_start,
         )
+    except BaseException as e:
+        tracker.close("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
+        raise
     finally:  # refused before the start (else already promoted)
         discard_staged_config(out)
+    tracker.log_summary(summary, out)  # failures are logged, never raised
+    tracker.close("FINISHED")
     print_summary(summary, out, console)
     return lookup(summary, app.optimized_metric)
+
+
+DEPRECATED_GROUPS: dict[str, str] = {"logger": "progress"}
+"""Renamed config groups: old name -> new name. ``conf/<old>/`` keeps an
+alias of each option for one release (``logger=quiet`` is ``progress=quiet``)."""
+
+
+def warn_deprecated_choices(choices: Mapping[str, Any]) -> list[str]:
+    """Log (and return) one warning per deprecated group the run chose."""
+    messages = [
+        f"{old}={choices[old]} is deprecated: the group is renamed, use "
+        f"{new}={choices[old]}"
+        for old, new in DEPRECATED_GROUPS.items()
+        if choices.get(old) is not None
+    ]
+    for message in messages:
+        log.warning(message)
+    return messages
+
+
+DEPRECATED_KEYS: dict[str, str] = {
+    "logger.progress": "progress.bar",
+    "logger.level": "progress.level",
+}
+"""Renamed keys: old dotted key -> new one; :func:`main` rewrites them on
+the command line for one release."""
+
+
+def rename_deprecated_keys(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Command-line arguments with the :data:`DEPRECATED_KEYS` renamed.
+
+    ``logger.progress=false`` becomes ``progress.bar=false`` (a ``+`` or
+    ``++`` prefix is dropped: the new key exists).
+
+    Returns:
+        The arguments, and one warning per renamed key.
+    """
+    out, messages = [], []
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        bare = key.lstrip("+")
+        if sep and bare in DEPRECATED_KEYS:
+            new = DEPRECATED_KEYS[bare]
+            messages.append(f"{bare} is deprecated: the key is renamed, use {new}")
+            arg = f"{new}={value}"
+        out.append(arg)
+    return out, messages
+
+
+def run_tags(out: Path, overrides: Sequence[str]) -> dict[str, str]:
+    """Tags of a tracked run: its folder and command-line overrides."""
+    return {
+        "nasjax.out_dir": str(out.absolute()),
+        "nasjax.overrides": " ".join(overrides),
+    }
 
 
 def is_local_worker(environ: dict[str, str] | None = None) -> bool:
@@ -265,7 +341,7 @@ def run_protocol_app(app: Any, out: Path, console: Console) -> float:
         f"[bold]nasjax protocol[/] {app.protocol.n_nodes} nodes x "
         f"{app.protocol.n_blocks} blocks ({app.protocol.evaluator}) -> {out}"
     )
-    summary = run_protocol(app.protocol, out, progress=app.logger.progress)
+    summary = run_protocol(app.protocol, out, progress=app.progress.bar)
     table = Table(title="ROI by agent type")
     table.add_column("agent")
     table.add_column("ROI")
@@ -308,7 +384,8 @@ def drop_implicit_root_handlers() -> None:
 
 
 def hide_schema_options(help_text: str) -> str:
-    """``--help`` without the ``*_schema`` entries of the option lists.
+    """``--help`` without the ``*_schema`` entries of the option lists, nor
+    the deprecated groups (:data:`DEPRECATED_GROUPS`).
 
     The structured-config schemas are registered in the config groups (so
     each option file can extend its group's schema) and Hydra lists them as
@@ -317,6 +394,8 @@ def hide_schema_options(help_text: str) -> str:
     out = []
     for line in help_text.splitlines():
         group, sep, options = line.partition(": ")
+        if sep and group in DEPRECATED_GROUPS:
+            continue
         if sep and group.replace("/", "").replace("_", "").isalnum():
             names = [o for o in options.split(", ") if not o.endswith("_schema")]
             if len(names) != len(options.split(", ")):
@@ -339,6 +418,9 @@ def main(argv: Sequence[str] | None = None) -> Any:
 
     register_configs()
     drop_implicit_root_handlers()
+    args, renamed = rename_deprecated_keys(args)
+    for message in renamed:
+        print(f"warning: {message}", file=sys.stderr)
     saved = sys.argv
     sys.argv = [saved[0] if saved else "nasjax", *args]
     task = hydra.main(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nasjax.app.checkpoint import CheckpointConfig
+from nasjax.app.tracking import TrackerConfig
 from nasjax.baselines.registry import BASELINES
 from nasjax.data.config import DataConfig
 from nasjax.data.features import FeatureConfig
@@ -45,10 +46,11 @@ __all__ = [
     "EvaluationConfig",
     "FidelityConfig",
     "FinalFitConfig",
-    "LoggerConfig",
+    "ProgressConfig",
     "SearchConfig",
     "SearchSpaceConfig",
     "SurrogateConfig",
+    "TrackerConfig",
     "override",
     "register_configs",
     "searcher_options",
@@ -250,15 +252,15 @@ ACQUISITION_NAMES: tuple[str, ...] = ("ei", "log_ei", "pi", "ucb")
 
 
 @dataclass(frozen=True)
-class LoggerConfig:
-    """What a run prints.
+class ProgressConfig:
+    """What a run prints (the ``progress`` group; formerly ``logger``).
 
     Attributes:
-        progress: Show the rich progress bar.
+        bar: Show the rich progress bar.
         level: Log level of the ``nasjax`` logger.
     """
 
-    progress: bool = True
+    bar: bool = True
     level: str = "INFO"
 
 
@@ -450,7 +452,8 @@ class AppConfig:
         train: See :class:`nasjax.train.TrainConfig`.
         evaluation: See :class:`EvaluationConfig`.
         checkpoint: See :class:`nasjax.app.checkpoint.CheckpointConfig`.
-        logger: See :class:`LoggerConfig`.
+        progress: See :class:`ProgressConfig`.
+        tracker: See :class:`nasjax.app.tracking.TrackerConfig`.
         mode: ``search`` (NAS run) or ``protocol`` (the proof-of-stake
             protocol simulation of ``protocol``).
         protocol: See :class:`nasjax.protocol.ProtocolConfig`.
@@ -473,7 +476,8 @@ class AppConfig:
     )
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
-    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    progress: ProgressConfig = field(default_factory=ProgressConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     mode: str = "search"
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     distributed: DistributedAppConfig = field(default_factory=DistributedAppConfig)
@@ -501,7 +505,8 @@ GROUP_SCHEMAS: dict[str, type] = {
     "train": TrainConfig,
     "evaluation": EvaluationConfig,
     "checkpoint": CheckpointConfig,
-    "logger": LoggerConfig,
+    "progress": ProgressConfig,
+    "tracker": TrackerConfig,
     "protocol": ProtocolConfig,
     "distributed": DistributedAppConfig,
 }
@@ -732,3 +737,26 @@ def searcher_options(app: AppConfig) -> dict[str, Any]:
     if s.morphs is not None and s.name in ("bayes_morph", "evolution"):
         opts["morphs"] = tuple(s.morphs)
     return opts
+
+
+def _logger_config(progress: bool = True, level: str = "INFO") -> ProgressConfig:
+    """The deprecated ``LoggerConfig(progress=..., level=...)``."""
+    return ProgressConfig(bar=progress, level=level)
+
+
+def __getattr__(name: str) -> Any:
+    """``LoggerConfig``: deprecated name of :class:`ProgressConfig` (the
+    ``logger`` group is renamed ``progress``, its ``progress`` key ``bar``);
+    ``LoggerConfig(progress=False)`` still builds a :class:`ProgressConfig`
+    for one release."""
+    if name == "LoggerConfig":
+        import warnings
+
+        warnings.warn(
+            "nasjax.app.config LoggerConfig is renamed ProgressConfig (its field "
+            "progress is now bar; the Hydra group logger is now progress)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _logger_config
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -69,7 +69,7 @@ from nasjax.app.config import (
     EvaluationConfig,
     FidelityConfig,
     FinalFitConfig,
-    LoggerConfig,
+    ProgressConfig,
     SearchConfig,
     searcher_options,
 )
@@ -333,7 +333,7 @@ class NASClassifier(ClassifierMixin, BaseEstimator):
             train=train,
             evaluation=evaluation,
             checkpoint=CheckpointConfig(enabled=False),
-            logger=LoggerConfig(progress=False),
+            progress=ProgressConfig(bar=False),
         )
 
     # ------------------------------------------------------------------ input

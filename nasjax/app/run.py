@@ -84,7 +84,7 @@ def identity(cfg: AppConfig) -> dict[str, Any]:
 
     A checkpoint stores it and a resumed run must match it (except the
     :data:`~nasjax.app.config.RESUMABLE_KEYS`). Keys that do not change the
-    search (``logger``, ``distributed``, ``protocol``, ``task_name``, the
+    search (``progress``, ``tracker``, ``distributed``, ``protocol``, ``task_name``, the
     options of searchers other than the chosen one) are left out.
     """
     search = {k: getattr(cfg.search, k) for k in _SEARCH_KEYS}

@@ -202,7 +202,8 @@ def test_config_diff_names_keys_and_skips_budgets():
                 "search.time_budget_s": 5.0,
                 "train.n_steps": 20,
                 "checkpoint": CheckpointConfig(force_new=True),
-                "logger.progress": False,  # not part of a search's identity
+                "progress.bar": False,  # not part of a search's identity
+                "tracker.name": "mlflow",
             },
         )
     )

@@ -122,6 +122,10 @@ def test_help_and_cfg_job(tmp_path):
     )
     for option in ("bayes_morph", "evolution", "random", "tpe"):
         assert option in search_line
+    groups = proc.stdout.split("== Config ==")[0]
+    assert "tracker: mlflow, none, tensorboard" in groups
+    assert "progress: quiet, rich" in groups
+    assert "logger:" not in groups  # the deprecated alias is not advertised
     # The structured-config schemas are not options a user picks.
     assert "_schema" not in proc.stdout.split("== Config ==")[0]
     proc = nasjax_cli("--cfg", "job", "search=random", cwd=tmp_path)

@@ -10,7 +10,12 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import ConfigCompositionException
 
-from nasjax.app.cli import conf_dir
+from nasjax.app.cli import (
+    DEPRECATED_GROUPS,
+    conf_dir,
+    rename_deprecated_keys,
+    warn_deprecated_choices,
+)
 from nasjax.app.config import (
     GROUP_SCHEMAS,
     AppConfig,
@@ -256,3 +261,46 @@ def test_an_added_unknown_key_is_a_clear_error(composer, override):
     key = override.lstrip("+").split("=")[0]
     with pytest.raises(ValueError, match=rf"unknown configuration keys.*{key}"):
         to_app_config(cfg)
+
+
+@pytest.mark.parametrize("option", _options("progress"))
+def test_the_deprecated_logger_group_is_an_alias_of_progress(composer, option, caplog):
+    assert _options("logger") == _options("progress")
+    cfg = composer([f"logger={option}"], return_hydra_config=True)
+    expected = to_app_config(composer([f"progress={option}"])).progress
+    assert to_app_config(cfg).progress == expected
+    with caplog.at_level("WARNING", logger="nasjax"):
+        messages = warn_deprecated_choices(cfg.hydra.runtime.choices)
+    assert messages == [
+        f"logger={option} is deprecated: the group is renamed, use progress={option}"
+    ]
+    assert messages[0] in caplog.text
+    plain = composer(return_hydra_config=True).hydra.runtime.choices
+    assert warn_deprecated_choices(plain) == []
+    assert set(DEPRECATED_GROUPS) == {"logger"}
+
+
+def test_an_unknown_tracker_lists_the_options(composer):
+    with pytest.raises(ConfigCompositionException, match="tracker/wandb") as info:
+        composer(["tracker=wandb"])
+    for option in ("none", "mlflow", "tensorboard"):
+        assert option in str(info.value)
+
+
+def test_the_deprecated_logger_keys_are_renamed(composer):
+    args, messages = rename_deprecated_keys(
+        ["logger.progress=false", "+logger.level=ERROR", "seed=1", "--multirun"]
+    )
+    assert args == [
+        "progress.bar=false",
+        "progress.level=ERROR",
+        "seed=1",
+        "--multirun",
+    ]
+    assert messages == [
+        "logger.progress is deprecated: the key is renamed, use progress.bar",
+        "logger.level is deprecated: the key is renamed, use progress.level",
+    ]
+    app = to_app_config(composer(args[:2]))
+    assert (app.progress.bar, app.progress.level) == (False, "ERROR")
+    assert rename_deprecated_keys(["progress=quiet"]) == (["progress=quiet"], [])

@@ -116,3 +116,12 @@ def test_top_level_run_config_attribute():
 def test_run_search_refuses_other_objects():
     with pytest.raises(TypeError, match="AppConfig"):
         _app_config({"search": {}})
+
+
+def test_logger_config_is_renamed_progress_config():
+    with pytest.deprecated_call(match="ProgressConfig"):
+        LoggerConfig = app_config.LoggerConfig
+    expected = app_config.ProgressConfig(bar=False, level="WARNING")
+    assert LoggerConfig(progress=False, level="WARNING") == expected
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        app_config.Nope  # noqa: B018
