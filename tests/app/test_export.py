@@ -38,15 +38,10 @@ FEATURES = FeatureConfig(
 FOLD = 1
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A dataset, an arch with (random) params, and its export folder."""
-    frame = tiny_synthetic(2, n_steps=1200).frame
-    ds, folds, norm = fold_frame(frame, features=FEATURES, window=8)
-    spec = data_spec(ds, ops=("dense_gelu", "conv"))
-    arch = chain(spec, ["conv", "dense_gelu"], [16, 8], skips=((0, 2),))
-    params = init(jax.random.key(0), arch)
-    pre = Preprocess(
+def preprocess_of(ds, norm, **extra) -> Preprocess:
+    """The :class:`Preprocess` of a window-8 dataset ``ds`` built with
+    ``FEATURES`` (fold ``FOLD``'s normalisation)."""
+    return Preprocess(
         features=FEATURES,
         feature_names=ds.meta.feature_names,
         symbols=ds.meta.symbols,
@@ -55,7 +50,19 @@ def trained(tmp_path_factory):
         timeframe="5m",
         mean=np.asarray(norm.mean)[FOLD],
         std=np.asarray(norm.std)[FOLD],
+        **extra,
     )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A dataset, an arch with (random) params, and its export folder."""
+    frame = tiny_synthetic(2, n_steps=1200).frame
+    ds, folds, norm = fold_frame(frame, features=FEATURES, window=8)
+    spec = data_spec(ds, ops=("dense_gelu", "conv"))
+    arch = chain(spec, ["conv", "dense_gelu"], [16, 8], skips=((0, 2),))
+    params = init(jax.random.key(0), arch)
+    pre = preprocess_of(ds, norm)
     rows = [{"fingerprint": arch.fingerprint(), "parent_fingerprint": "", "round": 0}]
     path = export_model(
         tmp_path_factory.mktemp("export") / "best",
@@ -154,17 +161,7 @@ def test_side_series_are_stored_and_joined_again_for_new_candles(tmp_path):
         )
         stored = tuple(s.absolute() for s in side)
     assert stored[0].path == "fear_greed" and stored[1].path == str(own)
-    pre = Preprocess(
-        features=FEATURES,
-        feature_names=ds.meta.feature_names,
-        symbols=ds.meta.symbols,
-        window=8,
-        horizon=1,
-        timeframe="5m",
-        mean=np.asarray(norm.mean)[FOLD],
-        std=np.asarray(norm.std)[FOLD],
-        side=stored,
-    )
+    pre = preprocess_of(ds, norm, side=stored)
     back = Preprocess.from_dict(json.loads(json.dumps(pre.to_dict())))
     assert back.side == stored
     inputs = model_inputs(frame, back)
