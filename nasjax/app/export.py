@@ -523,6 +523,42 @@ class Model:
             warm-up, with a gap in their window, or forward-filled by the
             alignment get no row.
         """
+        inputs = self._inputs(frame, symbol, "predict")
+        n = len(inputs.time)
+        p = np.zeros(n, np.float32)
+        for a in range(0, n, batch_size):
+            p[a : a + batch_size] = self.predict_windows(
+                inputs.windows(a, a + batch_size),
+                use_export=use_export,
+                batch_size=batch_size,
+            )
+        return _keys(inputs).with_columns(pl.Series("p_up", p))
+
+    def windows(
+        self, frame: Any, *, symbol: str | None = None
+    ) -> tuple[np.ndarray, pl.DataFrame]:
+        """The raw feature windows of ``frame``'s predictable bars.
+
+        What :meth:`predict` feeds :meth:`predict_windows`, for running the
+        model elsewhere (the ONNX graph of :func:`nasjax.export_onnx`,
+        ``predict.jax_export``).
+
+        Args:
+            frame: Candles, as for :meth:`predict`.
+            symbol: The symbol of a single-symbol frame.
+
+        Returns:
+            ``(windows, keys)``: ``float32[n, window, n_features]`` raw
+            (un-normalised) feature windows, features in the order of
+            ``preprocess.feature_names``, and the frame ``timestamp, symbol``
+            of each window's last bar (row ``i`` of ``keys`` is window ``i``;
+            the rows of :meth:`predict`, in its order).
+        """
+        inputs = self._inputs(frame, symbol, "windows")
+        return inputs.windows(), _keys(inputs)
+
+    def _inputs(self, frame: Any, symbol: str | None, caller: str) -> Inputs:
+        """The checked candles' features (logging which bars are left out)."""
         pre = self.preprocess
         candles = candle_frame(frame, pre.symbols, symbol=symbol)
         check_candles(candles, pre.symbols, pre.timeframe, self.warmup_bars)
@@ -531,29 +567,27 @@ class Model:
         given = candles.filter(pl.col("symbol").is_in(list(pre.symbols))).height
         warm = (self.warmup_bars - 1) * len(pre.symbols)
         logger.info(
-            "predict: %d of %d bars; %d are in each coin's warm-up (its first "
+            "%s: %d of %d bars; %d are in each coin's warm-up (its first "
             "%d bars), %d have a gap or a forward-filled bar in their window",
+            caller,
             n,
             given,
             min(warm, given),
             self.warmup_bars - 1,
             max(given - n - warm, 0),
         )
-        p = np.zeros(n, np.float32)
-        for a in range(0, n, batch_size):
-            p[a : a + batch_size] = self.predict_windows(
-                inputs.windows(a, a + batch_size),
-                use_export=use_export,
-                batch_size=batch_size,
-            )
-        symbols = pl.Series("symbol", inputs.symbols, dtype=pl.String)
-        return pl.DataFrame(
-            {
-                "timestamp": inputs.timestamps.gather(inputs.time),
-                "symbol": symbols.gather(inputs.coin),
-                "p_up": p,
-            }
-        )
+        return inputs
+
+
+def _keys(inputs: Inputs) -> pl.DataFrame:
+    """``timestamp, symbol`` of every predictable bar of ``inputs``."""
+    symbols = pl.Series("symbol", inputs.symbols, dtype=pl.String)
+    return pl.DataFrame(
+        {
+            "timestamp": inputs.timestamps.gather(inputs.time),
+            "symbol": symbols.gather(inputs.coin),
+        }
+    )
 
 
 def _restore_params(path: Path, arch: Arch) -> Params:

@@ -82,14 +82,33 @@ def _utc(column: pl.Series) -> pl.Series:
     )
 
 
-def _single(frame: Any, symbol: str | None, known: Sequence[str]) -> pl.DataFrame:
-    df = _polars(frame)
+def _time_column(df: pl.DataFrame) -> str:
     time_col = next((c for c in TIME_COLUMNS if c in df.columns), None)
     if time_col is None:
         raise DataError(
             f"no time column: expected one of {list(TIME_COLUMNS)}, the frame "
             f"has {df.columns}"
         )
+    return time_col
+
+
+def row_times(frame: Any) -> pl.Series:
+    """The candle open times of one frame's rows, in row order.
+
+    Read as :func:`candle_frame` reads them (``timestamp`` or ``date``, ...,
+    UTC), without sorting: row ``i`` is the frame's row ``i``, e.g. of a
+    freqtrade strategy's dataframe.
+
+    Raises:
+        DataError: If the frame has no readable time column.
+    """
+    df = _polars(frame)
+    return _utc(df[_time_column(df)]).alias("timestamp")
+
+
+def _single(frame: Any, symbol: str | None, known: Sequence[str]) -> pl.DataFrame:
+    df = _polars(frame)
+    time_col = _time_column(df)
     missing = [c for c in OHLCV_COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"missing column(s) {missing}; the frame has {df.columns}")
