@@ -23,6 +23,7 @@ from nasjax.app import (  # noqa: E402
     AppConfig,
     Model,
     NASClassifier,
+    export_onnx,
     load_model,
     run_search,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "baselines",
     "data",
     "evaluate",
+    "export_onnx",
     "graph",
     "load_model",
     "morph",

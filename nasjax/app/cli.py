@@ -13,6 +13,7 @@ Configuration lives in ``conf/`` (groups ``data``, ``features``,
     python -m nasjax --multirun search=bayes_morph,random,evolution seed=0,1,2
     python -m nasjax --cfg job                        # print the composed config
     python -m nasjax demo                             # the foundation demo
+    python -m nasjax export-onnx RUN/best model.onnx  # the answer as ONNX
 
 This module is the only place (with
 :func:`nasjax.app.config.register_configs`) that imports Hydra; the library
@@ -405,13 +406,18 @@ def hide_schema_options(help_text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> Any:
-    """Entry point of ``python -m nasjax`` (Hydra command line) and ``demo``."""
+    """Entry point of ``python -m nasjax`` (Hydra command line), ``demo`` and
+    ``export-onnx`` (:mod:`nasjax.app.onnx_export`)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["demo"]:
         from nasjax.app.demo import run_demo
 
         run_demo()
         return None
+    if args[:1] == ["export-onnx"]:
+        from nasjax.app.onnx_export import main as export_onnx_main
+
+        return export_onnx_main(args[1:])
     import hydra
 
     from nasjax.app.config import register_configs
