@@ -31,8 +31,8 @@ test-all: $(STAMP)  ## run every test, slow ones included
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "slow or not slow"
 
 lint: $(STAMP)  ## ruff lint + format check + pyright
-	$(BIN)/ruff check nasjax tests benchmarks
-	$(BIN)/ruff format --check nasjax tests benchmarks
+	$(BIN)/ruff check nasjax tests benchmarks examples
+	$(BIN)/ruff format --check nasjax tests benchmarks examples
 	$(BIN)/pyright nasjax
 
 bench: $(STAMP)  ## run the morph/forward benchmark
