@@ -180,6 +180,32 @@ def random_members(
     return archs, jax.vmap(nn.init)(keys, archs)
 
 
+def random_params(arch: Arch, seed: int = 0, scale: float = 0.3) -> Any:
+    """Random host params of a single ``arch`` at its bucket's shapes.
+
+    Every leaf (padding included) is ``scale`` times standard normal draws
+    (edge gates: 1 plus such draws, so signals cross deep chains):
+    cheap (shapes from ``jax.eval_shape(nn.init, ...)``, no op is run; an
+    eager ``nn.init`` of a bucket with every op takes seconds) and far from a
+    fresh init, so every weight, edge gate and readout weight matters.
+
+    Args:
+        arch: The architecture.
+        seed: Seed of the numpy generator.
+        scale: Standard deviation of the leaves.
+
+    Returns:
+        The params pytree of :func:`nasjax.nn.init` with ``float32`` numpy
+        leaves.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = jax.eval_shape(nn.init, jax.random.key(0), arch)
+    params = jax.tree.map(
+        lambda s: (scale * rng.standard_normal(s.shape)).astype(np.float32), shapes
+    )
+    return {**params, "edge_gate": 1.0 + params["edge_gate"]}
+
+
 def random_inputs(
     spec: ArchSpec, batch: int | tuple[int, ...] = 4, seed: int = 0
 ) -> jax.Array:

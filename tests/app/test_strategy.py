@@ -5,7 +5,6 @@ import sys
 import types
 from pathlib import Path
 
-import jax
 import numpy as np
 import pandas as pd
 import polars as pl
@@ -16,8 +15,7 @@ from nasjax.app.strategy import align_p_up, p_up_column
 from nasjax.data import DataError, FeatureConfig
 from nasjax.data.sample import SAMPLE_DIR
 from nasjax.graph import chain
-from nasjax.nn import init
-from tests.helpers import data_spec, fold_frame
+from tests.helpers import data_spec, fold_frame, random_params
 
 STRATEGY = Path(__file__).parents[2] / "examples" / "freqtrade" / "NasjaxStrategy.py"
 FEATURES = FeatureConfig(
@@ -41,7 +39,7 @@ def freqtrade_frame(pair: str, n: int = N_BARS) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    """An export (untrained params) on two coins of the bundled sample."""
+    """An export (random params) on two coins of the bundled sample."""
     frame = pl.concat(
         pl.from_pandas(freqtrade_frame(p))
         .rename({"date": "timestamp"})
@@ -61,7 +59,7 @@ def model_path(tmp_path_factory):
         mean=np.asarray(norm.mean)[1],
         std=np.asarray(norm.std)[1],
     )
-    params = init(jax.random.key(0), arch)
+    params = random_params(arch, 0, scale=0.1)
     out = tmp_path_factory.mktemp("ft") / "best"
     return export_model(out, arch, params, pre, platforms=("cpu",))
 
