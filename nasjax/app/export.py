@@ -541,7 +541,8 @@ class Model:
 
         What :meth:`predict` feeds :meth:`predict_windows`, for running the
         model elsewhere (the ONNX graph of :func:`nasjax.export_onnx`,
-        ``predict.jax_export``).
+        ``predict.jax_export``). All at once: ``n * window * n_features * 4``
+        bytes (give a recent tail of a long history).
 
         Args:
             frame: Candles, as for :meth:`predict`.
