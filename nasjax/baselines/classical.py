@@ -26,8 +26,9 @@ def lagged_features(
     n_steps, n_sym = feats.shape[:2]
     t, s = ids // n_sym, ids % n_sym
     mean, std = np.asarray(norm.mean)[fold], np.asarray(norm.std)[fold]
+    inv = np.float32(1.0) / std  # as nasjax.data.normalize does (bit-equal)
     cols = [
-        (feats[np.clip(t - lag, 0, n_steps - 1), s] - mean) / std
+        (feats[np.clip(t - lag, 0, n_steps - 1), s] - mean) * inv
         for lag in range(lags + 1)
     ]
     return np.concatenate(cols, axis=1).astype(np.float32)

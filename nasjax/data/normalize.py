@@ -86,7 +86,13 @@ def stats_from_sums(
 
 
 def normalize(x: ArrayLike, mean: ArrayLike, std: ArrayLike) -> jnp.ndarray:
-    """``(x - mean) / std`` broadcasting over the trailing feature axis.
+    """``(x - mean) * (1 / std)`` broadcasting over the trailing feature axis.
+
+    A multiplication by the reciprocal, not a division: XLA rewrites a
+    division by a constant into that product, so writing it out makes the
+    jitted, the eager and the numpy paths (the classical models' features,
+    :func:`nasjax.baselines.classical.lagged_features`) agree to the bit,
+    which a tree split on a feature value needs.
 
     Apply after `gather_windows`, with one fold's stats (``stats.mean[k]``,
     ``stats.std[k]``), e.g. inside a vmap over folds.
@@ -99,4 +105,4 @@ def normalize(x: ArrayLike, mean: ArrayLike, std: ArrayLike) -> jnp.ndarray:
     Returns:
         float32[..., F].
     """
-    return (jnp.asarray(x) - jnp.asarray(mean)) / jnp.asarray(std)
+    return (jnp.asarray(x) - jnp.asarray(mean)) * (1.0 / jnp.asarray(std))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import jax
 import numpy as np
 import pytest
@@ -151,3 +153,24 @@ def test_split_last_validation_cuts_the_block_in_time():
         split_last_validation(folds, n_sym, 1.0, gap=1)
     with pytest.raises(ValueError, match="too short"):
         split_last_validation(folds, n_sym, 0.5, gap=40)
+
+
+def test_normalize_is_bit_equal_jitted_eager_and_in_numpy():
+    """Tree members split on exact feature values: the jitted answer, the
+    eager one and the classical models' numpy features must agree to the
+    bit (a division by a constant differs in the last bit once XLA turns it
+    into a product)."""
+    from nasjax.baselines.classical import lagged_features
+    from nasjax.data.normalize import NormStats, normalize
+
+    rng = np.random.default_rng(0)
+    feats = (rng.normal(size=(400, 3, 7)) * 3).astype(np.float32)
+    mean = rng.normal(size=(1, 7)).astype(np.float32)
+    std = (rng.random((1, 7)) * 2 + 0.1).astype(np.float32)
+    ds = types.SimpleNamespace(features=feats)
+    ids = np.arange(feats.shape[0] * feats.shape[1])
+    numpy_side = lagged_features(ds, ids, NormStats(mean, std), 0)
+    x = feats.reshape(-1, 7)
+    jitted = np.asarray(jax.jit(lambda a: normalize(a, mean[0], std[0]))(x))
+    np.testing.assert_array_equal(jitted, numpy_side)
+    np.testing.assert_array_equal(np.asarray(normalize(x, mean[0], std[0])), jitted)
