@@ -122,8 +122,12 @@ class ProtocolNode:
         self.min_improvement, self.tolerance = int(p[14]), int(p[15])
         self.slots = int(p[18])
         cfg = from_dict(self.run["config"], ProtocolConfig())
-        self.evaluator = make_evaluator(self.run["evaluator"], cfg, index)
+        self.evaluator = make_evaluator(
+            self.run["evaluator"], cfg, index, float(self.run.get("eval_delay", 0.0))
+        )
         self.done_votes: set[int] = set()
+        self.view = self.market.call
+        self.tries: dict[tuple[Any, ...], int] = {}
         self.stopping = False
 
     # -- plumbing ---------------------------------------------------------------
@@ -137,17 +141,22 @@ class ProtocolNode:
         save_state(self.folder, self.state)
 
     def tx(self, fn: str, *args: Any) -> dict[str, Any] | None:
-        """Send ``fn(*args)``; the receipt, or ``None`` (logged) if it reverted."""
+        """Send ``fn(*args)``; the receipt, or ``None`` (logged) if it reverted
+        or already reverted three times (a lasting refusal is not retried)."""
+        key = (fn, *args)
+        if self.tries.get(key, 0) >= 3:
+            return None
         receipt = self.market.transact(self.signer, fn, *args)
         if int(receipt["status"], 16) == 1:
             return receipt
+        self.tries[key] = self.tries.get(key, 0) + 1
         why = self.market.revert_reason(self.signer, fn, *args)
         self.log(f"{fn} reverted ({why})")
         return None
 
     def beacon(self) -> bytes:
         """The contract's current beacon (32 bytes)."""
-        return bytes(self.market.call("beacon"))
+        return bytes(self.view("beacon"))
 
     def model(self, pid: int) -> str:
         """The architecture JSON of model ``pid`` (genesis or the store)."""
@@ -174,11 +183,12 @@ class ProtocolNode:
 
     def step(self) -> None:
         """Act on the current block (every action idempotent)."""
-        t = int(self.market.call("block_number"))
-        if not self.market.call("in_block"):
+        self.view = self.market.pinned()  # one consistent snapshot per poll
+        t = int(self.view("block_number"))
+        if not self.view("in_block"):
             return
         committed, pending, voting, settling = (
-            [int(x) for x in s] for s in self.market.call("stages")
+            [int(x) for x in s] for s in self.view("stages")
         )
         self.expire(t)
         self.reveal_votes(t, settling)
@@ -209,10 +219,12 @@ class ProtocolNode:
             v = self.state["votes"].get(str(pid))
             if v is None or v["round"] != t - 1:
                 continue
-            onchain = self.market.call("vote_of", pid, self.index)
+            onchain = self.view("vote_of", pid, self.index)
             if onchain[2] and not onchain[3] and not onchain[4]:
                 salt = bytes.fromhex(v["salt"])
-                self.tx("reveal_vote", pid, v["accept"], v["score"], salt, v["round"])
+                args = (pid, v["accept"], v["score"], salt, v["round"])
+                if not self.tx("reveal_vote", *args):
+                    continue  # retried next poll while the window is open
                 self.log(f"revealed vote on {pid}")
             del self.state["votes"][str(pid)]
             self.save()
@@ -220,7 +232,7 @@ class ProtocolNode:
     def reveal_proposals(self, pending: list[int]) -> None:
         """Step 2: reveal last block's proposal, publishing its architecture."""
         for pid in pending:
-            prop = self.market.call("proposal", pid)
+            prop = self.view("proposal", pid)
             if int(prop[0]) != self.index or prop[9]:
                 continue
             key = bytes(prop[1]).hex()
@@ -230,8 +242,9 @@ class ProtocolNode:
             doc = {"pid": pid, "arch": entry["arch"], "secret": entry["secret"]}
             atomic_write(self.store / f"{pid}.json", json.dumps(doc))
             salt = bytes.fromhex(entry["salt"])
-            if self.tx("reveal_proposal", pid, entry["task"], entry["claimed"], salt):
-                self.log(f"revealed proposal {pid} (claim {entry['claimed']})")
+            if not self.tx("reveal_proposal", pid, entry["task"], entry["claimed"], salt):
+                continue  # retried next poll while the window is open
+            self.log(f"revealed proposal {pid} (claim {entry['claimed']})")
             del self.state["proposals"][key]
             self.save()
 
@@ -245,7 +258,7 @@ class ProtocolNode:
         except (OSError, ValueError, KeyError) as err:
             self.log(f"proposal {pid}: no usable architecture ({err})")
             return None
-        who = self.market.call("node_addr", int(prop[0]))
+        who = self.view("node_addr", int(prop[0]))
         if proposal_commitment(int(prop[4]), int(prop[5]), salt, who) != bytes(prop[1]):
             self.log(f"proposal {pid}: published architecture does not match")
             return None
@@ -256,13 +269,13 @@ class ProtocolNode:
         for pid in voting:
             if pid in self.done_votes:
                 continue
-            seated = int(self.market.call("seat_count", pid, self.index)) > 0
-            if not seated or self.market.call("vote_of", pid, self.index)[2]:
+            seated = int(self.view("seat_count", pid, self.index)) > 0
+            if not seated or self.view("vote_of", pid, self.index)[2]:
                 self.done_votes.add(pid)
                 continue
             v = self.state["votes"].get(str(pid))
             if v is None or v["round"] != t:
-                prop = self.market.call("proposal", pid)
+                prop = self.view("proposal", pid)
                 arch = self.verified_model(pid, prop)
                 score = (
                     0 if arch is None else to_score_units(self.evaluator.score(
@@ -287,7 +300,7 @@ class ProtocolNode:
             )
             if self.tx("commit_vote", pid, digest):
                 self.log(f"committed vote on {pid} ({v['accept']}, {v['score']})")
-            self.done_votes.add(pid)
+                self.done_votes.add(pid)
 
     def propose(self, t: int, committed: list[int]) -> None:
         """Step 4: in a scheduled block, train a child and commit to it."""
@@ -301,7 +314,7 @@ class ProtocolNode:
         )
         if entry is None:
             liquid, bonded = (
-                int(x) for x in self.market.call("holdings", self.index)[:2]
+                int(x) for x in self.view("holdings", self.index)[:2]
             )
             if liquid < self.deposit + self.fee or bonded < max(self.min_bond, 1):
                 self.state["proposed_block"] = t
@@ -316,22 +329,23 @@ class ProtocolNode:
         mine = [
             pid
             for pid in committed
-            if bytes(self.market.call("proposal", pid)[1]) == commitment
+            if bytes(self.view("proposal", pid)[1]) == commitment
         ]
         if not mine:
             receipt = self.tx("commit_proposal", commitment)
             if receipt is not None:
                 rows = [self.market.decode_log(x) for x in receipt["logs"]]
                 mine = [r["pid"] for r in rows if r["event"] == "ProposalCommitted"]
-        if mine:
-            entry["pid"] = int(mine[0])
-            self.log(f"committed proposal {entry['pid']} in block {t}")
+        if not mine:
+            return  # retried next poll while the block is open
+        entry["pid"] = int(mine[0])
+        self.log(f"committed proposal {entry['pid']} in block {t}")
         self.state["proposed_block"] = t
         self.save()
 
     def new_proposal(self, t: int) -> dict[str, Any] | None:
         """Train a morph child of the best model; save its claim and salt."""
-        best = int(self.market.call("best_id", 0))
+        best = int(self.view("best_id", 0))
         seen = {self.evaluator.genesis()[1]}
         for path in self.store.glob("*.json"):
             try:

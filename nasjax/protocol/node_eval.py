@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from typing import Any
 
 import numpy as np
@@ -118,8 +119,11 @@ class HashNodeEvaluator:
     a proposer knows its quality up to ``noise``. For chain throughput runs.
     """
 
-    def __init__(self, cfg: ProtocolConfig, index: int, noise: float = 0.01) -> None:
+    def __init__(
+        self, cfg: ProtocolConfig, index: int, noise: float = 0.01, delay: float = 0.0
+    ) -> None:
         self.index = index
+        self.delay = delay
         self.noise = noise
         self.base = cfg.surrogate.initial_score
 
@@ -139,7 +143,8 @@ class HashNodeEvaluator:
         return json.dumps({"hash_model": fingerprint}), fingerprint, own
 
     def score(self, beacon: bytes, arch_json: str) -> float:
-        """The stand-in's quality."""
+        """The stand-in's quality (after ``delay`` seconds, as if training)."""
+        time.sleep(self.delay)
         return self._quality(self.fingerprint(arch_json))
 
     @staticmethod
@@ -148,12 +153,15 @@ class HashNodeEvaluator:
         return str(json.loads(arch_json)["hash_model"])
 
 
-def make_evaluator(name: str, cfg: ProtocolConfig, index: int) -> Any:
-    """``"real"`` -> :class:`RealNodeEvaluator`, ``"hash"`` -> the stand-in."""
+def make_evaluator(
+    name: str, cfg: ProtocolConfig, index: int, delay: float = 0.0
+) -> Any:
+    """``"real"`` -> :class:`RealNodeEvaluator`, ``"hash"`` -> the stand-in
+    (each score taking ``delay`` seconds)."""
     if name == "real":
         return RealNodeEvaluator(cfg, index)
     if name == "hash":
-        return HashNodeEvaluator(cfg, index)
+        return HashNodeEvaluator(cfg, index, delay=delay)
     raise ValueError(f"node evaluator must be 'real' or 'hash', got {name!r}")
 
 

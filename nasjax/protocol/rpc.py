@@ -22,7 +22,7 @@ import json
 import os
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +203,15 @@ class Market:
         )
         vals = decode(outs, _bytes(raw))
         return vals[0] if len(vals) == 1 else vals
+
+    def pinned(self) -> Callable[..., Any]:
+        """A ``call`` that reads every value at the current height.
+
+        Several views read through it form one consistent snapshot, however
+        many transactions other processes send meanwhile.
+        """
+        height = hex(self.rpc.height())
+        return lambda fn, *args: self.call(fn, *args, block=height)
 
     def transact(
         self, signer: Signer, fn: str, *args: Any, value: int = 0, gas: int = GAS

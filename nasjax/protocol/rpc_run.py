@@ -157,28 +157,32 @@ class Producer:
         return [[int(x) for x in s] for s in self.m.call("stages")]
 
     def votes_revealed(self) -> bool:
-        for pid in self.stages()[3]:
-            for s in set(self.seats[pid]):
-                v = self.m.call("vote_of", pid, s)
+        """Every committed vote being settled is revealed (one snapshot)."""
+        call = self.m.pinned()
+        for pid in call("stages")[3]:
+            for s in set(self.seats[int(pid)]):
+                v = call("vote_of", pid, s)
                 if v[2] and not v[3] and not v[4]:
                     return False
         return True
 
     def block_done(self, t: int, n_blocks: int) -> bool:
-        committed, pending, voting, _ = self.stages()
-        for pid in pending:
-            if pid not in voting and not self.m.call("proposal", pid)[9]:
-                return False
+        """Pending proposals revealed, their seats committed, scheduled
+        proposers committed (one snapshot)."""
+        call = self.m.pinned()
+        committed, pending, voting, _ = ([int(x) for x in s] for s in call("stages"))
+        if set(pending) - set(voting):
+            return False
         for pid in voting:
             for s in set(self.seats[pid]):
-                if not self.m.call("vote_of", pid, s)[2]:
+                if not call("vote_of", pid, s)[2]:
                     return False
         slots = self.cfg.consensus.proposals_per_block
-        who = {int(self.m.call("proposal", pid)[0]) for pid in committed}
+        who = {int(call("proposal", pid)[0]) for pid in committed}
         for i in range(self.n):
             if i in who or not scheduled(i, t, self.n, slots, n_blocks):
                 continue
-            liquid, bonded = (int(x) for x in self.m.call("holdings", i)[:2])
+            liquid, bonded = (int(x) for x in call("holdings", i)[:2])
             if liquid >= self.need and bonded >= max(self.min_bond, 1):
                 return False
         return True
@@ -256,6 +260,7 @@ def run_rpc(
     phase_timeout: float = 120.0,
     join_timeout: float = 600.0,
     jax_cache: bool = True,
+    eval_delay: float = 0.0,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Run the market on anvil with one process per node; verify the chain.
@@ -272,6 +277,7 @@ def run_rpc(
         phase_timeout: Seconds the producer waits for the nodes per phase.
         join_timeout: Seconds for every node to start and bond.
         jax_cache: Share a persistent JAX compilation cache in the run folder.
+        eval_delay: Seconds each ``hash`` evaluation sleeps (stands for training).
         log: Progress lines.
 
     Returns:
@@ -334,6 +340,7 @@ def run_rpc(
             "config": to_dict(cfg),
             "jax_cache": str(cache) if cache is not None else None,
             "poll": 0.02,
+            "eval_delay": eval_delay,
         }
         (out / RUN).write_text(json.dumps(run, indent=1))
         log(f"anvil {anvil.url}, market {market.address}, genesis best {best:.4f}")
