@@ -157,10 +157,17 @@ class Anvil:
             "--code-size-limit",
             "100000",
         ]
-        out = self.log.open("ab") if self.log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        out = self.log.open("ab") if self.log else None
+        try:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=out or subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if out is not None:
+                out.close()  # the child holds its own descriptor
         atexit.register(self.stop)
         rpc, t0 = Rpc(self.url, timeout=2.0), time.monotonic()
         while time.monotonic() - t0 < timeout:

@@ -242,7 +242,9 @@ class ProtocolNode:
             doc = {"pid": pid, "arch": entry["arch"], "secret": entry["secret"]}
             atomic_write(self.store / f"{pid}.json", json.dumps(doc))
             salt = bytes.fromhex(entry["salt"])
-            if not self.tx("reveal_proposal", pid, entry["task"], entry["claimed"], salt):
+            if not self.tx(
+                "reveal_proposal", pid, entry["task"], entry["claimed"], salt
+            ):
                 continue  # retried next poll while the window is open
             self.log(f"revealed proposal {pid} (claim {entry['claimed']})")
             del self.state["proposals"][key]
@@ -278,9 +280,9 @@ class ProtocolNode:
                 prop = self.view("proposal", pid)
                 arch = self.verified_model(pid, prop)
                 score = (
-                    0 if arch is None else to_score_units(self.evaluator.score(
-                        self.beacon(), arch
-                    ))
+                    0
+                    if arch is None
+                    else to_score_units(self.evaluator.score(self.beacon(), arch))
                 )
                 accept = (
                     arch is not None
@@ -313,9 +315,7 @@ class ProtocolNode:
             (e for e in self.state["proposals"].values() if e["block"] == t), None
         )
         if entry is None:
-            liquid, bonded = (
-                int(x) for x in self.view("holdings", self.index)[:2]
-            )
+            liquid, bonded = (int(x) for x in self.view("holdings", self.index)[:2])
             if liquid < self.deposit + self.fee or bonded < max(self.min_bond, 1):
                 self.state["proposed_block"] = t
                 self.save()
@@ -349,7 +349,9 @@ class ProtocolNode:
         seen = {self.evaluator.genesis()[1]}
         for path in self.store.glob("*.json"):
             try:
-                seen.add(self.evaluator.fingerprint(json.loads(path.read_text())["arch"]))
+                seen.add(
+                    self.evaluator.fingerprint(json.loads(path.read_text())["arch"])
+                )
             except (OSError, ValueError, KeyError):
                 continue
         found = self.evaluator.propose(self.beacon(), self.model(best), seen)

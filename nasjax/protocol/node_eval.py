@@ -96,7 +96,9 @@ class RealNodeEvaluator:
         """The validator's score on the standard data's chain-drawn folds."""
         from nasjax.graph import Arch
 
-        _, chain, _ = self.std.evaluate(beacon_words(beacon), [Arch.from_json(arch_json)])
+        _, chain, _ = self.std.evaluate(
+            beacon_words(beacon), [Arch.from_json(arch_json)]
+        )
         return float(np.nan_to_num(chain[0], nan=0.0))
 
     @staticmethod

@@ -96,7 +96,11 @@ class Nodes:
 
     def dead(self) -> list[int]:
         """Nodes whose process has exited."""
-        return [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
+        return [
+            i
+            for i, p in enumerate(self.procs)
+            if p is not None and p.poll() is not None
+        ]
 
     def stop(self, timeout: float = 30.0) -> None:
         """Ask every node to stop (``STOP`` file), then kill stragglers."""
@@ -122,7 +126,9 @@ def _wait(done: Callable[[], bool], timeout: float, poll: float = 0.01) -> bool:
 class Producer:
     """The block producer (dev account 0, the contract's operator)."""
 
-    def __init__(self, market: Market, signer: Signer, n_nodes: int, cfg: ProtocolConfig):
+    def __init__(
+        self, market: Market, signer: Signer, n_nodes: int, cfg: ProtocolConfig
+    ):
         self.m = market
         self.signer = signer
         self.n = n_nodes
@@ -219,8 +225,12 @@ def snapshot(market: Market, n: int) -> dict[str, Any]:
     return {
         "n_nodes": n,
         "holdings": [
-            [int(c("liquid", i)), int(c("bonded", i)), int(c("unbonding_total", i)),
-             int(c("escrow", i))]
+            [
+                int(c("liquid", i)),
+                int(c("bonded", i)),
+                int(c("unbonding_total", i)),
+                int(c("escrow", i)),
+            ]
             for i in range(n)
         ],
         "initial_supply": int(c("initial_supply")),
@@ -247,7 +257,9 @@ def check_supply(rpc: Rpc, market: Market, cap: int) -> dict[str, int]:
     if held != expected:
         raise ChainError(f"supply {held} != expected {expected}")
     if wei != held + reserve + locked:
-        raise ChainError(f"contract holds {wei} wei, accounts {held + reserve + locked}")
+        raise ChainError(
+            f"contract holds {wei} wei, accounts {held + reserve + locked}"
+        )
     return {"supply": held, "expected": expected, "wei": wei}
 
 
@@ -310,8 +322,13 @@ def run_rpc(
         rpc = Rpc(anvil.url)
         operator = Signer(rpc, dev_key(0, anvil.mnemonic))
         params = market_params(cfg)
-        market = deploy(rpc, operator, compiled, [params, [to_score_units(best)], seed],
-                        value=params[5])
+        market = deploy(
+            rpc,
+            operator,
+            compiled,
+            [params, [to_score_units(best)], seed],
+            value=params[5],
+        )
         keys = [dev_key(i + 1, anvil.mnemonic) for i in range(n)]
         addrs = []
         for i, key in enumerate(keys):
@@ -321,8 +338,14 @@ def run_rpc(
             addrs.append(Signer(rpc, key).address)
         endowment = to_units(cfg.economics.endowment)
         receipt = market.transact(
-            operator, "genesis", addrs, [endowment] * n, [0] * n, 0,
-            value=endowment * n, gas=50_000_000,
+            operator,
+            "genesis",
+            addrs,
+            [endowment] * n,
+            [0] * n,
+            0,
+            value=endowment * n,
+            gas=50_000_000,
         )
         if int(receipt["status"], 16) != 1:
             raise ChainError("genesis reverted")

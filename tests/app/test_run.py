@@ -9,13 +9,13 @@ import polars as pl
 import pytest
 
 import nasjax  # (must precede jax initialisation)
+from nasjax.app import run as run_module
+from nasjax.app.answer import stop_and_select
 from nasjax.app.checkpoint import committed_steps
 from nasjax.app.config import (
     override,
 )
 from nasjax.app.loop import LoopState, next_population
-from nasjax.app import run as run_module
-from nasjax.app.answer import stop_and_select
 from nasjax.app.run import run_search
 from nasjax.data import FoldedData, load_data, synthetic
 from nasjax.evaluate.metrics import accuracy, brier

@@ -16,20 +16,20 @@ import pytest
 
 pytest.importorskip("eth_account")
 
-from nasjax.protocol.anvil import (  # noqa: E402
+from nasjax.protocol.anvil import (
     DEV_MNEMONIC,
     AnvilNotFound,
     dev_key,
     find_anvil,
 )
-from nasjax.protocol.config import PRESETS, ConsensusConfig  # noqa: E402
-from nasjax.protocol.evm import ChainError, replay_events  # noqa: E402
-from nasjax.protocol.node import (  # noqa: E402
+from nasjax.protocol.config import PRESETS, ConsensusConfig
+from nasjax.protocol.evm import ChainError, replay_events
+from nasjax.protocol.node import (
     arch_salt,
     proposal_commitment,
     scheduled,
 )
-from nasjax.protocol.node_state import (  # noqa: E402
+from nasjax.protocol.node_state import (
     StateError,
     load_key,
     load_state,
@@ -37,7 +37,7 @@ from nasjax.protocol.node_state import (  # noqa: E402
     save_key,
     save_state,
 )
-from nasjax.protocol.rpc import Market  # noqa: E402
+from nasjax.protocol.rpc import Market
 
 ADDR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -67,7 +67,7 @@ def test_state_refuses_corrupt_tampered_or_foreign(tmp_path):
     with pytest.raises(StateError, match="checksum"):
         load_state(tmp_path)
     (tmp_path / "state.json").write_text('{"state": {"las')
-    with pytest.raises(StateError, match="state.json"):
+    with pytest.raises(StateError, match=r"state\.json"):
         load_state(tmp_path)
 
 
@@ -171,7 +171,9 @@ def test_rpc_chain_is_validated():
     with pytest.raises(ValueError, match="proposals_per_block < n_nodes"):
         dataclasses.replace(real, chain="rpc", n_nodes=4, consensus=consensus)
     ok = dataclasses.replace(consensus, proposals_per_block=2)
-    assert dataclasses.replace(real, chain="rpc", n_nodes=4, consensus=ok).chain == "rpc"
+    assert (
+        dataclasses.replace(real, chain="rpc", n_nodes=4, consensus=ok).chain == "rpc"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +210,8 @@ def test_four_node_processes_survive_a_kill_9(anvil_binary, tmp_path):
     victim = s["nodes"][1]
     assert victim["starts"] == 2 and victim["last_block"] >= cfg.n_blocks - 2
     assert victim["holdings"][1] == victim["bonded_at_join"]  # stake intact
-    events = [json.loads(x) for x in (tmp_path / "chain_events.jsonl").open()]
+    lines = (tmp_path / "chain_events.jsonl").read_text().splitlines()
+    events = [json.loads(x) for x in lines]
     pid = killed["after_commit"][0]
     revealed = {e["pid"] for e in events if e["event"] == "ProposalRevealed"}
     assert pid in revealed  # revealed after the restart, from the saved salt
