@@ -13,6 +13,8 @@ Options are ``key=value`` pairs mapped onto :class:`ProtocolConfig` fields
     python -m nasjax.protocol verify outputs/protocol/ledger.jsonl
     python -m nasjax.protocol chain=evm n_blocks=50      # settle on the in-process EVM
     python -m nasjax.protocol verify outputs/protocol/chain_events.jsonl
+    python -m nasjax.protocol preset=real chain=rpc n_nodes=4 n_blocks=6 \
+        consensus.rule=median consensus.committee_size=3  # anvil + 4 node processes
     python -m nasjax.protocol verify --crashed LEDGER   # its writer crashed
     python -m nasjax.protocol recover LEDGER            # cut a torn last write
 
@@ -178,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cfg, _, out = parse_args(args)
     summary = run_protocol(cfg, out, progress=cfg.evaluator == "real")
+    if summary["chain"] == "rpc":
+        from nasjax.app.cli import rpc_line
+
+        print(rpc_line(summary) + f"; outputs in {out}/")
+        return 0
     _print(summary, out)
     return 0
 

@@ -21,7 +21,7 @@ from nasjax.graph.space import SearchSpaceConfig
 from nasjax.train.config import TrainConfig
 
 EVALUATORS: tuple[str, ...] = ("surrogate", "real")
-CHAINS: tuple[str, ...] = ("sim", "evm")
+CHAINS: tuple[str, ...] = ("sim", "evm", "rpc")
 RULES: tuple[str, ...] = ("paired", "supermajority", "median")
 LEDGER_MODES: tuple[str, ...] = ("full", "summary", "none")
 REAL_DATA: tuple[str, ...] = tuple(s for s in DATA_SOURCES if s != "ucr")
@@ -362,7 +362,10 @@ class ProtocolConfig:
         chain: Where blocks settle: ``"sim"`` (the JAX core and the signed
             ledger) or ``"evm"`` (the Vyper market on an in-process EVM,
             compared with the JAX core after every block; needs the
-            ``chain`` extra; surrogate evaluator only).
+            ``chain`` extra; surrogate evaluator only) or ``"rpc"`` (the
+            same contract on a local ``anvil`` node over JSON-RPC, one OS
+            process per node: :mod:`nasjax.protocol.rpc_run`; ``evaluator``
+            real trains for real, surrogate uses a hash stand-in).
         agents: Agent mix and behaviour.
         consensus: Committees and the acceptance rule.
         acceptance: The paired acceptance test (``consensus.rule="paired"``).
@@ -427,11 +430,24 @@ def validate(cfg: ProtocolConfig) -> list[str]:
             "proposals_per_block <= 16, committee_size <= 64, n_tasks <= 16 "
             "and unbonding_delay <= 64 (the contract's bounds)"
         )
+    if cfg.chain == "rpc" and (
+        cfg.n_nodes > 64
+        or cfg.consensus.n_tasks != 1
+        or cfg.consensus.proposals_per_block >= cfg.n_nodes
+        or cfg.consensus.proposals_per_block > 16
+        or cfg.consensus.committee_size > 64
+        or cfg.economics.unbonding_delay > 64
+    ):
+        p.append(
+            "chain=rpc (one OS process per node on anvil) needs n_nodes <= 64, "
+            "consensus.n_tasks=1, proposals_per_block < n_nodes and <= 16, "
+            "committee_size <= 64 and unbonding_delay <= 64"
+        )
     if cfg.consensus.rule not in RULES:
         p.append(f"consensus.rule must be one of {RULES}")
-    elif cfg.chain == "evm" and cfg.consensus.rule == "paired":
+    elif cfg.chain in ("evm", "rpc") and cfg.consensus.rule == "paired":
         p.append(
-            "chain=evm settles consensus.rule=supermajority or median (the "
+            f"chain={cfg.chain} settles consensus.rule=supermajority or median (the "
             "contract does not implement the paired test yet): set "
             "protocol.consensus.rule=supermajority"
         )

@@ -222,6 +222,11 @@ def _evm(
     return res["initial"], res["final"], res["metrics"], timing, report
 
 
+def _progress(on: bool):
+    """A progress printer (or a sink)."""
+    return print if on else (lambda _msg: None)
+
+
 def run_protocol(
     cfg: ProtocolConfig, out_dir: str | Path, *, progress: bool = False
 ) -> dict[str, Any]:
@@ -246,6 +251,11 @@ def run_protocol(
         raise FileExistsError(
             f"{ledger} exists; ledgers are append-only, use a new out_dir"
         )
+    if cfg.chain == "rpc":
+        from nasjax.protocol.rpc_run import run_rpc
+
+        evaluator = "real" if cfg.evaluator == "real" else "hash"
+        return run_rpc(cfg, out, evaluator=evaluator, log=_progress(progress))
     t0 = time.perf_counter()
     chain_report = None
     if cfg.chain == "evm":
