@@ -344,6 +344,8 @@ def run_protocol_app(app: Any, out: Path, console: Console) -> float:
     )
     summary = run_protocol(app.protocol, out, progress=app.progress.bar)
     if summary["chain"] == "rpc":
+        from nasjax.protocol.rpc_run import rpc_line  # needs the chain extra
+
         console.print(rpc_line(summary))
         return lookup(summary, "best_score.end")
     table = Table(title="ROI by agent type")
@@ -366,18 +368,6 @@ def run_protocol_app(app: Any, out: Path, console: Console) -> float:
         + record
     )
     return lookup(summary, "best_score.end")
-
-
-def rpc_line(summary: dict[str, Any]) -> str:
-    """One line on a ``protocol.chain=rpc`` run (anvil + node processes)."""
-    t, r = summary["timing"], summary["chain_report"]
-    return (
-        f"anvil: {summary['n_nodes']} node processes x {summary['n_blocks']} blocks, "
-        f"{t['transactions']} transactions ({t['tx_per_second']:.1f} tx/s, "
-        f"{t['blocks_per_second']:.2f} blocks/s); outcomes {summary['outcomes']}; "
-        f"events replayed ({r['events']}), supply conserved; best score "
-        f"{summary['best_score']['start']:.4f} -> {summary['best_score']['end']:.4f}"
-    )
 
 
 def drop_implicit_root_handlers() -> None:

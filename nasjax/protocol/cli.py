@@ -181,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg, _, out = parse_args(args)
     summary = run_protocol(cfg, out, progress=cfg.evaluator == "real")
     if summary["chain"] == "rpc":
-        from nasjax.app.cli import rpc_line
+        from nasjax.protocol.rpc_run import rpc_line
 
         print(rpc_line(summary) + f"; outputs in {out}/")
         return 0

@@ -508,3 +508,15 @@ def _killer(
 
 
 __all__ = ["Nodes", "Producer", "check_supply", "run_rpc", "snapshot"]
+
+
+def rpc_line(summary: dict[str, Any]) -> str:
+    """One line on a ``protocol.chain=rpc`` run (anvil + node processes)."""
+    t, r = summary["timing"], summary["chain_report"]
+    return (
+        f"anvil: {summary['n_nodes']} node processes x {summary['n_blocks']} blocks, "
+        f"{t['transactions']} transactions ({t['tx_per_second']:.1f} tx/s, "
+        f"{t['blocks_per_second']:.2f} blocks/s); outcomes {summary['outcomes']}; "
+        f"events replayed ({r['events']}), supply conserved; best score "
+        f"{summary['best_score']['start']:.4f} -> {summary['best_score']['end']:.4f}"
+    )
