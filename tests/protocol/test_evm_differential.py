@@ -1,0 +1,358 @@
+"""One rulebook, two engines: random event sequences through both.
+
+Hypothesis draws sequences of blocks of events (proposal commits and
+reveals, vote commits and reveals, equivocation evidence, bonds, unbonds,
+the producer's schedule, and malformed or mistimed versions of each) and
+drives them through the JAX core (:func:`nasjax.protocol.events.apply_event`)
+and the market contract (:func:`nasjax.protocol.evm_events.send_event`). The
+engines must agree on every event's fate (accepted, or rejected for the same
+rule), on the proposal ids they assign and accept, and after every block on
+every node's liquid, bonded, unbonding and escrowed units, the supply, the
+units emitted, burned and slashed, and each task's best score
+(:func:`nasjax.protocol.evm_events.compare_events`).
+
+Steps are events or a few macros that a node would derive from what it knows
+(reveal every pending proposal or committed vote as committed, let every
+seat of the open committees vote, seat the committees the core's sortition
+draws); each expands into plain events before both engines see them.
+"""
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+boa = pytest.importorskip("boa")
+
+from nasjax.protocol import (  # noqa: E402
+    AgentConfig,
+    ConsensusConfig,
+    EconomicsConfig,
+    ProtocolConfig,
+    init_state,
+    make_params,
+)
+from nasjax.protocol.events import (  # noqa: E402
+    BeginBlock,
+    Bond,
+    EndBlock,
+    Event,
+    EventState,
+    Evidence,
+    Finalize,
+    ProposeCommit,
+    ProposeReveal,
+    Unbond,
+    VoteCommit,
+    VoteReveal,
+    apply_event,
+    draw_seats,
+    init_events,
+)
+from nasjax.protocol.evm import SCORE_ONE, MarketChain, quantize, to_score_units  # noqa: E402
+from nasjax.protocol.evm_events import compare_events, send_event  # noqa: E402
+from nasjax.protocol.x64 import x64_mode  # noqa: E402
+
+N, SLOTS, SEATS, DELAY, TASKS = 5, 2, 3, 2, 2
+TOKEN = 1_000_000
+NO_AGENTS = dict.fromkeys(
+    ("lazy", "liar", "sybil", "ring", "overfitter", "random"), 0.0
+)
+
+
+def config(rule: str) -> ProtocolConfig:
+    """5 nodes, 2 proposal slots, 3 seats, 2-block unbonding, 2 tasks."""
+    return ProtocolConfig(
+        n_nodes=N,
+        n_blocks=1,
+        chain="evm",
+        agents=AgentConfig(**NO_AGENTS, stake_sigma=0.5),
+        consensus=ConsensusConfig(
+            proposals_per_block=SLOTS,
+            committee_size=SEATS,
+            rule=rule,
+            n_tasks=TASKS,
+        ),
+        economics=EconomicsConfig(
+            endowment=100.0, liquid_fraction=0.3, unbonding_delay=DELAY
+        ),
+        plots=False,
+    )
+
+
+BEST = round(quantize(0.52) * SCORE_ONE)  # the genesis best (score units)
+OFFSETS = (-3000, 0, 1500, 3000, 20_000)  # around the bar (1049) and tolerance
+
+
+class Engines:
+    """Both engines at genesis: JAX params and state, the deployed contract."""
+
+    def __init__(self, params, initial: EventState, chain: MarketChain) -> None:
+        self.params, self.initial, self.chain = params, initial, chain
+
+    def __repr__(self) -> str:
+        return "Engines()"
+
+
+@pytest.fixture(scope="module")
+def engines():
+    """One deployment per rule; every example runs inside an EVM anchor."""
+    out = {}
+    for rule in ("supermajority", "median"):
+        cfg = config(rule)
+        with x64_mode():
+            params = make_params(cfg)
+            state = init_state(cfg, initial_score=BEST / SCORE_ONE)
+        chain = MarketChain(
+            cfg,
+            np.asarray(state.balance),
+            np.asarray(state.bonded),
+            int(state.burned),
+            [BEST / SCORE_ONE] * TASKS,
+            seed=3,
+        )
+        out[rule] = Engines(params, init_events(state), chain)
+    return out
+
+
+# -- macros: steps a node derives from what it knows -------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class DrawSeats:
+    """``BeginBlock`` with the committees the core's sortition draws."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RevealProposals:
+    """Every pending proposal revealed by its proposer, as committed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VoteAll:
+    """Every validator seated on a proposal revealed this block commits the
+    ``i``-th vote (``(accept, offset index)``, cycling) by seat order."""
+
+    votes: tuple[tuple[bool, int], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class RevealVotes:
+    """Every committed vote on a settling proposal revealed as committed,
+    except those of the nodes in ``skip`` (offline)."""
+
+    skip: frozenset[int] = frozenset()
+
+
+def _units(score: float) -> int:
+    return round(float(score) * SCORE_ONE)
+
+
+def expand(step, eng: Engines, es: EventState) -> Iterator[Event]:
+    """The plain events of one step (macros resolved on the JAX state)."""
+    s = es.core
+    if isinstance(step, DrawSeats):
+        yield BeginBlock(draw_seats(eng.params, es))
+    elif isinstance(step, RevealProposals):
+        pend = s.committed
+        for j in np.flatnonzero(np.asarray(pend.valid)):
+            yield ProposeReveal(
+                int(pend.proposer[j]),
+                int(pend.pid[j]),
+                int(pend.task[j]),
+                _units(pend.claimed[j]),
+            )
+    elif isinstance(step, VoteAll):
+        op = es.opened
+        for j in np.flatnonzero(np.asarray(op.valid)):
+            nodes = dict.fromkeys(int(v) for v in np.asarray(op.seats[j]))
+            for i, v in enumerate(nodes):
+                accept, k = step.votes[i % len(step.votes)]
+                yield VoteCommit(v, int(op.pid[j]), accept, BEST + OFFSETS[k])
+    elif isinstance(step, RevealVotes):
+        v = s.voting
+        votes = np.asarray(es.settling_votes)
+        for j in np.flatnonzero(np.asarray(v.valid)):
+            seen = set()
+            for i, node in enumerate(int(x) for x in np.asarray(v.seats[j])):
+                if node in seen or node in step.skip or not votes[j, i]:
+                    continue
+                seen.add(node)
+                yield VoteReveal(
+                    node, int(v.pid[j]), bool(v.accept[j, i]), _units(v.score[j, i])
+                )
+    elif isinstance(step, Bond | Unbond) and step.amount < 0:
+        # A negative amount stands for "everything": the liquid balance or bond.
+        i = min(step.node, N - 1)
+        held = s.balance if isinstance(step, Bond) else s.bonded
+        yield type(step)(step.node, int(held[i]))
+    else:
+        yield step
+
+
+def run(eng: Engines, steps) -> None:
+    """Drive both engines through ``steps``; fail at the first disagreement."""
+    es = eng.initial
+    chain = eng.chain
+    n_events = len(chain.events)
+    try:
+        with boa.env.anchor():
+            k = 0
+            for step in steps:
+                for ev in list(expand(step, eng, es)):
+                    es, want = apply_event(eng.params, es, ev)
+                    got = send_event(chain, ev)
+                    assert (got.ok, got.pid, got.accepted) == (
+                        want.ok,
+                        want.pid,
+                        want.accepted,
+                    ), f"event {k} {ev}: evm {got} != jax {want}"
+                    if isinstance(ev, EndBlock):
+                        compare_events(chain, es)
+                    k += 1
+            compare_events(chain, es)
+    finally:
+        del chain.events[n_events:]
+
+
+# -- strategies ----------------------------------------------------------------
+
+nodes = st.integers(0, N)  # N: not a registered node
+pids = st.integers(TASKS, TASKS + 9) | st.just(0)
+tasks = st.integers(0, TASKS)  # TASKS: an unknown task
+scores = st.sampled_from(OFFSETS).map(lambda o: BEST + o)
+amounts = st.sampled_from([-1, 0, 1, TOKEN, 11 * TOKEN, 40 * TOKEN, 10**15])
+staking = st.builds(Bond, nodes, amounts) | st.builds(Unbond, nodes, amounts)
+evidence = st.builds(Evidence, st.integers(0, N - 1), pids)
+proposals = st.builds(ProposeCommit, nodes, tasks, scores)
+raw_votes = st.builds(VoteCommit, nodes, pids, st.booleans(), scores)
+raw_reveals = st.builds(VoteReveal, nodes, pids, st.booleans(), scores)
+raw_proposal_reveals = st.builds(ProposeReveal, nodes, pids, tasks, scores)
+raw_seats = st.lists(
+    st.lists(st.integers(0, N), min_size=SEATS - 1, max_size=SEATS + 1).map(tuple),
+    max_size=SLOTS + 1,
+).map(lambda rows: BeginBlock(tuple(rows)))
+vote_all = st.builds(
+    VoteAll,
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, len(OFFSETS) - 1)),
+        min_size=1,
+        max_size=SEATS,
+    ).map(tuple),
+)
+reveal_votes = st.builds(RevealVotes, st.frozensets(st.integers(0, N - 1), max_size=2))
+
+before_finalize = st.one_of(
+    reveal_votes, evidence, staking, proposals, raw_reveals, raw_proposal_reveals
+)
+after_finalize = st.one_of(
+    st.just(RevealProposals()),
+    vote_all,
+    proposals,
+    evidence,
+    staking,
+    raw_votes,
+    raw_proposal_reveals,
+    raw_reveals,
+)
+between_blocks = st.one_of(staking, evidence, proposals, raw_votes)
+
+
+@st.composite
+def blocks(draw) -> list:
+    """One block's steps: mostly in schedule order, sometimes not."""
+    steps: list = []
+    begin = draw(st.sampled_from(["draw"] * 6 + ["raw", "none"]))
+    if begin == "draw":
+        steps.append(DrawSeats())
+    elif begin == "raw":
+        steps.append(draw(raw_seats))
+    steps += draw(st.lists(before_finalize, max_size=3))
+    if draw(st.integers(0, 9)):
+        steps.append(Finalize())
+    steps += draw(st.lists(after_finalize, max_size=4))
+    if draw(st.integers(0, 9)):
+        steps.append(EndBlock())
+    steps += draw(st.lists(between_blocks, max_size=2))
+    return steps
+
+
+sequences = st.lists(blocks(), min_size=1, max_size=6).map(
+    lambda bs: [s for b in bs for s in b]
+)
+rules = st.sampled_from(["supermajority", "median"])
+
+FAST = settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def honest_round(*reveals) -> list:
+    """Propose in block 0, vote in block 1, settle in block 2."""
+    return [
+        DrawSeats(),
+        Finalize(),
+        ProposeCommit(0, 0, BEST + 3000),
+        EndBlock(),
+        DrawSeats(),
+        Finalize(),
+        RevealProposals(),
+        VoteAll(((True, 3),)),
+        EndBlock(),
+        DrawSeats(),
+        *reveals,
+        Finalize(),
+        EndBlock(),
+    ]
+
+
+@FAST
+@given(rule=rules, steps=sequences)
+@example(rule="supermajority", steps=honest_round(RevealVotes()))
+@example(rule="median", steps=honest_round(Evidence(1, TASKS), RevealVotes()))
+@example(  # an unbond in block 2 delayed the release of node 3's block-0 cohort
+    rule="supermajority",
+    steps=[
+        DrawSeats(),
+        Unbond(3, TOKEN),
+        EndBlock(),
+        DrawSeats(),
+        EndBlock(),
+        DrawSeats(),
+        Unbond(3, 1),
+        EndBlock(),
+    ],
+)
+def test_engines_agree_on_random_event_sequences(engines, rule, steps):
+    run(engines[rule], steps)
+
+
+@pytest.mark.slow
+@settings(FAST, max_examples=600)
+@given(rule=rules, steps=sequences)
+def test_engines_agree_on_many_event_sequences(engines, rule, steps):
+    run(engines[rule], steps)
+
+
+def test_honest_round_accepts_and_pays(engines):
+    eng = engines["supermajority"]
+    es = eng.initial
+    chain = eng.chain
+    accepted = []
+    with boa.env.anchor():
+        for step in honest_round(RevealVotes()):
+            for ev in list(expand(step, eng, es)):
+                es, res = apply_event(eng.params, es, ev)
+                assert send_event(chain, ev) == res and res.ok, ev
+                accepted += res.accepted
+        compare_events(chain, es)
+    assert accepted == [TASKS]
+    assert int(es.core.emitted) > 0
+    assert to_score_units(es.core.best_score[0]) == BEST + 3000
