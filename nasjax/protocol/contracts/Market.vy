@@ -652,9 +652,8 @@ def commit_vote(pid: uint256, commitment: bytes32):
     """@notice A seated validator commits its hidden vote (reveal block + 0)."""
     assert self.in_block, "NoBlockOpen"
     me: uint256 = self._id(msg.sender)
-    stage: uint8 = self.proposals[pid].stage
-    assert self.proposals[pid].proposer != me or stage == 0, "SelfVote"
-    assert stage == VOTING, "VotingClosed"
+    assert self.proposals[pid].stage == VOTING, "VotingClosed"
+    assert self.proposals[pid].proposer != me, "SelfVote"
     commit_block: uint256 = self.proposals[pid].commit_block
     assert self.block_number == commit_block + 1, "VotingClosed"
     assert self.seat_count[pid][me] > 0, "NotInCommittee"
@@ -669,9 +668,13 @@ def commit_vote(pid: uint256, commitment: bytes32):
 
 @external
 def reveal_vote(pid: uint256, accept: bool, score: uint256, salt: bytes32, round: uint256):
-    """@notice Reveal a committed vote in the block after the commit."""
+    """
+    @notice Reveal a committed vote in the block after the commit, before
+            the proposal settles (a later reveal would count for nothing).
+    """
     assert self.in_block, "NoBlockOpen"
     me: uint256 = self._id(msg.sender)
+    assert self.proposals[pid].stage == VOTING, "VotingClosed"
     v: Vote = self.votes[pid][me]
     assert v.committed, "RevealWithoutCommit"
     assert not v.revealed, "DoubleReveal"
@@ -700,12 +703,15 @@ def report_equivocation(
     """
     @notice Evidence: two conflicting votes signed by the offender on pid.
             Its open vote stops counting; its bond is slashed at settlement.
+    @dev Only while pid is being voted on: after its settlement nothing
+         would be slashed any more.
     """
     assert offender < self.n_nodes, "UnknownNode"
     assert accept_a != accept_b or score_a != score_b, "VotesDoNotConflict"
     signer: address = self.node_addr[offender]
     assert self._signer(pid, accept_a, score_a, sig_a) == signer, "BadSignature"
     assert self._signer(pid, accept_b, score_b, sig_b) == signer, "BadSignature"
+    assert self.proposals[pid].stage == VOTING, "VotingClosed"
     v: Vote = self.votes[pid][offender]
     assert v.committed and not v.revealed and not v.equivocated, "NoOpenVote"
     self.votes[pid][offender].equivocated = True
