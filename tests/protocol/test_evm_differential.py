@@ -418,6 +418,28 @@ def honest_round(*reveals) -> list:
         Evidence(3, TASKS),
     ],
 )
+@example(  # 3 of 5 validators, 70% of the stake, equivocate (the JAX core
+    # floored a float: 0.05 * (1 + 3 * 0.7) -> 154999 ppm; found by reading)
+    rule="supermajority",
+    steps=[
+        *(Unbond(i, -1) for i in range(N)),
+        *(Bond(i, 7 * TOKEN) for i in (1, 2, 3)),
+        *(Bond(i, 4 * TOKEN + TOKEN // 2) for i in (0, 4)),
+        DrawSeats(),
+        Finalize(),
+        ProposeCommit(0, 0, BEST + 3000),
+        EndBlock(),
+        BeginBlock(((1, 2, 3),)),
+        Finalize(),
+        RevealProposals(),
+        VoteAll(((True, 3),)),
+        *(Evidence(i, TASKS) for i in (1, 2, 3)),
+        EndBlock(),
+        DrawSeats(),
+        Finalize(),
+        EndBlock(),
+    ],
+)
 def test_engines_agree_on_random_event_sequences(engines, rule, steps):
     run(engines[rule], steps)
 
