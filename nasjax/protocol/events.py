@@ -23,35 +23,27 @@ and leaves the state unchanged; :func:`apply_event` reports the first
 broken rule by the name the contract reverts with (:data:`ERRORS`), the
 rules being checked in the contract's order:
 
-========================  ====================================================
-event                     rules, in order
-========================  ====================================================
-``Bond(node, amount)``    ``UnknownNode``; ``InsufficientBalance``
-``Unbond(node, amount)``  ``UnknownNode``; ``InsufficientBond``
-``BeginBlock(seats)``     ``BlockOpen``; ``CommitteeMismatch`` (one committee
-                          of ``C`` seats per pending proposal); per seat
-                          ``UnknownNode``, ``ProposerInCommittee``,
-                          ``StakeBelowMinimum``
-``Finalize()``            ``NoBlockOpen``
-``EndBlock()``            ``NoBlockOpen``; ``NotFinalized``
-``ProposeCommit``         ``NoBlockOpen``; ``UnknownNode``;
-                          ``StakeBelowMinimum`` (bond at the start of the
-                          block); ``OneProposalPerBlock``; ``NoFreeSlot``;
-                          ``InsufficientBalance`` (deposit + fee)
-``ProposeReveal``         ``NoBlockOpen``; ``NotFinalized``; ``UnknownNode``;
-                          ``NotCommitted``; ``NotProposer``; ``WrongRound``
-                          (not the block after the commit); ``UnknownTask``;
-                          ``CommitmentMismatch``
-``VoteCommit``            ``NoBlockOpen``; ``UnknownNode``; ``VotingClosed``;
-                          ``SelfVote``; ``VotingClosed`` (not revealed this
-                          block); ``NotInCommittee``; ``VotingWhileUnbonding``
-                          (an unbond request in this block);  ``DoubleVote``
-``VoteReveal``            ``NoBlockOpen``; ``UnknownNode``; ``VotingClosed``;
-                          ``RevealWithoutCommit``; ``DoubleReveal``;
-                          ``Equivocated``; ``WrongRound``;
-                          ``CommitmentMismatch``
-``Evidence``              ``UnknownNode``; ``VotingClosed``; ``NoOpenVote``
-========================  ====================================================
+* ``Bond(node, amount)``: ``UnknownNode``, ``InsufficientBalance``.
+* ``Unbond(node, amount)``: ``UnknownNode``, ``InsufficientBond``.
+* ``BeginBlock(seats)``: ``BlockOpen``, ``CommitteeMismatch`` (one committee
+  of ``C`` seats per pending proposal); per seat ``UnknownNode``,
+  ``ProposerInCommittee``, ``StakeBelowMinimum``.
+* ``Finalize()``: ``NoBlockOpen``.
+* ``EndBlock()``: ``NoBlockOpen``, ``NotFinalized``.
+* ``ProposeCommit``: ``NoBlockOpen``, ``UnknownNode``, ``StakeBelowMinimum``
+  (bond at the start of the block), ``OneProposalPerBlock``, ``NoFreeSlot``,
+  ``InsufficientBalance`` (deposit + fee).
+* ``ProposeReveal``: ``NoBlockOpen``, ``NotFinalized``, ``UnknownNode``,
+  ``NotCommitted``, ``NotProposer``, ``WrongRound`` (not the block after the
+  commit), ``UnknownTask``, ``CommitmentMismatch``.
+* ``VoteCommit``: ``NoBlockOpen``, ``UnknownNode``, ``VotingClosed`` (not
+  being voted on), ``SelfVote``, ``VotingClosed`` (not revealed in this
+  block), ``NotInCommittee``, ``VotingWhileUnbonding`` (an unbond request in
+  this block), ``DoubleVote``.
+* ``VoteReveal``: ``NoBlockOpen``, ``UnknownNode``, ``VotingClosed``,
+  ``RevealWithoutCommit``, ``DoubleReveal``, ``Equivocated``, ``WrongRound``
+  (not the block after the vote), ``CommitmentMismatch``.
+* ``Evidence``: ``UnknownNode``, ``VotingClosed``, ``NoOpenVote``.
 
 A commitment is modelled by the payload it binds (stored in the state, never
 read by the rules before its reveal): a reveal "matches" when it repeats the
@@ -69,11 +61,12 @@ that slot's previous cohort is released.
 
 Example::
 
-    es = init_events(init_state(cfg))
-    es, results = apply_events(params, es, [BeginBlock(()), Finalize(),
-                                            ProposeCommit(0, 0, 560_000),
-                                            EndBlock()])
+    cfg = ProtocolConfig(consensus=ConsensusConfig(rule="supermajority"))
+    params, es = make_params(cfg), init_events(init_state(cfg))
+    events = [BeginBlock(()), Finalize(), ProposeCommit(0, 0, 560_000), EndBlock()]
+    es, results = apply_events(params, es, events)
     [r.error for r in results]      # ['', '', '', '']: all accepted
+    results[2].pid                  # 1: the first proposal (model 0 is genesis)
 """
 
 from __future__ import annotations
