@@ -232,6 +232,45 @@ class MarketChain:
         self._log()
         return out
 
+    def try_tx(
+        self, method: str, *args: Any, sender: str | int | None = None, **kw: Any
+    ) -> tuple[str, Any]:
+        """Send one transaction that may revert: ``("", result)`` or
+        ``(revert reason, None)``; a reverted transaction changes nothing.
+
+        Args:
+            method: The contract function.
+            *args: Its arguments.
+            sender: A node id, an address (e.g. of a non-node) or None (the
+                operator).
+            **kw: ``value`` (wei sent along).
+
+        Returns:
+            The reason is the contract's assertion message, or
+            ``"Revert()"`` for a revert without one (a failed arithmetic
+            check, an out-of-bounds index).
+        """
+        if sender is None:
+            frm = self.operator
+        elif isinstance(sender, int):
+            frm = self.nodes[sender].address
+        else:
+            frm = sender
+        fn = getattr(self.contract, method)
+        computation = self.env.execute_code(
+            to_address=self.contract.address,
+            sender=frm,
+            data=fn.prepare_calldata(*args),
+            value=kw.get("value", 0),
+            contract=self.contract,
+        )
+        if computation.is_error:
+            return revert_reason(computation.output), None
+        out = self.contract.marshal_to_python(computation, fn.func_t.return_type)
+        self.n_tx += 1
+        self._log()
+        return "", out
+
     def vote_hash(
         self, pid: int, accept: bool, score: int, salt_: bytes, rnd: int, voter: int
     ) -> bytes:
@@ -307,6 +346,15 @@ class MarketChain:
                 f"contract holds {wei} wei, accounts {held + reserve + locked}"
             )
         return {"supply": held, "expected": expected, "wei": wei}
+
+
+def revert_reason(output: bytes) -> str:
+    """The message of an ``Error(string)`` revert (``"Revert()"`` without one)."""
+    from eth_abi.abi import decode
+
+    if output[:4] == bytes.fromhex("08c379a0"):
+        return str(decode(["string"], output[4:])[0])
+    return "Revert()"
 
 
 def replay_events(events: Sequence[dict[str, Any]], n_nodes: int) -> dict[str, Any]:

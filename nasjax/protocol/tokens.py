@@ -50,6 +50,42 @@ def mul_ppm(amount: jax.Array, ppm: jax.Array) -> jax.Array:
     return q * ppm + (r * ppm) // PPM
 
 
+def _mul_wide(a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(hi, lo)`` ``uint64`` words of the exact product of non-negative int64s."""
+    a, b = jnp.asarray(a, jnp.uint64), jnp.asarray(b, jnp.uint64)
+    low, s = jnp.uint64(0xFFFFFFFF), jnp.uint64(32)
+    a0, a1, b0, b1 = a & low, a >> s, b & low, b >> s
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> s) + (p01 & low) + (p10 & low)
+    return p11 + (p01 >> s) + (p10 >> s) + (mid >> s), (p00 & low) | (mid << s)
+
+
+def _below(x: tuple[jax.Array, jax.Array], y: tuple[jax.Array, jax.Array]):
+    return (x[0] < y[0]) | ((x[0] == y[0]) & (x[1] < y[1]))
+
+
+def mul_div(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
+    """``floor(a * b / c)`` exactly, also where ``a * b`` overflows int64.
+
+    The quotient is estimated in float64 and corrected with exact 128-bit
+    products (two 64-bit words), so it is exact while it is below ``2**50``.
+
+    Args:
+        a: ``int64[...]`` non-negative.
+        b: ``int64[...]`` non-negative.
+        c: ``int64[...]`` positive (all three broadcast together).
+
+    Returns:
+        ``int64[...]`` the floored quotients.
+    """
+    a, b, c = (jnp.asarray(x, jnp.int64) for x in (a, b, c))
+    est = jnp.floor(a.astype(jnp.float64) * b.astype(jnp.float64) / c)
+    q = jnp.clip(est, 0.0, 2.0**62).astype(jnp.int64)
+    ab = _mul_wide(a, b)
+    q = jnp.where(_below(ab, _mul_wide(q, c)), q - 1, q)
+    return jnp.where(_below(ab, _mul_wide(q + 1, c)), q, q + 1)
+
+
 def split_equal(pool: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Split each pool equally over its masked seats, flooring.
 

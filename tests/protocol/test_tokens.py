@@ -2,11 +2,11 @@
 
 import jax.numpy as jnp
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from nasjax.protocol import x64_mode
-from nasjax.protocol.tokens import PPM, mul_ppm, split_equal, take_stake
+from nasjax.protocol.tokens import PPM, mul_div, mul_ppm, split_equal, take_stake
 
 AMOUNT = st.integers(0, 10**15)
 RATE = st.integers(0, PPM)
@@ -20,6 +20,17 @@ def test_mul_ppm_is_exact_floor(amounts, rates):
     with x64_mode():
         got = np.asarray(mul_ppm(jnp.asarray(a, jnp.int64), jnp.asarray(r, jnp.int64)))
     assert got.tolist() == [x * y // PPM for x, y in zip(a, r, strict=True)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**49), st.integers(0, 2**62), st.integers(1, 2**62))
+@example(50_000 * 3_000_000, 21_000_000, 30_000_000)  # 0.05 * 3 * 0.7, whole
+@example(2**49, 2**62 - 1, 2**62)
+def test_mul_div_is_exact_floor(a, b, c):
+    c = max(c, (a * b >> 49) + 1)  # quotients below 2**50
+    with x64_mode():
+        got = int(mul_div(jnp.asarray(a), jnp.asarray(b), jnp.asarray(c)))
+    assert got == a * b // c
 
 
 @settings(max_examples=60, deadline=None)

@@ -165,6 +165,8 @@ unbonding: public(HashMap[uint256, HashMap[uint256, uint256]])  # [id][slot]
 unbond_block: HashMap[uint256, HashMap[uint256, uint256]]  # request block
 unbonding_sum: HashMap[uint256, uint256]
 oldest: HashMap[uint256, uint256]  # earliest request block + 1 held (0: none)
+unbond_new: HashMap[uint256, uint256]  # requested during an open block ...
+unbond_new_block: HashMap[uint256, uint256]  # ... this one (joins its slot after)
 last_unbond: public(HashMap[uint256, uint256])  # block + 1 of the last request
 snap_epoch: HashMap[uint256, uint256]
 snap_bond: HashMap[uint256, uint256]
@@ -303,32 +305,54 @@ def _bond_at_start(node: uint256) -> uint256:
 
 @internal
 def _release(node: uint256):
-    """Pay out matured unbonding slots to the liquid balance (lazy)."""
+    """
+    @notice Pay out matured unbonding slots to the liquid balance (lazy):
+            a request of block q is released when block q + delay ends.
+    @dev A request made during an open block q waits in unbond_new until
+         the block has ended: only then has the cohort of q - delay, which
+         shares its slot, been released (merging them would hold that
+         cohort back another delay).
+    """
     d: uint256 = self.p.delay
     first: uint256 = self.oldest[node]
-    if first == 0 or first - 1 + d >= self.released_through:
+    if first != 0 and first - 1 + d < self.released_through:
+        left: uint256 = 0
+        for s: uint256 in range(MAX_DELAY):
+            if s >= d:
+                break
+            amount: uint256 = self.unbonding[node][s]
+            if amount == 0:
+                continue
+            q: uint256 = self.unbond_block[node][s]
+            if q + d < self.released_through:
+                self.unbonding[node][s] = 0
+                self.unbonding_sum[node] -= amount
+                self.liquid[node] += amount
+                self._move(node, UNBONDING, LIQUID, amount)
+            elif left == 0 or q + 1 < left:
+                left = q + 1
+        self.oldest[node] = left
+    waiting: uint256 = self.unbond_new[node]
+    q_new: uint256 = self.unbond_new_block[node]
+    if waiting == 0 or q_new >= self.released_through:
         return
-    left: uint256 = 0
-    for s: uint256 in range(MAX_DELAY):
-        if s >= d:
-            break
-        amount: uint256 = self.unbonding[node][s]
-        if amount == 0:
-            continue
-        q: uint256 = self.unbond_block[node][s]
-        if q + d < self.released_through:
-            self.unbonding[node][s] = 0
-            self.unbonding_sum[node] -= amount
-            self.liquid[node] += amount
-            self._move(node, UNBONDING, LIQUID, amount)
-        elif left == 0 or q + 1 < left:
-            left = q + 1
-    self.oldest[node] = left
+    self.unbond_new[node] = 0
+    if q_new + d < self.released_through:
+        self.unbonding_sum[node] -= waiting
+        self.liquid[node] += waiting
+        self._move(node, UNBONDING, LIQUID, waiting)
+        return
+    slot: uint256 = q_new % d
+    self.unbonding[node][slot] += waiting
+    self.unbond_block[node][slot] = q_new
+    if self.oldest[node] == 0 or q_new + 1 < self.oldest[node]:
+        self.oldest[node] = q_new + 1
 
 
 @internal
 def _take_stake(node: uint256, amount: uint256, cause: uint8) -> uint256:
-    """Take up to amount: the bond first, then unbonding slots in slot order."""
+    """Take up to amount: the bond first, then unbonding slots in slot order,
+    then this block's unbond requests."""
     if amount == 0:
         return 0
     self._release(node)
@@ -346,6 +370,12 @@ def _take_stake(node: uint256, amount: uint256, cause: uint8) -> uint256:
         self.unbonding_sum[node] -= take
         rest -= take
         self._move(node, UNBONDING, BURN, take)
+    take_new: uint256 = min(rest, self.unbond_new[node])
+    if take_new > 0:
+        self.unbond_new[node] -= take_new
+        self.unbonding_sum[node] -= take_new
+        rest -= take_new
+        self._move(node, UNBONDING, BURN, take_new)
     taken: uint256 = amount - rest
     if taken > 0:
         log Slashed(node=node, cause=cause, amount=taken)
@@ -383,19 +413,28 @@ def bond(amount: uint256):
 
 @external
 def unbond(amount: uint256):
-    """@notice Start unbonding: released `delay` blocks later, slashable meanwhile."""
+    """
+    @notice Start unbonding: released when block `block_number + delay`
+            ends, slashable meanwhile.
+    @dev During a block the request waits in unbond_new until the block has
+         ended (see _release); between blocks it joins its slot at once.
+    """
     me: uint256 = self._id(msg.sender)
     self._release(me)
     assert self.bonded[me] >= amount, "InsufficientBond"
     self._snap(me)
-    slot: uint256 = self.block_number % self.p.delay
     self.bonded[me] -= amount
     self.total_bonded -= amount
-    self.unbonding[me][slot] += amount
     self.unbonding_sum[me] += amount
-    self.unbond_block[me][slot] = self.block_number
-    if self.oldest[me] == 0:
-        self.oldest[me] = self.block_number + 1
+    if self.in_block:
+        self.unbond_new[me] += amount
+        self.unbond_new_block[me] = self.block_number
+    else:
+        slot: uint256 = self.block_number % self.p.delay
+        self.unbonding[me][slot] += amount
+        self.unbond_block[me][slot] = self.block_number
+        if self.oldest[me] == 0:
+            self.oldest[me] = self.block_number + 1
     self.last_unbond[me] = self.block_number + 1
     self._move(me, BONDED, UNBONDING, amount)
 
@@ -613,9 +652,8 @@ def commit_vote(pid: uint256, commitment: bytes32):
     """@notice A seated validator commits its hidden vote (reveal block + 0)."""
     assert self.in_block, "NoBlockOpen"
     me: uint256 = self._id(msg.sender)
-    stage: uint8 = self.proposals[pid].stage
-    assert self.proposals[pid].proposer != me or stage == 0, "SelfVote"
-    assert stage == VOTING, "VotingClosed"
+    assert self.proposals[pid].stage == VOTING, "VotingClosed"
+    assert self.proposals[pid].proposer != me, "SelfVote"
     commit_block: uint256 = self.proposals[pid].commit_block
     assert self.block_number == commit_block + 1, "VotingClosed"
     assert self.seat_count[pid][me] > 0, "NotInCommittee"
@@ -630,9 +668,13 @@ def commit_vote(pid: uint256, commitment: bytes32):
 
 @external
 def reveal_vote(pid: uint256, accept: bool, score: uint256, salt: bytes32, round: uint256):
-    """@notice Reveal a committed vote in the block after the commit."""
+    """
+    @notice Reveal a committed vote in the block after the commit, before
+            the proposal settles (a later reveal would count for nothing).
+    """
     assert self.in_block, "NoBlockOpen"
     me: uint256 = self._id(msg.sender)
+    assert self.proposals[pid].stage == VOTING, "VotingClosed"
     v: Vote = self.votes[pid][me]
     assert v.committed, "RevealWithoutCommit"
     assert not v.revealed, "DoubleReveal"
@@ -661,12 +703,15 @@ def report_equivocation(
     """
     @notice Evidence: two conflicting votes signed by the offender on pid.
             Its open vote stops counting; its bond is slashed at settlement.
+    @dev Only while pid is being voted on: after its settlement nothing
+         would be slashed any more.
     """
     assert offender < self.n_nodes, "UnknownNode"
     assert accept_a != accept_b or score_a != score_b, "VotesDoNotConflict"
     signer: address = self.node_addr[offender]
     assert self._signer(pid, accept_a, score_a, sig_a) == signer, "BadSignature"
     assert self._signer(pid, accept_b, score_b, sig_b) == signer, "BadSignature"
+    assert self.proposals[pid].stage == VOTING, "VotingClosed"
     v: Vote = self.votes[pid][offender]
     assert v.committed and not v.revealed and not v.equivocated, "NoOpenVote"
     self.votes[pid][offender].equivocated = True
@@ -924,6 +969,9 @@ def holdings(node: uint256) -> uint256[4]:
             if amount > 0 and self.unbond_block[node][s] + d < self.released_through:
                 liq += amount
                 unb -= amount
+    if self.unbond_new[node] > 0 and self.unbond_new_block[node] + d < self.released_through:
+        liq += self.unbond_new[node]
+        unb -= self.unbond_new[node]
     return [liq, self.bonded[node], unb, self.escrow[node]]
 
 
