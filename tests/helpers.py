@@ -60,6 +60,17 @@ _FAST_TRAIN: dict[str, Any] = {
 # Buckets
 
 
+EXPORT_FEATURES = FeatureConfig(
+    return_lags=(1, 3),
+    vol_windows=(6,),
+    volume_window=12,
+    market_return=True,
+    calendar=True,
+    reference_symbol=None,
+)
+"""Small features with every family an export must rebuild from candles."""
+
+
 def small_spec(**overrides: Any) -> ArchSpec:
     """A small bucket that keeps compiles fast (the ``spec`` fixture).
 

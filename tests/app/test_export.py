@@ -20,21 +20,14 @@ from nasjax.app.export import (
 )
 from nasjax.app.members import Member
 from nasjax.baselines.trees import TreeModel
-from nasjax.data import DataError, FeatureConfig, FoldConfig, SideSeries, build_dataset
+from nasjax.data import DataError, FoldConfig, SideSeries, build_dataset
 from nasjax.evaluate.calibrate import Calibration
 from nasjax.graph import chain
 from nasjax.nn import init
 from nasjax.train.predict import predict_proba
-from tests.helpers import data_spec, fold_frame, tiny_synthetic
+from tests.helpers import EXPORT_FEATURES, data_spec, fold_frame, tiny_synthetic
 
-FEATURES = FeatureConfig(
-    return_lags=(1, 3),
-    vol_windows=(6,),
-    volume_window=12,
-    market_return=True,
-    calendar=True,
-    reference_symbol=None,
-)
+FEATURES = EXPORT_FEATURES
 FOLD = 1
 
 

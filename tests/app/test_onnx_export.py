@@ -23,19 +23,18 @@ from nasjax.baselines.trees import TreeModel
 from nasjax.data import FeatureConfig
 from nasjax.evaluate.calibrate import Calibration
 from nasjax.graph import ArchSpec, chain
-from tests.helpers import data_spec, fold_frame, random_params, tiny_synthetic
+from tests.helpers import (
+    EXPORT_FEATURES,
+    data_spec,
+    fold_frame,
+    random_params,
+    tiny_synthetic,
+)
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-FEATURES = FeatureConfig(
-    return_lags=(1, 3),
-    vol_windows=(6,),
-    volume_window=12,
-    market_return=True,
-    calendar=True,
-    reference_symbol=None,
-)
+FEATURES = EXPORT_FEATURES
 TOL = 1e-4
 
 

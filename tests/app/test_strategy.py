@@ -12,20 +12,13 @@ import pytest
 
 from nasjax.app.export import Preprocess, export_model, load_model
 from nasjax.app.strategy import align_p_up, p_up_column
-from nasjax.data import DataError, FeatureConfig
+from nasjax.data import DataError
 from nasjax.data.sample import SAMPLE_DIR
 from nasjax.graph import chain
-from tests.helpers import data_spec, fold_frame, random_params
+from tests.helpers import EXPORT_FEATURES, data_spec, fold_frame, random_params
 
 STRATEGY = Path(__file__).parents[2] / "examples" / "freqtrade" / "NasjaxStrategy.py"
-FEATURES = FeatureConfig(
-    return_lags=(1, 3),
-    vol_windows=(6,),
-    volume_window=12,
-    market_return=True,
-    calendar=True,
-    reference_symbol=None,
-)
+FEATURES = EXPORT_FEATURES
 PAIRS = ("BTC/USDT", "ETH/USDT")
 N_BARS = 700
 
