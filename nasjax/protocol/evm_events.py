@@ -55,7 +55,7 @@ from nasjax.protocol.evm import (
 from nasjax.protocol.x64 import x64_mode
 
 
-def outsider(chain: MarketChain) -> str:
+def outsider() -> str:
     """An address that is not a registered node (sends as node id ``>= N``)."""
     from eth_utils.address import to_checksum_address
 
@@ -63,7 +63,7 @@ def outsider(chain: MarketChain) -> str:
 
 
 def _address(chain: MarketChain, node: int) -> str:
-    return chain.nodes[node].address if node < len(chain.nodes) else outsider(chain)
+    return chain.nodes[node].address if node < len(chain.nodes) else outsider()
 
 
 def _proposal_hash(chain: MarketChain, task: int, claimed: int, pid: int, node: int):
