@@ -437,6 +437,29 @@ def chain_snapshot(chain: MarketChain) -> dict[str, Any]:
     }
 
 
+def require_same_holdings(
+    got: np.ndarray, want: np.ndarray, names: tuple[str, str], where: str = ""
+) -> None:
+    """Require two ``int[N, 4]`` holdings tables (:data:`BUCKETS`) to be equal.
+
+    Args:
+        got: One side's holdings.
+        want: The other side's.
+        names: What the two sides are called in the message.
+        where: A prefix of the message (e.g. the block).
+
+    Raises:
+        ChainError: Naming the first node and bucket that differ.
+    """
+    diff = np.argwhere(got != want)
+    if len(diff):
+        i, b = (int(x) for x in diff[0])
+        raise ChainError(
+            f"{where}node {i} {BUCKETS[b]}: {names[0]} {got[i, b]} != "
+            f"{names[1]} {want[i, b]} ({len(diff)} entries differ)"
+        )
+
+
 def verify_events(
     events: Sequence[dict[str, Any]], snapshot: dict[str, Any]
 ) -> dict[str, Any]:
@@ -447,13 +470,7 @@ def verify_events(
     """
     r = replay_events(events, int(snapshot["n_nodes"]))
     want = np.asarray(snapshot["holdings"], np.int64)
-    diff = np.argwhere(r["holdings"] != want)
-    if len(diff):
-        i, b = (int(x) for x in diff[0])
-        raise ChainError(
-            f"node {i} {BUCKETS[b]}: replayed {r['holdings'][i, b]} != "
-            f"stored {want[i, b]} ({len(diff)} entries differ)"
-        )
+    require_same_holdings(r["holdings"], want, ("replayed", "stored"))
     genesis = int(snapshot["initial_supply"]) - int(snapshot["genesis_burned"])
     checks = {
         "emitted": (r["minted"] - genesis, int(snapshot["emitted"])),

@@ -49,6 +49,7 @@ from nasjax.protocol.evm import (
     MarketChain,
     _abi,
     _keccak,
+    require_same_holdings,
     salt,
     to_score_units,
 )
@@ -195,15 +196,7 @@ def compare_events(chain: MarketChain, es: EventState) -> None:
             "in block": in_block,
             "block": block if in_block else max(block - 1, 0),
         }
-    evm_held = chain.holdings()
-    diff = np.argwhere(evm_held != held)
-    if len(diff):
-        i, b = (int(x) for x in diff[0])
-        names = ("liquid", "bonded", "unbonding", "escrow")
-        raise ChainError(
-            f"node {i} {names[b]}: evm {evm_held[i, b]} != jax {held[i, b]} "
-            f"({len(diff)} entries differ)"
-        )
+    require_same_holdings(chain.holdings(), held, ("evm", "jax"))
     evm_values = {
         "supply": int(c.supply()),
         "expected supply": int(c.expected_supply()),

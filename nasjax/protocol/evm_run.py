@@ -35,6 +35,7 @@ from nasjax.protocol.evm import (
     ChainError,
     MarketChain,
     quantize,
+    require_same_holdings,
     salt,
     to_score_units,
 )
@@ -173,15 +174,7 @@ def compare(chain: MarketChain, state: State, t: int) -> None:
             ],
             axis=1,
         )
-    evm_held = chain.holdings()
-    diff = np.argwhere(evm_held != jax_held)
-    if len(diff):
-        i, b = (int(x) for x in diff[0])
-        names = ("liquid", "bonded", "unbonding", "escrow")
-        raise ChainError(
-            f"block {t}: node {i} {names[b]} evm {evm_held[i, b]} != jax "
-            f"{jax_held[i, b]} ({len(diff)} entries differ)"
-        )
+    require_same_holdings(chain.holdings(), jax_held, ("evm", "jax"), f"block {t}: ")
     sums = chain.check_supply()
     if sums["supply"] != jax_supply:
         raise ChainError(f"block {t}: supply evm {sums['supply']} != jax {jax_supply}")
