@@ -112,17 +112,21 @@ def child_speed(method: str, n: int) -> dict:
         from nasjax.surrogate.propose import score
 
         opts = {"optimizer": "lbfgs" if method == "fast" else "adam"}
-        fit_gp(jax.random.key(99), x, t, lay, **opts)  # compile
+        # Every warm-up call is blocked on: its asynchronous tail would
+        # otherwise be timed with the next call.
+        jax.block_until_ready(fit_gp(jax.random.key(99), x, t, lay, **opts))
         t0 = time.perf_counter()
         gp = jax.block_until_ready(fit_gp(jax.random.key(0), x, t, lay, **opts))
         out["cold_s"] = time.perf_counter() - t0
-        score(gp, cand)  # compile
+        jax.block_until_ready(score(gp, cand))  # compile
         t0 = time.perf_counter()
-        score(gp, cand)
+        jax.block_until_ready(score(gp, cand))
         out["ei10k_s"] = time.perf_counter() - t0
         if method == "fast":
             warm = {"init": gp.hyper, "n_restarts": 1}
-            fit_gp(jax.random.key(98), x2, t2, lay, **opts, **warm)  # compile
+            jax.block_until_ready(
+                fit_gp(jax.random.key(98), x2, t2, lay, **opts, **warm)
+            )  # compile
             t0 = time.perf_counter()
             jax.block_until_ready(
                 fit_gp(jax.random.key(1), x2, t2, lay, **opts, **warm)

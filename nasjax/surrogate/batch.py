@@ -16,18 +16,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.graph.spec import bucket_size
 from nasjax.surrogate.encode import Layout
-from nasjax.surrogate.gp import GPState, Hyper, factorise_all
+from nasjax.surrogate.gp import GPState, Hyper, factorise_all, padded_rows
 from nasjax.surrogate.kernels import arch_kernel
 from nasjax.surrogate.model import JITTER
 
 
 def repad(state: GPState, rows: int) -> GPState:
-    """Re-pad ``state`` to at least ``rows`` rows (a power of two); exact."""
-    m = bucket_size(rows, state.x.shape[0])
-    if m == state.x.shape[0]:
+    """Re-pad ``state`` to hold ``rows`` rows (:func:`padded_rows`); exact."""
+    if rows <= state.x.shape[0]:
         return state
+    m = padded_rows(rows)
     with jax.enable_x64(True):
         extra = m - state.x.shape[0]
         x = jnp.pad(state.x, ((0, extra), (0, 0)))
@@ -78,7 +77,7 @@ def kriging_believer(state: GPState, encoded_pending: jax.Array) -> GPState:
     observations equal to the current posterior mean (at the target
     fidelity, without known extra noise), so the mean is unchanged and the
     variance shrinks around them; a batch then spreads out instead of piling
-    onto one mode. Padding grows to the next power of two if needed.
+    onto one mode. Padding grows (:func:`~nasjax.surrogate.gp.padded_rows`) if needed.
 
     Args:
         state: A fitted GP.

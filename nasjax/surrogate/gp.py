@@ -28,7 +28,11 @@ predictive: ``O(n m^2)`` time and ``O(n m)`` memory instead of ``O(n^3)`` /
 ``O(n^2)``.
 
 Every jitted function sees padded shapes only (observations padded to powers
-of two, at least 8), so a refit never recompiles for a given padded size.
+of two, at least 8, plus a few rows from 256 on: :func:`padded_rows`), so a
+refit never recompiles for a given padded size. Each fit computes the
+hyper-parameter-free kernel inputs once
+(:func:`~nasjax.surrogate.model.kernel_cache`), and the likelihood's gradient
+in the covariance is the closed form ``(alpha alpha^T - K^-1) / 2``.
 
 Options for multi-fidelity searches and noisy targets: ``fidelity`` (the
 training budget of each observation; the kernel gets a Matern factor over
@@ -64,11 +68,18 @@ from nasjax.surrogate.model import (
     GPPriors,
     covariance,
     gp_model,
+    kernel_cache,
     sparse_terms,
 )
 from nasjax.typing import Key
 
 MIN_PAD = 8
+
+PAD_SKEW = 8
+"""Rows added to power-of-two paddings of 256 rows and more (:func:`padded_rows`)."""
+
+WARM_STEP = 0.1
+"""First L-BFGS step length (unconstrained units) of a warm refit."""
 
 
 class Hyper(NamedTuple):
@@ -246,9 +257,21 @@ factorise_all = jax.jit(
 """``_factorise`` vmapped over the hyper-parameter samples (jitted)."""
 
 
+def padded_rows(n: int) -> int:
+    """Rows the GP pads ``n`` observations to (few distinct shapes).
+
+    The next power of two (at least ``MIN_PAD``), plus :data:`PAD_SKEW` from
+    256 rows on: LAPACK factorises a matrix with a power-of-two leading
+    dimension markedly slower (cache-set conflicts; 1,024 rows took 1.5x the
+    time of 1,032 on the 2-core benchmark machine).
+    """
+    m = bucket_size(n, MIN_PAD)
+    return m + PAD_SKEW if m >= 256 else m
+
+
 def _pad(x: np.ndarray, y: np.ndarray, pad_to: int | None):
     n = len(y)
-    m = bucket_size(n, MIN_PAD) if pad_to is None else pad_to
+    m = padded_rows(n) if pad_to is None else pad_to
     if m < n:
         raise ValueError(f"pad_to={m} is smaller than the {n} observations")
     xp = pad_rows(x, m, fill=0.0, dtype=np.float64)
@@ -314,17 +337,26 @@ def _unconstrain(init: Mapping[str, ArrayLike], g: int, priors: GPPriors, fid: b
     return {k: jnp.asarray(v, jnp.float64) for k, v in u.items()}
 
 
-def _lbfgs(fun, u0, max_iter: int, tol):
-    """Minimise ``fun`` from ``u0``: ``(u, value, iterations)``."""
+def _lbfgs(fun, u0, max_iter: int, tol, step0=1.0):
+    """Minimise ``fun`` from ``u0``: ``(u, value, iterations)``.
+
+    ``step0`` is the length of the first step (L-BFGS has no curvature yet
+    and takes a unit step along the gradient): the optimisation runs in
+    ``v = (u - u0) / step0``, which leaves later steps unchanged (their scale
+    comes from the curvature pairs) but spares a warm start, already near
+    the optimum, the line-search trials of an overlong first step.
+    """
     opt = optax.lbfgs()
+    fun_u = fun
+    fun = lambda v: fun_u(jax.tree.map(lambda a, b: a + step0 * b, u0, v))  # noqa: E731
     value_and_grad = optax.value_and_grad_from_state(fun)
 
     def step(carry):
-        u, s, _ = carry
-        v, g = value_and_grad(u, state=s)
+        v, s, _ = carry
+        value, g = value_and_grad(v, state=s)
         g = jax.tree.map(lambda t: jnp.where(jnp.isfinite(t), t, 0.0), g)
-        upd, s = opt.update(g, s, u, value=v, grad=g, value_fn=fun)
-        return optax.apply_updates(u, upd), s, v
+        upd, s = opt.update(g, s, v, value=value, grad=g, value_fn=fun)
+        return optax.apply_updates(v, upd), s, value
 
     def going(carry):
         _, s, v_prev = carry
@@ -335,9 +367,10 @@ def _lbfgs(fun, u0, max_iter: int, tol):
         moving = ~(v_prev - v <= tol * scale) & (gnorm > tol * scale)
         return (it == 0) | ((it < max_iter) & moving & jnp.isfinite(v))
 
-    s0 = opt.init(u0)
-    u, s, _ = jax.lax.while_loop(going, step, (u0, s0, jnp.asarray(jnp.inf)))
-    return u, fun(u), otu.tree_get(s, "count")
+    v0 = jax.tree.map(jnp.zeros_like, u0)
+    v, s, _ = jax.lax.while_loop(going, step, (v0, opt.init(v0), jnp.asarray(jnp.inf)))
+    u = jax.tree.map(lambda a, b: a + step0 * b, u0, v)
+    return u, otu.tree_get(s, "value"), otu.tree_get(s, "count")
 
 
 def _adam(fun, u0, steps: int, lr):
@@ -358,13 +391,18 @@ def _adam(fun, u0, steps: int, lr):
     jax.jit, static_argnames=("lay", "priors", "n_restarts", "steps", "optimizer")
 )
 def _fit_map_jit(
-    key, x, y, mask, noise_obs, inducing, u_init, lr, tol, max_iter,
+    key, x, y, mask, noise_obs, inducing, u_init, lr, tol, max_iter, step0,
     *, lay, priors, n_restarts, steps, optimizer,
 ):  # fmt: skip
-    """Multi-start MAP: ``(u of the best start, its potential, iterations)``."""
+    """Multi-start MAP: ``(u of the best start, its potential, iterations)``.
+
+    ``step0``: length of every start's first L-BFGS step (see ``_lbfgs``).
+    """
+
+    cache = kernel_cache(x, lay, inducing)  # once, shared by every start
 
     def pot(u):
-        args = (x, y, mask, lay, priors, noise_obs, inducing)
+        args = (x, y, mask, lay, priors, noise_obs, inducing, cache)
         return potential_energy(gp_model, args, {}, u)
 
     fid = x.shape[-1] > lay.dim
@@ -374,7 +412,7 @@ def _fit_map_jit(
             lambda a, b: jnp.concatenate([b[None], a[: n_restarts - 1]]), u0, u_init
         )
     if optimizer == "lbfgs":
-        us, pots, iters = jax.vmap(lambda u: _lbfgs(pot, u, max_iter, tol))(u0)
+        us, pots, iters = jax.vmap(lambda u: _lbfgs(pot, u, max_iter, tol, step0))(u0)
     else:
         us, pots, iters = jax.vmap(lambda u: _adam(pot, u, steps, lr))(u0)
     pots = jnp.where(jnp.isfinite(pots), pots, jnp.inf)
@@ -430,7 +468,7 @@ def fit_gp(
     pad_to: int | None = None,
     optimizer: str = "lbfgs",
     tol: float = 1e-5,
-    subset: int = 256,
+    subset: int = 128,
     init: Hyper | Mapping[str, ArrayLike] | None = None,
     noise_var: ArrayLike | None = None,
     fidelity: ArrayLike | None = None,
@@ -453,7 +491,7 @@ def fit_gp(
         method: ``"map"`` or ``"nuts"`` (predictions average the samples).
         num_warmup: NUTS warm-up steps.
         num_samples: NUTS samples kept.
-        pad_to: Rows to pad to (default: next power of two, at least 8).
+        pad_to: Rows to pad to (default: :func:`padded_rows`).
         optimizer: ``"lbfgs"`` (default) or ``"adam"`` (MAP only).
         tol: L-BFGS stops when the relative decrease of the potential or the
             gradient norm (relative to ``1 + |potential|``) falls below it.
@@ -531,7 +569,8 @@ def fit_gp(
                 num_samples=num_samples,
                 progress_bar=False,
             )
-            mcmc.run(key, x, y, mask, lay, priors, noise_obs, zj)
+            cache = jax.jit(kernel_cache, static_argnums=1)(x, lay, zj)
+            mcmc.run(key, x, y, mask, lay, priors, noise_obs, zj, cache)
             s = mcmc.get_samples()
             fl = s.get(FIDELITY_SITE)
             hyper = Hyper(
@@ -565,9 +604,10 @@ def _fit_map(
     full = jnp.asarray(steps)
     k_sub, k_fit = jax.random.split(key)
     staged = optimizer == "lbfgs" and (n > subset or z is not None)
-    if staged and not (u_init is not None and n_restarts == 1):
+    warm = u_init is not None and n_restarts == 1
+    if staged and not warm:
         rows = np.asarray(jax.random.permutation(k_sub, n))[: min(n, subset)]
-        m = bucket_size(len(rows), MIN_PAD)
+        m = padded_rows(len(rows))
         sub_x = jnp.asarray(pad_rows(np.asarray(x)[rows], m, fill=0.0))
         sub_y = jnp.asarray(pad_rows(np.asarray(y)[rows], m, fill=0.0))
         sub_m = jnp.asarray(np.arange(m) < len(rows))
@@ -576,12 +616,15 @@ def _fit_map(
             sub_n = jnp.asarray(pad_rows(np.asarray(noise_obs)[rows], m, fill=0.0))
         u_init, _, _ = fit(
             k_fit, sub_x, sub_y, sub_m, sub_n, None, u_init, lr, tol,
-            jnp.asarray(max(1, steps // 4)), n_restarts=n_restarts,
+            jnp.asarray(max(1, steps // 4)), jnp.asarray(1.0), n_restarts=n_restarts,
         )  # fmt: skip
         n_restarts = 1
+    # A warm start is near the optimum: a short first step.
+    step0 = jnp.asarray(WARM_STEP if warm else 1.0)
     u, _, _ = fit(
-        k_fit, x, y, mask, noise_obs, z, u_init, lr, tol, full, n_restarts=n_restarts
-    )
+        k_fit, x, y, mask, noise_obs, z, u_init, lr, tol, full, step0,
+        n_restarts=n_restarts,
+    )  # fmt: skip
     return _constrain(jax.tree.map(lambda v: v[None], u))
 
 
@@ -598,4 +641,5 @@ __all__ = [
     "fit_compiles",
     "fit_gp",
     "inducing_points",
+    "padded_rows",
 ]

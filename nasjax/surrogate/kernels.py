@@ -58,6 +58,12 @@ def _sq_dist(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.maximum(d2, 0.0)
 
 
+def _matern_distance(sq: jax.Array) -> jax.Array:
+    """Scaled distance from a squared one (finite gradient at 0)."""
+    # Exact zero distance on the diagonal of K(x, x) keeps d/dr finite.
+    return jnp.maximum(jnp.sqrt(sq + 1e-12) - 1e-6, 0.0)
+
+
 def _unit(v: jax.Array) -> jax.Array:
     norm = jnp.sqrt(jnp.sum(v**2, -1, keepdims=True))
     return v / jnp.maximum(norm, 1e-12)
@@ -79,17 +85,62 @@ def arch_kernel(
         ``float[A, B]``.
     """
     sa, sb = _scaled(xa, lay, params.lengthscale), _scaled(xb, lay, params.lengthscale)
-    # Exact zero distance on the diagonal of K(x, x) keeps d/dr finite.
-    r = jnp.sqrt(_sq_dist(sa, sb) + 1e-12) - 1e-6
-    k_m = matern52(jnp.maximum(r, 0.0))
-    wa, wb = (
-        _unit(xa[..., lay.wl[0] : lay.wl[1]]),
-        _unit(xb[..., lay.wl[0] : lay.wl[1]]),
-    )
-    k_g = wa @ wb.T
+    k_m = matern52(_matern_distance(_sq_dist(sa, sb)))
+    k_g = _graph_cosine(xa, xb, lay)
     w = params.graph_weight
     k = params.amplitude * ((1.0 - w) * k_m + w * k_g)
     return k * fidelity_factor(params, xa, xb, lay)
+
+
+def _graph_cosine(xa: jax.Array, xb: jax.Array, lay: Layout) -> jax.Array:
+    wa = _unit(xa[..., lay.wl[0] : lay.wl[1]])
+    wb = _unit(xb[..., lay.wl[0] : lay.wl[1]])
+    return wa @ wb.T
+
+
+class Pairs(NamedTuple):
+    """The hyper-parameter-free inputs of :func:`arch_kernel` for two sets.
+
+    Attributes:
+        sq_dist: ``float[G, A, B]`` squared Euclidean distance of each Matern
+            group (unscaled).
+        graph: ``float[A, B]`` cosine similarity of the WL histograms.
+        fidelity: ``float[A, B]`` absolute differences of the fidelity
+            column, or None without one.
+    """
+
+    sq_dist: jax.Array
+    graph: jax.Array
+    fidelity: jax.Array | None = None
+
+
+def pairs(xa: jax.Array, xb: jax.Array, lay: Layout) -> Pairs:
+    """Precompute the kernel inputs of ``xa`` against ``xb`` (see module doc).
+
+    Args:
+        xa: ``float[A, D]`` encodings (``[A, D + 1]`` with a fidelity column).
+        xb: ``float[B, D]`` encodings (idem).
+        lay: The encoding layout (static).
+
+    Returns:
+        :class:`Pairs` (``O(G A B)`` memory).
+    """
+    sq = jnp.stack([_sq_dist(xa[..., a:b], xb[..., a:b]) for a, b in lay.groups])
+    fid = None
+    if xa.shape[-1] > lay.dim:
+        fid = jnp.abs(xa[..., lay.dim][:, None] - xb[..., lay.dim][None, :])
+    return Pairs(sq, _graph_cosine(xa, xb, lay), fid)
+
+
+def kernel_from_pairs(params: KernelParams, p: Pairs) -> jax.Array:
+    """``float[A, B]``: :func:`arch_kernel` from precomputed :class:`Pairs`."""
+    inv = 1.0 / params.lengthscale**2
+    k_m = matern52(_matern_distance(jnp.tensordot(inv, p.sq_dist, axes=1)))
+    w = params.graph_weight
+    k = params.amplitude * ((1.0 - w) * k_m + w * p.graph)
+    if p.fidelity is None or params.fidelity_lengthscale is None:
+        return k
+    return k * matern52(p.fidelity / params.fidelity_lengthscale)
 
 
 def fidelity_factor(

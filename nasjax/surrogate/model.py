@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +20,14 @@ import numpyro
 import numpyro.distributions as dist
 
 from nasjax.surrogate.encode import Layout
-from nasjax.surrogate.kernels import KernelParams, arch_kernel, arch_kernel_diag
+from nasjax.surrogate.kernels import (
+    KernelParams,
+    Pairs,
+    arch_kernel,
+    arch_kernel_diag,
+    kernel_from_pairs,
+    pairs,
+)
 
 JITTER = 1e-8
 """Added to the diagonal of every covariance matrix (standardised units)."""
@@ -55,6 +63,39 @@ SITES: tuple[str, ...] = ("amplitude", "lengthscale", "noise", "graph_weight")
 FIDELITY_SITE = "fidelity_lengthscale"
 
 
+class KernelCache(NamedTuple):
+    """Hyper-parameter-free kernel inputs of one fit (:func:`kernel_cache`).
+
+    Attributes:
+        xx: :class:`~nasjax.surrogate.kernels.Pairs` of the inputs with
+            themselves (exact GP), or None.
+        zz: Pairs of the inducing inputs with themselves (sparse GP), or None.
+        zx: Pairs of the inducing inputs with the inputs (sparse GP), or None.
+    """
+
+    xx: Pairs | None = None
+    zz: Pairs | None = None
+    zx: Pairs | None = None
+
+
+def kernel_cache(
+    x: jax.Array, lay: Layout, inducing: jax.Array | None = None
+) -> KernelCache:
+    """What every likelihood evaluation of one fit shares (computed once).
+
+    Args:
+        x: ``float[M, D']`` padded inputs.
+        lay: Encoding layout (static).
+        inducing: ``float[m, D']`` inducing inputs (sparse GP), or None.
+
+    Returns:
+        ``KernelCache``: ``O(G M^2)`` (exact) or ``O(G m M)`` (sparse) memory.
+    """
+    if inducing is None:
+        return KernelCache(xx=pairs(x, x, lay))
+    return KernelCache(zz=pairs(inducing, inducing, lay), zx=pairs(inducing, x, lay))
+
+
 def covariance(
     kp: KernelParams,
     noise: jax.Array,
@@ -62,6 +103,7 @@ def covariance(
     mask: jax.Array,
     lay: Layout,
     noise_obs: jax.Array | None = None,
+    cached: Pairs | None = None,
 ) -> jax.Array:
     """``K + diag(noise + noise_obs)`` on valid rows, identity on padded rows.
 
@@ -72,33 +114,68 @@ def covariance(
         mask: ``bool[M]`` valid rows.
         lay: Encoding layout (static).
         noise_obs: ``float[M]`` extra per-observation noise variance, or None.
+        cached: ``pairs(x, x, lay)`` if already computed, or None.
 
     Returns:
         ``float[M, M]``.
     """
     both = mask[:, None] & mask[None, :]
-    k = jnp.where(both, arch_kernel(kp, x, x, lay), 0.0)
+    kxx = arch_kernel(kp, x, x, lay) if cached is None else kernel_from_pairs(kp, cached)
+    k = jnp.where(both, kxx, 0.0)
     extra = 0.0 if noise_obs is None else noise_obs
     diag = jnp.where(mask, noise + extra + JITTER, 1.0)
     return k + jnp.diag(diag)
 
 
 def masked_mvn_logpdf(y: jax.Array, cov: jax.Array, mask: jax.Array) -> jax.Array:
-    """``log N(y[mask] | 0, cov[mask][:, mask])``; padded rows contribute 0."""
+    """``log N(y[mask] | 0, cov[mask][:, mask])``; padded rows contribute 0.
+
+    ``cov`` must be the identity on padded rows and columns (as
+    :func:`covariance` builds it). Its gradient is the closed form
+    ``(alpha alpha^T - cov^-1) / 2`` (:func:`_zero_mean_logpdf`), about half
+    the work of differentiating through the Cholesky factorisation.
+    """
     y0 = jnp.where(mask, y, 0.0)
+    n_pad = jnp.sum(~mask)
+    return _zero_mean_logpdf(y0, cov) + 0.5 * n_pad * math.log(2.0 * math.pi)
+
+
+@jax.custom_vjp
+def _zero_mean_logpdf(y: jax.Array, cov: jax.Array) -> jax.Array:
+    """``log N(y | 0, cov)`` for ``y float[M]``, ``cov float[M, M]``."""
+    return _zero_mean_logpdf_fwd(y, cov)[0]
+
+
+def _zero_mean_logpdf_fwd(y: jax.Array, cov: jax.Array):
     chol = jnp.linalg.cholesky(cov)
-    a = jax.scipy.linalg.solve_triangular(chol, y0, lower=True)
-    n = jnp.sum(mask)
-    return (
+    a = jax.scipy.linalg.solve_triangular(chol, y, lower=True)
+    value = (
         -0.5 * jnp.sum(a**2)
         - jnp.sum(jnp.log(jnp.diag(chol)))
-        - 0.5 * n * math.log(2.0 * math.pi)
+        - 0.5 * y.shape[0] * math.log(2.0 * math.pi)
     )
+    alpha = jax.scipy.linalg.solve_triangular(chol.T, a, lower=False)
+    return value, (chol, alpha)
 
 
-def inducing_chol(kp: KernelParams, z: jax.Array, lay: Layout) -> jax.Array:
+def _zero_mean_logpdf_bwd(res, g):
+    chol, alpha = res
+    eye = jnp.eye(chol.shape[0], dtype=chol.dtype)
+    # Symmetric: the transpose is the same matrix, in the layout of the
+    # elementwise consumers (spares a transposing copy of the LAPACK result).
+    cov_inv = jax.scipy.linalg.cho_solve((chol, True), eye).T
+    d_cov = 0.5 * g * (jnp.outer(alpha, alpha) - cov_inv)
+    return -g * alpha, d_cov
+
+
+_zero_mean_logpdf.defvjp(_zero_mean_logpdf_fwd, _zero_mean_logpdf_bwd)
+
+
+def inducing_chol(
+    kp: KernelParams, z: jax.Array, lay: Layout, cached: Pairs | None = None
+) -> jax.Array:
     """Cholesky factor ``float[m, m]`` of ``K_mm + jitter I``."""
-    kmm = arch_kernel(kp, z, z, lay)
+    kmm = arch_kernel(kp, z, z, lay) if cached is None else kernel_from_pairs(kp, cached)
     eye = jnp.eye(z.shape[0], dtype=kmm.dtype)
     return jnp.linalg.cholesky(kmm + INDUCING_JITTER * kp.amplitude * eye)
 
@@ -112,8 +189,12 @@ def sparse_terms(
     z: jax.Array,
     lay: Layout,
     noise_obs: jax.Array | None = None,
+    cache: KernelCache | None = None,
 ) -> tuple[jax.Array, ...]:
     """Shared factors of the VFE bound and the sparse posterior.
+
+    ``cache`` (:func:`kernel_cache` of ``x`` and ``z``) spares the kernel
+    inputs; None computes them.
 
     Returns:
         ``(lm [m, m], a [m, M], lb [m, m], c [m], lam [M], y0 [M])`` with
@@ -121,8 +202,11 @@ def sparse_terms(
         ``lb = chol(I + a a^T)``, ``c = lb^-1 a Lambda^-1/2 y`` and
         ``y0 = Lambda^-1/2 y`` (0 on padding).
     """
-    lm = inducing_chol(kp, z, lay)
-    kmn = jnp.where(mask[None, :], arch_kernel(kp, z, x, lay), 0.0)
+    zz = None if cache is None else cache.zz
+    zx = None if cache is None else cache.zx
+    lm = inducing_chol(kp, z, lay, zz)
+    kzx = arch_kernel(kp, z, x, lay) if zx is None else kernel_from_pairs(kp, zx)
+    kmn = jnp.where(mask[None, :], kzx, 0.0)
     extra = 0.0 if noise_obs is None else noise_obs
     lam = jnp.where(mask, noise + extra + JITTER, 1.0)
     s = 1.0 / jnp.sqrt(lam)
@@ -143,6 +227,7 @@ def vfe_logpdf(
     z: jax.Array,
     lay: Layout,
     noise_obs: jax.Array | None = None,
+    cache: KernelCache | None = None,
 ) -> jax.Array:
     """Titsias' collapsed bound on ``log p(y)``; padded rows contribute 0.
 
@@ -155,11 +240,12 @@ def vfe_logpdf(
         z: ``float[m, D']`` inducing inputs.
         lay: Encoding layout (static).
         noise_obs: ``float[M]`` extra per-observation noise, or None.
+        cache: :func:`kernel_cache` of ``x`` and ``z``, or None.
 
     Returns:
         ``float[]``.
     """
-    _, a, lb, c, lam, y0 = sparse_terms(kp, noise, x, y, mask, z, lay, noise_obs)
+    _, a, lb, c, lam, y0 = sparse_terms(kp, noise, x, y, mask, z, lay, noise_obs, cache)
     n = jnp.sum(mask)
     logdet = 2.0 * jnp.sum(jnp.log(jnp.diag(lb))) + jnp.sum(
         jnp.where(mask, jnp.log(lam), 0.0)
@@ -179,6 +265,7 @@ def gp_model(
     priors: GPPriors,
     noise_obs: jax.Array | None = None,
     inducing: jax.Array | None = None,
+    cache: KernelCache | None = None,
 ) -> None:
     """NumPyro model: priors on the hyper-parameters, GP likelihood of ``y``.
 
@@ -193,6 +280,9 @@ def gp_model(
             (standardised units) added to the learned noise, or None.
         inducing: ``float64[m, D]`` inducing inputs: the VFE bound replaces
             the exact likelihood; None for the exact GP.
+        cache: :func:`kernel_cache` of ``x`` (and ``inducing``), computed
+            once per fit so each likelihood evaluation costs ``O(G M^2)``
+            kernel work instead of ``O(M^2 D)``; None computes it each time.
     """
     g = len(lay.groups)
     amp = numpyro.sample("amplitude", dist.LogNormal(*priors.amplitude))
@@ -209,7 +299,9 @@ def gp_model(
     kp = KernelParams(jnp.asarray(amp), jnp.asarray(ls), jnp.asarray(w), fl)
     noise = jnp.asarray(noise)
     if inducing is None:
-        cov = covariance(kp, noise, x, mask, lay, noise_obs)
+        xx = None if cache is None else cache.xx
+        cov = covariance(kp, noise, x, mask, lay, noise_obs, xx)
         numpyro.factor("y", masked_mvn_logpdf(y, cov, mask))
     else:
-        numpyro.factor("y", vfe_logpdf(kp, noise, x, y, mask, inducing, lay, noise_obs))
+        lp = vfe_logpdf(kp, noise, x, y, mask, inducing, lay, noise_obs, cache)
+        numpyro.factor("y", lp)

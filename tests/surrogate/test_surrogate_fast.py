@@ -12,7 +12,7 @@ from nasjax.search.base import Archive, SearchState
 from nasjax.serialize import decode, encode
 from nasjax.surrogate import encode as encode_arch
 from nasjax.surrogate import fit_compiles, fit_gp, kriging_believer, layout
-from nasjax.surrogate.gp import factorise_all, inducing_points
+from nasjax.surrogate.gp import factorise_all, inducing_points, padded_rows
 from nasjax.surrogate.kernels import KernelParams
 from nasjax.surrogate.model import covariance, masked_mvn_logpdf, vfe_logpdf
 from tests.helpers import random_archs, small_spec, toy_gp_target
@@ -217,3 +217,50 @@ def test_search_state_carry_survives_serialisation(data):
     for k, v in carry["gp"].items():
         np.testing.assert_array_equal(back.carry["gp"][k], v)
     assert decode(*encode(SearchState(Archive(), None, 0))).carry is None
+
+
+def test_closed_form_likelihood_gradient_equals_autodiff(data):
+    """The custom VJP of the masked log density is the gradient through Cholesky."""
+    enc, y = data
+
+    def reference(yv, cov, mask):  # differentiated through the factorisation
+        y0 = jnp.where(mask, yv, 0.0)
+        chol = jnp.linalg.cholesky(cov)
+        a = jax.scipy.linalg.solve_triangular(chol, y0, lower=True)
+        n = jnp.sum(mask)
+        logdet = jnp.sum(jnp.log(jnp.diag(chol)))
+        return -0.5 * jnp.sum(a**2) - logdet - 0.5 * n * np.log(2.0 * np.pi)
+
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.pad(enc[:13], ((0, 3), (0, 0))))
+        yv = jnp.asarray(np.pad(y[:13], (0, 3)))
+        mask = jnp.arange(16) < 13
+
+        def through(fn, u):
+            kp = KernelParams(jnp.exp(u[0]), jnp.exp(u[1:6]), jax.nn.sigmoid(u[6]))
+            return fn(yv, covariance(kp, jnp.exp(u[7]), x, mask, LAY), mask)
+
+        u = jnp.asarray([0.3, -0.5, 0.2, 0.0, 0.7, -0.1, 0.4, -2.0])
+        for fn in (masked_mvn_logpdf, reference):
+            assert np.isfinite(float(through(fn, u)))
+        v1, g1 = jax.value_and_grad(lambda u: through(masked_mvn_logpdf, u))(u)
+        v2, g2 = jax.value_and_grad(lambda u: through(reference, u))(u)
+    np.testing.assert_allclose(float(v1), float(v2), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g1), np.asarray(g2), rtol=1e-8, atol=1e-10)
+
+
+def test_padding_skews_power_of_two_sizes_and_repad_stays_exact():
+    assert [padded_rows(n) for n in (1, 9, 100, 200, 257, 1000)] == [
+        8, 16, 128, 264, 520, 1032,
+    ]  # fmt: skip
+    archs = random_archs(SPEC, 270, 3)
+    enc = np.asarray(jax.vmap(encode_arch)(archs), np.float64)
+    y = toy_gp_target(enc, LAY)
+    st_ = fit_gp(jax.random.key(0), enc[:250], y[:250], LAY, n_restarts=1, steps=5)
+    assert st_.x.shape[0] == 264
+    kb = kriging_believer(st_, enc[250:270])  # 270 rows: re-padded to 520
+    assert kb.x.shape[0] == 520 and kb.n_obs == 270
+    with jax.enable_x64(True):
+        ch, al, _ = factorise_all(kb.hyper, kb.x, kb.y, kb.mask, LAY, None, None)
+    np.testing.assert_allclose(kb.chol, ch, atol=1e-9)
+    np.testing.assert_allclose(kb.alpha, al, atol=1e-6)
