@@ -186,70 +186,91 @@ def _load_archive(path: str):
 
     df = pd.read_parquet(path).sort_values("round", kind="stable")
     archs = [Arch.from_json(s) for s in df["arch_json"]]
+    # The searcher is told every member's rung-0 (screening) fitness: model that.
+    target = "fitness_rung0" if "fitness_rung0" in df.columns else "fitness"
     lay = layout(archs[0].spec)
     import jax
 
     enc = np.stack([np.asarray(jax.jit(encode)(a), np.float64) for a in archs])
-    fit = df["fitness"].to_numpy(np.float64)
+    fit = df[target].to_numpy(np.float64)
     return lay, enc, fit, df["round"].to_numpy()
 
 
-def quality(paths: list[str], min_train: int) -> dict:
+def quality(paths: list[str], min_train: int, timeout: float) -> dict:
+    """Model quality per archive, each in its own subprocess (with a timeout)."""
+    out = {}
+    for path in paths:
+        cmd = [sys.executable, __file__, "--quality-child", path]
+        cmd += ["--min-train", str(min_train)]
+        try:
+            res = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout, check=True
+            )
+            out[path] = json.loads(res.stdout.strip().splitlines()[-1])
+        except subprocess.TimeoutExpired:
+            out[path] = {"timeout_s": timeout}
+        except subprocess.CalledProcessError as err:
+            out[path] = {"error": err.stderr[-2000:]}
+        print(json.dumps({path: out[path]}), flush=True)
+    return out
+
+
+def child_quality(path: str, min_train: int) -> dict:
+    """One archive: fit on rounds ``< r``, score round ``r``'s evaluations."""
     import jax
     from bench_common import mean_ci
     from scipy.stats import kendalltau
 
     from nasjax.surrogate import fit_gp
 
-    out = {}
-    for path in paths:
-        lay, enc, fit, rounds = _load_archive(path)
-        res: dict[str, dict[str, list]] = {}
-        carry = None
-        fits = 0
-        for r in np.unique(rounds):
-            tr, te = rounds < r, (rounds == r) & np.isfinite(fit)
-            n_tr = int(np.sum(tr & np.isfinite(fit)))
-            if n_tr < min_train or te.sum() < 3:
-                continue
-            key = jax.random.key(int(r))
-            x, t = enc[tr], fit[tr]
-            fresh = carry is None or fits % 5 == 0
-            warm_opts = {"init": carry, "n_restarts": 8 if fresh else 1}
-            variants = {
-                "adam": {"optimizer": "adam"},
-                "fast_cold": {},
-                "fast_warm": warm_opts,
-                "sparse": {"sparse_above": 0, "n_inducing": max(8, n_tr // 4)},
-            }
-            for name, opts in variants.items():
-                t0 = time.perf_counter()
-                gp = fit_gp(key, x, t, lay, **opts)
-                secs = time.perf_counter() - t0
-                if name == "fast_warm":
-                    carry, fits = gp.hyper, fits + 1
-                m, s = gp.predict(enc[te])
-                m, s = np.asarray(m, np.float64), np.asarray(s, np.float64)
-                noise = (
-                    float(np.mean(np.asarray(gp.hyper.noise))) * float(gp.y_scale) ** 2
-                )
-                var = s**2 + noise
-                yt = fit[te]
-                lpd = -0.5 * (np.log(2 * np.pi * var) + (yt - m) ** 2 / var)
-                tau = kendalltau(m, yt).statistic
-                cell = res.setdefault(name, {"lpd": [], "tau": [], "secs": []})
-                cell["lpd"].append(float(np.mean(lpd)))
-                cell["tau"].append(float(tau) if np.isfinite(tau) else 0.0)
-                cell["secs"].append(secs)
-        summary = {}
-        for name, cell in res.items():
-            summary[name] = {"rounds": len(cell["lpd"])}
-            for k, v in cell.items():
-                mean, half = mean_ci(np.asarray(v))
-                summary[name][k] = [float(mean), float(half)]
-        out[path] = {"n": int(np.sum(np.isfinite(fit))), "methods": summary}
-        print(json.dumps({path: out[path]}), flush=True)
-    return out
+    lay, enc, fit, rounds = _load_archive(path)
+    res: dict[str, dict[str, list]] = {}
+    carry = None
+    fits = 0
+    for r in np.unique(rounds):
+        tr, te = rounds < r, (rounds == r) & np.isfinite(fit)
+        n_tr = int(np.sum(tr & np.isfinite(fit)))
+        if n_tr < min_train or te.sum() < 3:
+            continue
+        key = jax.random.key(int(r))
+        x, t = enc[tr], fit[tr]
+        fresh = carry is None or fits % 5 == 0
+        warm_opts = {"init": carry, "n_restarts": 8 if fresh else 1}
+        variants = {
+            "adam": {"optimizer": "adam"},
+            "fast_cold": {},
+            "fast_warm": warm_opts,
+            "sparse": {"sparse_above": 0, "n_inducing": max(8, n_tr // 4)},
+        }
+        for name, opts in variants.items():
+            t0 = time.perf_counter()
+            gp = jax.block_until_ready(fit_gp(key, x, t, lay, **opts))
+            secs = time.perf_counter() - t0
+            if name == "fast_warm":
+                carry, fits = gp.hyper, fits + 1
+            m, s = gp.predict(enc[te])
+            m, s = np.asarray(m, np.float64), np.asarray(s, np.float64)
+            noise = float(np.mean(np.asarray(gp.hyper.noise))) * float(gp.y_scale) ** 2
+            var = s**2 + noise
+            yt = fit[te]
+            lpd = -0.5 * (np.log(2 * np.pi * var) + (yt - m) ** 2 / var)
+            tau = kendalltau(m, yt).statistic
+            cell = res.setdefault(name, {"lpd": [], "tau": [], "secs": []})
+            cell["lpd"].append(float(np.mean(lpd)))
+            cell["tau"].append(float(tau) if np.isfinite(tau) else 0.0)
+            cell["secs"].append(secs)
+    summary = {}
+    for name, cell in res.items():
+        summary[name] = {"rounds": len(cell["lpd"])}
+        for k, v in cell.items():
+            mean, half = mean_ci(np.asarray(v))
+            summary[name][k] = [float(mean), float(half)]
+        if name != "adam":  # paired by round against the previous default
+            for k in ("lpd", "tau"):
+                diff = np.asarray(cell[k]) - np.asarray(res["adam"][k])
+                mean, half = mean_ci(diff)
+                summary[name][f"{k}_minus_adam"] = [float(mean), float(half)]
+    return {"n": int(np.sum(np.isfinite(fit))), "methods": summary}
 
 
 def main() -> None:
@@ -262,7 +283,11 @@ def main() -> None:
     ap.add_argument("--min-train", type=int, default=16)
     ap.add_argument("--out", default=None, help="JSON file of all results")
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
+    ap.add_argument("--quality-child", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.quality_child:
+        print(json.dumps(child_quality(args.quality_child, args.min_train)))
+        return
     if args.child:
         print(json.dumps(child_speed(args.child[0], int(args.child[1]))))
         return
@@ -271,7 +296,7 @@ def main() -> None:
     result = {"machine": machine_info()}
     result["speed"] = speed(args.ns, args.adam_max_n, args.sklearn_max_n, args.timeout)
     if args.archives:
-        result["quality"] = quality(args.archives, args.min_train)
+        result["quality"] = quality(args.archives, args.min_train, args.timeout)
     result["machine_after"] = machine_info()
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

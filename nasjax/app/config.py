@@ -189,8 +189,8 @@ class SurrogateConfig:
     restarts: int = 8
     steps: int = 200
     n_init: int = 8
-    optimizer: str = "adam"
-    warm_start: bool = False
+    optimizer: str = "lbfgs"
+    warm_start: bool = True
     fresh_every: int = 5
     sparse_above: int = 2048
     inducing: int = 512

@@ -19,6 +19,7 @@ from nasjax.app.cli import (
 from nasjax.app.config import (
     GROUP_SCHEMAS,
     AppConfig,
+    SurrogateConfig,
     ignored_search_options,
     register_configs,
     searcher_options,
@@ -304,3 +305,12 @@ def test_the_deprecated_logger_keys_are_renamed(composer):
     app = to_app_config(composer(args[:2]))
     assert (app.progress.bar, app.progress.level) == (False, "ERROR")
     assert rename_deprecated_keys(["progress=quiet"]) == (["progress=quiet"], [])
+
+
+def test_default_surrogate_is_the_fast_refit_and_gp_fast_its_alias(composer):
+    default = to_app_config(composer()).surrogate
+    assert (default.optimizer, default.warm_start) == ("lbfgs", True)
+    assert default == SurrogateConfig()  # the schema's defaults are the file's
+    assert to_app_config(composer(["surrogate=gp_fast"])).surrogate == default
+    adam = to_app_config(composer(["surrogate=gp_adam"])).surrogate
+    assert (adam.optimizer, adam.warm_start) == ("adam", False)
