@@ -337,8 +337,8 @@ def _unconstrain(init: Mapping[str, ArrayLike], g: int, priors: GPPriors, fid: b
     return {k: jnp.asarray(v, jnp.float64) for k, v in u.items()}
 
 
-def _lbfgs(fun, u0, max_iter: int, tol, step0=1.0):
-    """Minimise ``fun`` from ``u0``: ``(u, value, iterations)``.
+def _lbfgs(fun_u, u0, max_iter: int, tol, step0=1.0):
+    """Minimise ``fun_u`` from ``u0``: ``(u, value, iterations)``.
 
     ``step0`` is the length of the first step (L-BFGS has no curvature yet
     and takes a unit step along the gradient): the optimisation runs in
@@ -347,8 +347,10 @@ def _lbfgs(fun, u0, max_iter: int, tol, step0=1.0):
     the optimum, the line-search trials of an overlong first step.
     """
     opt = optax.lbfgs()
-    fun_u = fun
-    fun = lambda v: fun_u(jax.tree.map(lambda a, b: a + step0 * b, u0, v))  # noqa: E731
+
+    def fun(v):
+        return fun_u(jax.tree.map(lambda a, b: a + step0 * b, u0, v))
+
     value_and_grad = optax.value_and_grad_from_state(fun)
 
     def step(carry):

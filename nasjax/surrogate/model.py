@@ -120,7 +120,10 @@ def covariance(
         ``float[M, M]``.
     """
     both = mask[:, None] & mask[None, :]
-    kxx = arch_kernel(kp, x, x, lay) if cached is None else kernel_from_pairs(kp, cached)
+    if cached is None:
+        kxx = arch_kernel(kp, x, x, lay)
+    else:
+        kxx = kernel_from_pairs(kp, cached)
     k = jnp.where(both, kxx, 0.0)
     extra = 0.0 if noise_obs is None else noise_obs
     diag = jnp.where(mask, noise + extra + JITTER, 1.0)
@@ -175,7 +178,10 @@ def inducing_chol(
     kp: KernelParams, z: jax.Array, lay: Layout, cached: Pairs | None = None
 ) -> jax.Array:
     """Cholesky factor ``float[m, m]`` of ``K_mm + jitter I``."""
-    kmm = arch_kernel(kp, z, z, lay) if cached is None else kernel_from_pairs(kp, cached)
+    if cached is None:
+        kmm = arch_kernel(kp, z, z, lay)
+    else:
+        kmm = kernel_from_pairs(kp, cached)
     eye = jnp.eye(z.shape[0], dtype=kmm.dtype)
     return jnp.linalg.cholesky(kmm + INDUCING_JITTER * kp.amplitude * eye)
 
