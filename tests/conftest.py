@@ -50,3 +50,32 @@ def spec() -> ArchSpec:
 def x(spec) -> jax.Array:
     """A batch of inputs ``float32[4, window, F]``."""
     return random_inputs(spec, 4, seed=42)
+
+
+# The hostile-input suite (tests/hostile/): every case counted and the count
+# printed in the terminal summary (benchmarks/README.md records it). The hooks
+# live here, not in tests/hostile/conftest.py, so that the pytest-xdist
+# controller, which collects nothing itself, loads them too.
+
+_HERE = "tests/hostile/"
+_COUNTS: dict[str, int] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Counts the outcome of each hostile case (also under pytest-xdist,
+    where the reports reach the controlling process)."""
+    if not report.nodeid.startswith(_HERE):
+        return
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+        _COUNTS[outcome] = _COUNTS.get(outcome, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Prints ``hostile-input suite: N cases, P passed[, ...]``."""
+    if not _COUNTS:
+        return
+    total = sum(_COUNTS.values())
+    rest = ", ".join(f"{n} {k}" for k, n in sorted(_COUNTS.items()) if k != "passed")
+    line = f"hostile-input suite: {total} cases, {_COUNTS.get('passed', 0)} passed"
+    terminalreporter.write_line(line + (f", {rest}" if rest else ""))
