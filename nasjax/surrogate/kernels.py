@@ -126,9 +126,7 @@ def pairs(xa: jax.Array, xb: jax.Array, lay: Layout) -> Pairs:
         :class:`Pairs` (``O(G A B)`` memory).
     """
     sq = jnp.stack([_sq_dist(xa[..., a:b], xb[..., a:b]) for a, b in lay.groups])
-    fid = None
-    if xa.shape[-1] > lay.dim:
-        fid = jnp.abs(xa[..., lay.dim][:, None] - xb[..., lay.dim][None, :])
+    fid = _fidelity_distance(xa, xb, lay) if xa.shape[-1] > lay.dim else None
     return Pairs(sq, _graph_cosine(xa, xb, lay), fid)
 
 
@@ -143,15 +141,32 @@ def kernel_from_pairs(params: KernelParams, p: Pairs) -> jax.Array:
     return k * matern52(p.fidelity / params.fidelity_lengthscale)
 
 
+def kernel(
+    params: KernelParams,
+    xa: jax.Array,
+    xb: jax.Array,
+    lay: Layout,
+    cached: Pairs | None = None,
+) -> jax.Array:
+    """``float[A, B]``: :func:`arch_kernel`, from ``cached`` (``pairs(xa, xb,
+    lay)``) when given."""
+    if cached is None:
+        return arch_kernel(params, xa, xb, lay)
+    return kernel_from_pairs(params, cached)
+
+
+def _fidelity_distance(xa: jax.Array, xb: jax.Array, lay: Layout) -> jax.Array:
+    """``float[A, B]`` absolute differences of the fidelity columns."""
+    return jnp.abs(xa[..., lay.dim][:, None] - xb[..., lay.dim][None, :])
+
+
 def fidelity_factor(
     params: KernelParams, xa: jax.Array, xb: jax.Array, lay: Layout
 ) -> jax.Array | float:
     """``float[A, B]`` Matern-5/2 over the fidelity column, or 1 without one."""
     if xa.shape[-1] <= lay.dim or params.fidelity_lengthscale is None:
         return 1.0
-    fa, fb = xa[..., lay.dim], xb[..., lay.dim]
-    d = jnp.abs(fa[:, None] - fb[None, :]) / params.fidelity_lengthscale
-    return matern52(d)
+    return matern52(_fidelity_distance(xa, xb, lay) / params.fidelity_lengthscale)
 
 
 def arch_kernel_diag(params: KernelParams, x: jax.Array, lay: Layout) -> jax.Array:

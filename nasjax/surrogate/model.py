@@ -23,9 +23,8 @@ from nasjax.surrogate.encode import Layout
 from nasjax.surrogate.kernels import (
     KernelParams,
     Pairs,
-    arch_kernel,
     arch_kernel_diag,
-    kernel_from_pairs,
+    kernel,
     pairs,
 )
 
@@ -120,11 +119,7 @@ def covariance(
         ``float[M, M]``.
     """
     both = mask[:, None] & mask[None, :]
-    if cached is None:
-        kxx = arch_kernel(kp, x, x, lay)
-    else:
-        kxx = kernel_from_pairs(kp, cached)
-    k = jnp.where(both, kxx, 0.0)
+    k = jnp.where(both, kernel(kp, x, x, lay, cached), 0.0)
     extra = 0.0 if noise_obs is None else noise_obs
     diag = jnp.where(mask, noise + extra + JITTER, 1.0)
     return k + jnp.diag(diag)
@@ -178,10 +173,7 @@ def inducing_chol(
     kp: KernelParams, z: jax.Array, lay: Layout, cached: Pairs | None = None
 ) -> jax.Array:
     """Cholesky factor ``float[m, m]`` of ``K_mm + jitter I``."""
-    if cached is None:
-        kmm = arch_kernel(kp, z, z, lay)
-    else:
-        kmm = kernel_from_pairs(kp, cached)
+    kmm = kernel(kp, z, z, lay, cached)
     eye = jnp.eye(z.shape[0], dtype=kmm.dtype)
     return jnp.linalg.cholesky(kmm + INDUCING_JITTER * kp.amplitude * eye)
 
@@ -211,8 +203,7 @@ def sparse_terms(
     zz = None if cache is None else cache.zz
     zx = None if cache is None else cache.zx
     lm = inducing_chol(kp, z, lay, zz)
-    kzx = arch_kernel(kp, z, x, lay) if zx is None else kernel_from_pairs(kp, zx)
-    kmn = jnp.where(mask[None, :], kzx, 0.0)
+    kmn = jnp.where(mask[None, :], kernel(kp, z, x, lay, zx), 0.0)
     extra = 0.0 if noise_obs is None else noise_obs
     lam = jnp.where(mask, noise + extra + JITTER, 1.0)
     s = 1.0 / jnp.sqrt(lam)
