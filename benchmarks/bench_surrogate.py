@@ -155,6 +155,21 @@ def child_speed(method: str, n: int) -> dict:
     return out
 
 
+def _run_child(args: list[str], timeout: float) -> dict:
+    """This script with ``args`` in a subprocess: its last stdout line (JSON),
+    or ``{"timeout_s": ...}`` / ``{"error": stderr tail}``."""
+    cmd = [sys.executable, __file__, *args]
+    try:
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, check=True
+        )
+        return json.loads(res.stdout.strip().splitlines()[-1])
+    except subprocess.TimeoutExpired:
+        return {"timeout_s": timeout}
+    except subprocess.CalledProcessError as err:
+        return {"error": err.stderr[-2000:]}
+
+
 def speed(ns: list[int], adam_max_n: int, sk_max_n: int, timeout: float) -> list:
     rows = []
     for n in ns:
@@ -162,16 +177,8 @@ def speed(ns: list[int], adam_max_n: int, sk_max_n: int, timeout: float) -> list
         methods += ["adam"] if n <= adam_max_n else []
         methods += ["sklearn"] if n <= sk_max_n else []
         for method in methods:
-            cmd = [sys.executable, __file__, "--child", method, str(n)]
-            try:
-                res = subprocess.run(
-                    cmd, capture_output=True, text=True, timeout=timeout, check=True
-                )
-                row = json.loads(res.stdout.strip().splitlines()[-1])
-            except subprocess.TimeoutExpired:
-                row = {"method": method, "n": n, "timeout_s": timeout}
-            except subprocess.CalledProcessError as err:
-                row = {"method": method, "n": n, "error": err.stderr[-2000:]}
+            row = _run_child(["--child", method, str(n)], timeout)
+            row = {"method": method, "n": n, **row}
             print(json.dumps(row), flush=True)
             rows.append(row)
     return rows
@@ -200,17 +207,8 @@ def quality(paths: list[str], min_train: int, timeout: float) -> dict:
     """Model quality per archive, each in its own subprocess (with a timeout)."""
     out = {}
     for path in paths:
-        cmd = [sys.executable, __file__, "--quality-child", path]
-        cmd += ["--min-train", str(min_train)]
-        try:
-            res = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=timeout, check=True
-            )
-            out[path] = json.loads(res.stdout.strip().splitlines()[-1])
-        except subprocess.TimeoutExpired:
-            out[path] = {"timeout_s": timeout}
-        except subprocess.CalledProcessError as err:
-            out[path] = {"error": err.stderr[-2000:]}
+        args = ["--quality-child", path, "--min-train", str(min_train)]
+        out[path] = _run_child(args, timeout)
         print(json.dumps({path: out[path]}), flush=True)
     return out
 
