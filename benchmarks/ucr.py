@@ -58,6 +58,7 @@ from nasjax.app.config import (
     AppConfig,
     EnsembleConfig,
     EvaluationConfig,
+    FinalFitConfig,
     SearchConfig,
     override,
 )
@@ -143,6 +144,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="training steps of a fully trained arch (the top rung of the "
         "multi-fidelity schedule; rungs 75/150/300 by default)",
     )
+    p.add_argument(
+        "--final-steps",
+        type=int,
+        default=None,
+        help="most steps of the final fit of the answer's fold models, from their "
+        "searched weights, early-stopped on their fold (default 2 x --steps; 0: "
+        "no final fit)",
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
     p.add_argument("--max-nodes", type=int, default=8)
@@ -172,6 +181,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"unknown datasets {unknown}; bundled: {list(ucr.available())}")
     if min(args.population, args.rounds, args.steps, args.mo_rounds) < 1:
         p.error("--population, --rounds, --steps and --mo-rounds must be >= 1")
+    if args.final_steps is not None and args.final_steps < 0:
+        p.error("--final-steps must be >= 0")
     return args
 
 
@@ -205,12 +216,30 @@ def run_config(
         evaluation=EvaluationConfig(
             baselines=tuple(args.baselines),
             n_boot=args.n_boot,
-            # the OOF ensemble's candidates: the top 4 archs (K-fold models
-            # are cheap to reuse; nothing is retrained) and logistic
+            # the OOF ensemble's candidates: the top 4 archs' K-fold models
+            # (final-fitted from their searched weights) and logistic
             ensemble=EnsembleConfig(top_k=4),
+            final_fit=final_fit_config(args, eval_every),
         ),
     )
     return override(cfg, changes or {})
+
+
+def final_fit_config(args: argparse.Namespace, eval_every: int) -> FinalFitConfig:
+    """The final fit of the fold models: ``--final-steps`` (default twice the
+    top rung) at the search's batch size, early stopping after 3 evaluations
+    without a better fold validation loss."""
+    steps = 2 * args.steps if args.final_steps is None else args.final_steps
+    if steps == 0:
+        return FinalFitConfig(enabled=False)
+    steps = -(-steps // eval_every) * eval_every  # a multiple of eval_every
+    return FinalFitConfig(
+        n_steps=steps,
+        eval_every=eval_every,
+        patience=3,
+        batch_size=args.batch_size,
+        max_eval_samples=None,
+    )
 
 
 def _ci(y: np.ndarray, hit: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
@@ -386,6 +415,11 @@ def search_rows(args, name: str, data, out: Path) -> tuple[list[dict], dict]:
         "ensemble_members": (
             ", ".join(f"{m['name'][:12]} {m['weight']:.2f}" for m in answer["members"])
             if answer is not None
+            else None
+        ),
+        "final_fit_best_steps": (
+            " ".join(map(str, best["final_fit"]["best_step"]))
+            if best.get("final_fit")
             else None
         ),
         "best_params_count": best["params_count"],

@@ -14,9 +14,13 @@ K-fold models and the classical logistic regression
 beside it. The best arch is evaluated as the K-fold ensemble of the very
 models the search validated: its K per-fold params (each trained on its
 fold's training instances, early-stopped on the fold's validation instances), test
-probabilities averaged. No retraining from scratch: a searched arch that
-inherited weights from its parents would lose that training (and be judged
-on a model the search never saw). The hand-designed deep baselines are
+probabilities averaged. With ``evaluation.final_fit.enabled`` (the
+default) each of those fold models, and the runners-up's, first trains on
+from its searched weights on its own fold, early-stopping on the fold it
+never trains on (:mod:`nasjax.app.classify_final`), so out-of-fold
+predictions stay out of fold. No retraining from scratch: a searched arch
+that inherited weights from its parents would lose that training. The
+hand-designed deep baselines are
 K-fold ensembles trained from scratch with the same training configuration
 (:mod:`nasjax.baselines.classification`).
 """
@@ -34,6 +38,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from nasjax.app import classify_ensemble as cens
+from nasjax.app.classify_final import final_fit_folds
 from nasjax.app.config import AppConfig
 from nasjax.app.finish import BestEvaluation, TestOutcome, best_record
 from nasjax.baselines import classification as cb
@@ -53,7 +58,9 @@ ENSEMBLE_NOTE = (
     "K-fold ensemble of the search's own models of this arch: one per validation "
     "fold (trained on the fold's training instances, starting from the weights "
     "inherited from its parent if any, early-stopped on the fold's validation "
-    "instances); test probabilities averaged over the K models"
+    "instances), then, with the final fit, trained on from those weights on the "
+    "same fold with early stopping on its validation loss; test probabilities "
+    "averaged over the K models"
 )
 
 
@@ -181,6 +188,31 @@ def _export(
     tmp.rename(final)
 
 
+def _final_fit(
+    best: BestEvaluation, data: FoldedData, cfg: AppConfig, key: Key
+) -> tuple[BestEvaluation, dict[str, dict[str, Any]]]:
+    """``best`` with the final-fitted fold params of itself and of its
+    runners-up (those with searched params), and each one's fit record by
+    fingerprint; unchanged (and no records) when the final fit is off."""
+    if not cfg.evaluation.final_fit.enabled:
+        return best, {}
+    entries = [(best.row, best.arch, best.fold_params)]
+    entries += [(r.row, r.arch, r.fold_params) for r in best.runners_up]
+    have = [e for e in entries if e[2] is not None]
+    fitted = final_fit_folds(key, [e[1] for e in have], [e[2] for e in have], data, cfg)
+    by_fp = {e[0]["fingerprint"]: f for e, f in zip(have, fitted, strict=True)}
+    runners = tuple(
+        r._replace(fold_params=by_fp[r.row["fingerprint"]].fold_params)
+        if r.fold_params is not None
+        else r
+        for r in best.runners_up
+    )
+    best = best._replace(
+        fold_params=by_fp[best.row["fingerprint"]].fold_params, runners_up=runners
+    )
+    return best, {fp: f.record() for fp, f in by_fp.items()}
+
+
 class ClassificationTask:
     """Multi-class classification (a :class:`~nasjax.app.finish.FinishTask`).
 
@@ -206,13 +238,17 @@ class ClassificationTask:
     ) -> TestOutcome:
         """The answer (the out-of-fold-selected ensemble, or the best arch's
         K-fold ensemble), the best arch and the applicable baselines on the
-        test instances (nothing is retrained: ``k_final`` is unused)."""
-        del k_final, plot_dir
+        test instances. With ``evaluation.final_fit.enabled`` the fold models
+        of the best arch and its runners-up first train on from their searched
+        weights (:func:`~nasjax.app.classify_final.final_fit_folds`, key
+        ``k_final``)."""
+        del plot_dir
         ds, folds, norm = data
         ids = cb.test_ids(folds)
         y_test = cb.labels_of(ds, ids)
         bs = cfg.train.eval_batch_size
         ens = cfg.evaluation.ensemble
+        best, fits = _final_fit(best, data, cfg, k_final)
         record = None
         if ens.enabled:
             cands, left_out = cens.candidates(best, data, cfg)
@@ -251,11 +287,16 @@ class ClassificationTask:
             n_boot=cfg.evaluation.n_boot,
             seed=cfg.seed,
         )
+        if record is not None:
+            for c in record["candidates"]:
+                if c["name"] in fits:
+                    c["final_fit"] = fits[c["name"]]
         extra = {
             "skipped": skipped,
             "n_test_instances": len(y_test),
             "answer": answer,
             "ensemble": record,
+            "final_fit": fits.get(best.row["fingerprint"]),
         }
         return TestOutcome(report, best.fold_params, [], extra)
 
@@ -316,7 +357,7 @@ class ClassificationTask:
         _export(
             export_dir,
             best.arch,
-            best.fold_params,
+            outcome.model,
             data.norm,
             data.dataset,
             cfg.data.name,
@@ -354,6 +395,7 @@ class ClassificationTask:
                 test_confusion=entry["confusion"],
                 test_trading=None,
                 evaluated_as=ENSEMBLE_NOTE,
+                final_fit=outcome.extra["final_fit"],
             ),
             "baselines": {
                 name: report["models"][name]

@@ -68,7 +68,8 @@ def print_summary(summary: dict, out_dir: Path, console: Console) -> None:
     for col in ("model", "accuracy", "balanced acc.", "MCC", "AUC"):
         table.add_column(col)
     answer = summary.get("answer", "best")
-    rows = [(f"nasjax {answer} (answer)", summary[answer]["test"])]
+    entry = summary[answer]  # a direction answer's "test", a classification one's
+    rows = [(f"nasjax {answer} (answer)", entry.get("test") or entry["metrics"])]
     if answer != "best":
         rows.append(("nasjax best arch", summary["best"]["test"]))
     rows += [(name, b.get("metrics", {})) for name, b in summary["baselines"].items()]
@@ -155,7 +156,10 @@ def run_app(cfg: Any) -> float:
         raise
     logging.getLogger("nasjax").setLevel(app.progress.level)
     warn_deprecated_choices(hydra_cfg.runtime.choices)
-    console = Console()
+    # Not a terminal (a log file, a pipe): wide enough that tables keep one
+    # line per row; COLUMNS still decides where it is set.
+    wide = sys.stdout.isatty() or "COLUMNS" in os.environ
+    console = Console(width=None if wide else 160)
     if app.mode == "protocol":
         if app.tracker.name != "none":
             log.warning("tracker=%s: mode=protocol is not tracked", app.tracker.name)

@@ -32,8 +32,8 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats
 
-from nasjax.app.run_report import write_run_report
-from nasjax.app.sweep_report import write_sweep_report
+from nasjax.app.run_report import RUN_SECTIONS, write_run_report
+from nasjax.app.sweep_report import SWEEP_SECTIONS, write_sweep_report
 
 RUN_METRICS: tuple[str, ...] = (
     "val_fitness",
@@ -296,9 +296,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="group runs by this column, or by a dotted config key of the runs "
         "(e.g. search.inherit, read from each run's .hydra/config.yaml)",
     )
+    parser.add_argument(
+        "--browser-check",
+        action="store_true",
+        help="then open report.html in headless Chromium (installed with npm on "
+        "first use) and check that every section and image is rendered",
+    )
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        default=None,
+        help="with --browser-check: save the rendered page as this PNG",
+    )
     args = parser.parse_args(argv)
     if (args.sweep_dir / "summary.json").is_file():  # one run's folder
-        print(f"report: {write_run_report(args.sweep_dir).absolute()}")
+        page = write_run_report(args.sweep_dir).absolute()
+        print(f"report: {page}")
+        if args.browser_check:
+            _browser_check(parser, page, RUN_SECTIONS, args.screenshot)
         return
     try:
         result = report(args.sweep_dir, args.by)
@@ -322,6 +337,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     console.print(table)
     console.print(f"wrote report.parquet, report_groups.parquet, {result['plot']}")
     console.print(f"report: {result['html'].absolute()}", soft_wrap=True, markup=False)
+    if args.browser_check:
+        page = result["html"].absolute()
+        _browser_check(parser, page, SWEEP_SECTIONS, args.screenshot)
+
+
+def _browser_check(
+    parser: argparse.ArgumentParser,
+    page: Path,
+    sections: Sequence[str],
+    screenshot: Path | None,
+) -> None:
+    """Render ``page`` in headless Chromium; exit 1 listing what is missing."""
+    from nasjax.app.browser import BrowserNotFound, check_page
+
+    try:
+        shown = check_page(page, sections, screenshot)
+    except BrowserNotFound as err:
+        parser.exit(2, f"nasjax.report: no headless Chromium: {err}\n")
+    except (ValueError, RuntimeError) as err:
+        parser.exit(1, f"nasjax.report: browser check failed: {err}\n")
+    decoded = sum(img["width"] > 0 for img in shown["images"])
+    print(
+        f"browser check: {len(sections)} sections rendered in order, "
+        f"{decoded}/{len(shown['images'])} images decoded, {shown['tables']} "
+        f"tables, page height {shown['height']} px (headless Chromium)"
+    )
+    if screenshot is not None:
+        print(f"screenshot: {screenshot.absolute()}")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,18 @@ def test_the_answer_is_an_ensemble_selected_out_of_fold(run):
     assert saved["members"] == ens["members"]
 
 
+def test_the_fold_models_are_final_fitted(run):
+    _, summary = run
+    ff = summary["best"]["final_fit"]
+    assert ff["budget_steps"] == CFG.evaluation.final_fit.n_steps
+    assert len(ff["best_step"]) == len(ff["best_val_loss"]) == 2  # one per fold
+    assert all(0 <= s <= ff["budget_steps"] for s in ff["best_step"])
+    assert ff["kept_start"] == (ff["folds_kept_start"] == 2)
+    archs = [c for c in summary["ensemble"]["candidates"] if c["kind"] == "arch"]
+    assert archs[0]["final_fit"] == ff
+    assert "logistic" not in {c["name"] for c in archs}
+
+
 def test_outputs_on_disk(run):
     out, summary = run
     rows = pl.read_parquet(out / "results.parquet")
