@@ -414,6 +414,23 @@ def hide_schema_options(help_text: str) -> str:
     return "\n".join(out) + ("\n" if help_text.endswith("\n") else "")
 
 
+def protocol_keys_without_mode(args: Sequence[str]) -> list[str]:
+    """Command-line overrides of the ``protocol`` group (``protocol=attack``,
+    ``protocol.n_nodes=10``) given without ``mode=protocol`` (a multirun's
+    ``mode=search,protocol`` counts), where they have nothing to apply to."""
+    keys = [a.split("=", 1)[0].lstrip("+~") for a in args if not a.startswith("-")]
+    if any(
+        a.split("=", 1)[0] == "mode" and "protocol" in a.split("=", 1)[-1]
+        for a in args
+    ):
+        return []
+    return [
+        a
+        for a, k in zip((a for a in args if not a.startswith("-")), keys, strict=True)
+        if k == "protocol" or k.startswith("protocol.")
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> Any:
     """Entry point of ``python -m nasjax`` (Hydra command line), ``demo`` and
     ``export-onnx`` (:mod:`nasjax.app.onnx_export`)."""
@@ -436,6 +453,14 @@ def main(argv: Sequence[str] | None = None) -> Any:
     args, renamed = rename_deprecated_keys(args)
     for message in renamed:
         print(f"warning: {message}", file=sys.stderr)
+    stray = protocol_keys_without_mode(args)
+    if stray:
+        print(
+            f"error: {', '.join(stray)}: the protocol group is part of the "
+            "configuration only with mode=protocol (add mode=protocol)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     saved = sys.argv
     sys.argv = [saved[0] if saved else "nasjax", *args]
     task = hydra.main(

@@ -537,12 +537,22 @@ def writable_schema(schema: type) -> Any:
     return node
 
 
+@dataclass(frozen=True)
+class _ComposedAppConfig(AppConfig):
+    """The schema Hydra composes into: :class:`AppConfig` whose ``protocol``
+    is absent (None) until ``mode=protocol`` adds the ``protocol`` group, so
+    a search run's configuration holds no protocol keys."""
+
+    # Any: the protocol group's own schema (protocol_schema) types it
+    protocol: Any = None  # pyright: ignore[reportIncompatibleVariableOverride]
+
+
 def register_configs() -> None:
     """Registers ``app_schema`` and ``<group>_schema`` with Hydra's ConfigStore."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    store.store(name="app_schema", node=writable_schema(AppConfig))
+    store.store(name="app_schema", node=writable_schema(_ComposedAppConfig))
     for group, schema in GROUP_SCHEMAS.items():
         store.store(group=group, name=f"{group}_schema", node=writable_schema(schema))
 
@@ -617,7 +627,8 @@ def to_app_config(cfg: Any) -> AppConfig:
         )
     merged = OmegaConf.merge(
         writable_schema(AppConfig),
-        {k: v for k, v in cfg.items() if k in names},
+        # a search run has no protocol node: the schema's default stands
+        {k: v for k, v in cfg.items() if k in names and v is not None},
     )
     app = OmegaConf.to_object(merged)
     assert isinstance(app, AppConfig)

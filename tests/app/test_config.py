@@ -13,6 +13,7 @@ from hydra.errors import ConfigCompositionException
 from nasjax.app.cli import (
     DEPRECATED_GROUPS,
     conf_dir,
+    protocol_keys_without_mode,
     rename_deprecated_keys,
     warn_deprecated_choices,
 )
@@ -57,11 +58,45 @@ def test_every_schema_group_has_options():
 @pytest.mark.parametrize(("group", "option"), GROUP_OPTIONS)
 def test_every_group_option_composes_to_an_app_config(composer, group, option):
     overrides = [f"{group}={option}"]
+    if group == "protocol":  # part of the configuration only in this mode
+        overrides.append("mode=protocol")
     if group == "data" and option in NEEDS_PATH:
         overrides.append("data.path=/some/folder")
     app = to_app_config(composer(overrides))
     assert isinstance(app, AppConfig)
     hash(app)  # frozen configs stay hashable (lists became tuples)
+
+
+def test_a_search_run_has_no_protocol_keys(composer):
+    for overrides in ([], ["debug=smoke"], ["experiment=synthetic"]):
+        cfg = composer(overrides)
+        assert cfg.mode == "search" and cfg.protocol is None, overrides
+        # the library's config keeps its default protocol settings
+        assert to_app_config(cfg).protocol == AppConfig().protocol
+
+
+def test_mode_protocol_adds_the_protocol_group(composer):
+    default = to_app_config(composer(["mode=protocol"]))
+    assert default.mode == "protocol" and default.protocol.n_nodes == 100
+    attack = to_app_config(composer(["mode=protocol", "protocol=attack"]))
+    assert attack.protocol.agents != default.protocol.agents
+    chain = composer(["mode=protocol", "protocol.chain=evm"])
+    assert chain.protocol.chain == "evm"
+    smoke = to_app_config(composer(["mode=protocol", "debug=smoke"]))
+    assert (smoke.protocol.n_nodes, smoke.protocol.n_blocks) == (20, 50)
+
+
+def test_protocol_overrides_without_mode_protocol_are_named():
+    assert protocol_keys_without_mode(["protocol.n_nodes=5", "seed=1"]) == [
+        "protocol.n_nodes=5"
+    ]
+    assert protocol_keys_without_mode(["protocol=attack"]) == ["protocol=attack"]
+    for args in (
+        ["mode=protocol", "protocol=attack"],
+        ["-m", "mode=search,protocol", "protocol.n_nodes=5"],
+        ["search.population=4", "--cfg", "job"],
+    ):
+        assert protocol_keys_without_mode(args) == [], args
 
 
 @pytest.mark.parametrize("experiment", _options("experiment"))
