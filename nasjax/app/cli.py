@@ -211,6 +211,10 @@ def run_app(cfg: Any) -> float:
     return lookup(summary, app.optimized_metric)
 
 
+INTERNAL_GROUPS: tuple[str, ...] = ("debug_mode",)
+"""Groups chosen by the defaults list itself (``debug_mode: ${debug}_${mode}``),
+not by users: ``--help`` does not list them."""
+
 DEPRECATED_GROUPS: dict[str, str] = {"logger": "progress"}
 """Renamed config groups: old name -> new name. ``conf/<old>/`` keeps an
 alias of each option for one release (``logger=quiet`` is ``progress=quiet``)."""
@@ -404,7 +408,7 @@ def hide_schema_options(help_text: str) -> str:
     out = []
     for line in help_text.splitlines():
         group, sep, options = line.partition(": ")
-        if sep and group in DEPRECATED_GROUPS:
+        if sep and (group in DEPRECATED_GROUPS or group in INTERNAL_GROUPS):
             continue
         if sep and group.replace("/", "").replace("_", "").isalnum():
             names = [o for o in options.split(", ") if not o.endswith("_schema")]

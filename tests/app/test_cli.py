@@ -126,11 +126,17 @@ def test_help_and_cfg_job(tmp_path):
     assert "tracker: mlflow, none, tensorboard" in groups
     assert "progress: quiet, rich" in groups
     assert "logger:" not in groups  # the deprecated alias is not advertised
+    assert "mode: protocol, search" in groups
+    assert "debug_mode" not in groups  # chosen by the defaults list, not users
     # The structured-config schemas are not options a user picks.
     assert "_schema" not in proc.stdout.split("== Config ==")[0]
     proc = nasjax_cli("--cfg", "job", "search=random", cwd=tmp_path)
     assert proc.returncode == 0
     assert "name: random" in proc.stdout
+    # a search run's configuration has no protocol keys
+    assert "protocol: null" in proc.stdout and "n_nodes" not in proc.stdout
+    proc = nasjax_cli("--cfg", "job", "protocol.n_nodes=5", cwd=tmp_path)
+    assert proc.returncode == 2 and "add mode=protocol" in proc.stderr
 
 
 @pytest.mark.slow  # two whole runs in a sweep (test_config composes the launcher)
