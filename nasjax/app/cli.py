@@ -424,8 +424,7 @@ def protocol_keys_without_mode(args: Sequence[str]) -> list[str]:
     ``mode=search,protocol`` counts), where they have nothing to apply to."""
     keys = [a.split("=", 1)[0].lstrip("+~") for a in args if not a.startswith("-")]
     if any(
-        a.split("=", 1)[0] == "mode" and "protocol" in a.split("=", 1)[-1]
-        for a in args
+        a.split("=", 1)[0] == "mode" and "protocol" in a.split("=", 1)[-1] for a in args
     ):
         return []
     return [

@@ -15,8 +15,9 @@ SECTIONS = ("Run", "Answer vs baselines", "Equity")
 def _shown(headings, images=(), ok=True):
     return {
         "headings": [{"text": h, "visible": True} for h in headings],
-        "images": [{"alt": a, "width": w, "height": 10, "visible": True}
-                   for a, w in images],  # fmt: skip
+        "images": [
+            {"alt": a, "width": w, "height": 10, "visible": True} for a, w in images
+        ],
         "ok": ok,
     }
 
