@@ -198,8 +198,10 @@ def _final_fit(
         return best, {}
     entries = [(best.row, best.arch, best.fold_params)]
     entries += [(r.row, r.arch, r.fold_params) for r in best.runners_up]
-    have = [e for e in entries if e[2] is not None]
-    fitted = final_fit_folds(key, [e[1] for e in have], [e[2] for e in have], data, cfg)
+    have = [(row, arch, p) for row, arch, p in entries if p is not None]
+    fitted = final_fit_folds(
+        key, [arch for _, arch, _ in have], [p for _, _, p in have], data, cfg
+    )
     by_fp = {e[0]["fingerprint"]: f for e, f in zip(have, fitted, strict=True)}
     runners = tuple(
         r._replace(fold_params=by_fp[r.row["fingerprint"]].fold_params)
