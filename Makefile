@@ -31,9 +31,9 @@ test-all: $(STAMP)  ## run every test, slow ones included
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "slow or not slow"
 
 lint: $(STAMP)  ## ruff lint + format check + pyright
-	$(BIN)/ruff check nasjax tests benchmarks examples
-	$(BIN)/ruff format --check nasjax tests benchmarks examples
-	$(BIN)/pyright nasjax
+	$(BIN)/ruff check nasjax hydra_plugins tests benchmarks examples
+	$(BIN)/ruff format --check nasjax hydra_plugins tests benchmarks examples
+	$(BIN)/pyright nasjax hydra_plugins
 
 bench: $(STAMP)  ## run the morph/forward benchmark
 	$(BIN)/python benchmarks/bench_morph.py
