@@ -196,6 +196,7 @@ class ProtocolNode:
             self.reveal_proposals(pending)
         self.commit_votes(t, voting)
         self.propose(t, committed)
+        self.leave(t, pending, voting)
         if self.state["last_block"] != t:
             self.state["last_block"] = t
             self.save()
@@ -342,6 +343,34 @@ class ProtocolNode:
         self.log(f"committed proposal {entry['pid']} in block {t}")
         self.state["proposed_block"] = t
         self.save()
+
+    def leave(self, t: int, pending: list[int], voting: list[int]) -> None:
+        """Step 5, for the node the run's ``leave`` plan names: from its block
+        on, unbond the whole bond (once every proposal of this block is
+        revealed and its own votes on them are committed: a vote committed
+        after an unbond request reverts), then, once the
+        unbonding delay has released it, withdraw the liquid balance to the
+        node's address. Idempotent: the saved state and the chain say what is
+        done."""
+        plan = self.run.get("leave")
+        if not plan or int(plan["node"]) != self.index or t < int(plan["block"]):
+            return
+        if set(pending) - set(voting) or any(p not in self.done_votes for p in voting):
+            return  # retried next poll
+        liquid, bonded, unbonding, escrow = (
+            int(x) for x in self.view("holdings", self.index)
+        )
+        if bonded > 0:
+            if self.tx("unbond", bonded):
+                self.state["unbonded"] = self.state.get("unbonded", 0) + bonded
+                self.save()
+                self.log(f"block {t}: unbonding {bonded} (leaving)")
+            return
+        done = unbonding == 0 and escrow == 0 and liquid > 0
+        if done and self.tx("withdraw", liquid):
+            self.state["withdrawn"] = self.state.get("withdrawn", 0) + liquid
+            self.save()
+            self.log(f"block {t}: withdrew {liquid} (left)")
 
     def new_proposal(self, t: int) -> dict[str, Any] | None:
         """Train a morph child of the best model; save its claim and salt."""

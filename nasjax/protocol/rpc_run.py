@@ -20,7 +20,9 @@ runs ``cfg.n_blocks`` blocks:
 Each wait ends at ``phase_timeout`` seconds whatever happened (a dead node
 must not stop the chain; the rules deal with what it missed). With
 ``kill=(node, block)`` the driver ``kill -9``'s that node in that block
-right after its proposal commitment is mined and starts it again.
+right after its proposal commitment is mined and starts it again; with
+``leave=(node, block)`` that node unbonds its whole bond in that block and
+withdraws its balance once released.
 
 After the last block the nodes are stopped, every event is fetched with
 ``eth_getLogs`` and replayed (:func:`nasjax.protocol.evm.verify_events`)
@@ -269,6 +271,7 @@ def run_rpc(
     *,
     evaluator: str = "real",
     kill: tuple[int, int] | None = None,
+    leave: tuple[int, int] | None = None,
     phase_timeout: float = 120.0,
     join_timeout: float = 600.0,
     jax_cache: bool = True,
@@ -286,6 +289,9 @@ def run_rpc(
             for chain throughput).
         kill: ``(node, block)``: ``kill -9`` that node in that block after
             its proposal commitment is mined, then restart it.
+        leave: ``(node, block)``: that node unbonds its whole bond in that
+            block and withdraws its balance once the unbonding delay has
+            released it (:meth:`nasjax.protocol.node.ProtocolNode.leave`).
         phase_timeout: Seconds the producer waits for the nodes per phase.
         join_timeout: Seconds for every node to start and bond.
         jax_cache: Share a persistent JAX compilation cache in the run folder.
@@ -304,6 +310,9 @@ def run_rpc(
     if (out / RUN).exists():
         raise FileExistsError(f"{out / RUN} exists; use a new out_dir")
     n = cfg.n_nodes
+    if leave is not None and not (0 <= leave[0] < n and 0 <= leave[1] < cfg.n_blocks):
+        msg = f"leave={leave}: needs a node < {n} and a block < {cfg.n_blocks}"
+        raise ValueError(msg)
     t_start = time.perf_counter()
     cache = out / "jax_cache" if jax_cache and evaluator == "real" else None
     if cache is not None:
@@ -364,6 +373,7 @@ def run_rpc(
             "jax_cache": str(cache) if cache is not None else None,
             "poll": 0.02,
             "eval_delay": eval_delay,
+            "leave": None if leave is None else {"node": leave[0], "block": leave[1]},
         }
         (out / RUN).write_text(json.dumps(run, indent=1))
         log(f"anvil {anvil.url}, market {market.address}, genesis best {best:.4f}")
@@ -434,10 +444,13 @@ def run_rpc(
                 "starts": states[i].get("starts"),
                 "last_block": states[i].get("last_block"),
                 "dropped": states[i].get("dropped"),
+                "unbonded": states[i].get("unbonded", 0),
+                "withdrawn": states[i].get("withdrawn", 0),
             }
             for i in range(n)
         ],
         "killed": killed or None,
+        "left": None if leave is None else {"node": leave[0], "block": leave[1]},
         "timing": {
             "join_seconds": join_s,
             "blocks_seconds": loop_s,

@@ -223,3 +223,43 @@ def test_four_node_processes_survive_a_kill_9(anvil_binary, tmp_path):
     assert not bond_slashes
     assert s["outcomes"]["abandoned"] == 0 and s["outcomes"]["expired"] == 0
     assert all(n["last_block"] >= cfg.n_blocks - 2 for n in s["nodes"])
+
+
+@pytest.mark.slow
+def test_a_node_process_unbonds_and_withdraws(anvil_binary, tmp_path):
+    """anvil + 4 node processes (hash evaluator); node 2 unbonds its whole
+    bond in block 1 and, once the 2-block delay has released it, withdraws
+    its balance to its address; the chain replays exactly."""
+    from nasjax.protocol.rpc_run import run_rpc
+
+    real = PRESETS["real"]
+    cfg = dataclasses.replace(
+        real,
+        n_nodes=4,
+        n_blocks=6,
+        chain="rpc",
+        plots=False,
+        consensus=dataclasses.replace(
+            real.consensus, proposals_per_block=2, committee_size=3, rule="median"
+        ),
+        economics=dataclasses.replace(real.economics, unbonding_delay=2),
+    )
+    s = run_rpc(
+        cfg, tmp_path, evaluator="hash", leave=(2, 1), phase_timeout=60.0,
+        log=lambda _: None,
+    )  # fmt: skip
+    assert s["chain_report"]["ok"]
+    assert s["supply"]["supply"] == s["supply"]["expected"]
+    leaver = s["nodes"][2]
+    assert leaver["unbonded"] == leaver["bonded_at_join"] > 0
+    assert leaver["withdrawn"] > 0
+    liquid, bonded, unbonding, _ = leaver["holdings"]
+    assert bonded == unbonding == 0 and liquid < leaver["withdrawn"]
+    lines = (tmp_path / "chain_events.jsonl").read_text().splitlines()
+    events = [json.loads(x) for x in lines]
+    moves = [e for e in events if e["event"] == "Move" and e["node"] == 2]
+    paid_out = sum(e["amount"] for e in moves if e["dst"] == 6)  # -> OUTSIDE
+    assert paid_out == leaver["withdrawn"]
+    log = (tmp_path / "nodes" / "node2" / "node.log").read_text()
+    assert "reverted" not in log  # no vote after its unbond request
+    assert all(n["last_block"] >= cfg.n_blocks - 2 for n in s["nodes"])
