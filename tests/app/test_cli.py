@@ -135,8 +135,6 @@ def test_help_and_cfg_job(tmp_path):
     assert "name: random" in proc.stdout
     # a search run's configuration has no protocol keys
     assert "protocol: null" in proc.stdout and "n_nodes" not in proc.stdout
-    proc = nasjax_cli("--cfg", "job", "protocol.n_nodes=5", cwd=tmp_path)
-    assert proc.returncode == 2 and "add mode=protocol" in proc.stderr
 
 
 @pytest.mark.slow  # two whole runs in a sweep (test_config composes the launcher)
