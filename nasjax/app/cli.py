@@ -370,12 +370,18 @@ def run_protocol_app(app: Any, out: Path, console: Console) -> float:
         f"events replayed ({chain['events']})"
     )
     console.print(
-        f"false accepts {summary['false_accept_rate']:.3f}, false rejects "
-        f"{summary['false_reject_rate']:.3f}; best score "
+        f"false accepts {format_rate(summary['false_accept_rate'])}, false rejects "
+        f"{format_rate(summary['false_reject_rate'])}; best score "
         f"{summary['best_score']['start']:.4f} -> {summary['best_score']['end']:.4f}; "
         + record
     )
     return lookup(summary, "best_score.end")
+
+
+def format_rate(value: float | None) -> str:
+    """A protocol rate for the terminal; ``n/a`` when it has no denominator
+    (a short run may decide no proposal of the kind it counts)."""
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def drop_implicit_root_handlers() -> None:

@@ -13,6 +13,7 @@ from hydra.errors import ConfigCompositionException
 from nasjax.app.cli import (
     DEPRECATED_GROUPS,
     conf_dir,
+    format_rate,
     protocol_keys_without_mode,
     rename_deprecated_keys,
     warn_deprecated_choices,
@@ -84,6 +85,12 @@ def test_mode_protocol_adds_the_protocol_group(composer):
     assert chain.protocol.chain == "evm"
     smoke = to_app_config(composer(["mode=protocol", "debug=smoke"]))
     assert (smoke.protocol.n_nodes, smoke.protocol.n_blocks) == (20, 50)
+
+
+def test_a_protocol_rate_without_a_denominator_prints_as_na():
+    # a short protocol run may decide no proposal of a kind (a multirun of
+    # mode=protocol debug=smoke protocol.n_blocks=5 crashed on None)
+    assert format_rate(None) == "n/a" and format_rate(0.0123) == "0.012"
 
 
 def test_protocol_overrides_without_mode_protocol_are_named():
