@@ -184,6 +184,26 @@ def anvil_binary():
         pytest.skip(f"no anvil: {err}")
 
 
+def _four_nodes(n_blocks: int, unbonding_delay: int | None = None):
+    """The ``real`` preset on anvil: 4 nodes, 2 proposals per block, 3-seat
+    committees, the median rule (the contract's), ``n_blocks`` blocks."""
+    real = PRESETS["real"]
+    econ = real.economics
+    if unbonding_delay is not None:
+        econ = dataclasses.replace(econ, unbonding_delay=unbonding_delay)
+    return dataclasses.replace(
+        real,
+        n_nodes=4,
+        n_blocks=n_blocks,
+        chain="rpc",
+        plots=False,
+        consensus=dataclasses.replace(
+            real.consensus, proposals_per_block=2, committee_size=3, rule="median"
+        ),
+        economics=econ,
+    )
+
+
 @pytest.mark.slow
 def test_four_node_processes_survive_a_kill_9(anvil_binary, tmp_path):
     """anvil + 4 node processes (real training); node 1 is killed with
@@ -191,17 +211,7 @@ def test_four_node_processes_survive_a_kill_9(anvil_binary, tmp_path):
     and reveals it from its saved salt; the chain replays exactly."""
     from nasjax.protocol.rpc_run import run_rpc
 
-    real = PRESETS["real"]
-    cfg = dataclasses.replace(
-        real,
-        n_nodes=4,
-        n_blocks=5,
-        chain="rpc",
-        plots=False,
-        consensus=dataclasses.replace(
-            real.consensus, proposals_per_block=2, committee_size=3, rule="median"
-        ),
-    )
+    cfg = _four_nodes(n_blocks=5)
     s = run_rpc(cfg, tmp_path, kill=(1, 1), phase_timeout=240.0, log=lambda _: None)
     assert s["chain_report"]["ok"]
     assert s["supply"]["supply"] == s["supply"]["expected"]
@@ -232,18 +242,7 @@ def test_a_node_process_unbonds_and_withdraws(anvil_binary, tmp_path):
     its balance to its address; the chain replays exactly."""
     from nasjax.protocol.rpc_run import run_rpc
 
-    real = PRESETS["real"]
-    cfg = dataclasses.replace(
-        real,
-        n_nodes=4,
-        n_blocks=6,
-        chain="rpc",
-        plots=False,
-        consensus=dataclasses.replace(
-            real.consensus, proposals_per_block=2, committee_size=3, rule="median"
-        ),
-        economics=dataclasses.replace(real.economics, unbonding_delay=2),
-    )
+    cfg = _four_nodes(n_blocks=6, unbonding_delay=2)
     s = run_rpc(
         cfg, tmp_path, evaluator="hash", leave=(2, 1), phase_timeout=60.0,
         log=lambda _: None,
