@@ -428,14 +428,13 @@ def protocol_keys_without_mode(args: Sequence[str]) -> list[str]:
     """Command-line overrides of the ``protocol`` group (``protocol=attack``,
     ``protocol.n_nodes=10``) given without ``mode=protocol`` (a multirun's
     ``mode=search,protocol`` counts), where they have nothing to apply to."""
-    keys = [a.split("=", 1)[0].lstrip("+~") for a in args if not a.startswith("-")]
-    if any(
-        a.split("=", 1)[0] == "mode" and "protocol" in a.split("=", 1)[-1] for a in args
-    ):
+    if any(a.partition("=")[0] == "mode" and "protocol" in a for a in args):
         return []
+    overrides = [a for a in args if not a.startswith("-")]
+    keys = [a.partition("=")[0].lstrip("+~") for a in overrides]
     return [
         a
-        for a, k in zip((a for a in args if not a.startswith("-")), keys, strict=True)
+        for a, k in zip(overrides, keys, strict=True)
         if k == "protocol" or k.startswith("protocol.")
     ]
 

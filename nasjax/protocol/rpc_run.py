@@ -313,6 +313,7 @@ def run_rpc(
     if leave is not None and not (0 <= leave[0] < n and 0 <= leave[1] < cfg.n_blocks):
         msg = f"leave={leave}: needs a node < {n} and a block < {cfg.n_blocks}"
         raise ValueError(msg)
+    plan = None if leave is None else {"node": leave[0], "block": leave[1]}
     t_start = time.perf_counter()
     cache = out / "jax_cache" if jax_cache and evaluator == "real" else None
     if cache is not None:
@@ -373,7 +374,7 @@ def run_rpc(
             "jax_cache": str(cache) if cache is not None else None,
             "poll": 0.02,
             "eval_delay": eval_delay,
-            "leave": None if leave is None else {"node": leave[0], "block": leave[1]},
+            "leave": plan,
         }
         (out / RUN).write_text(json.dumps(run, indent=1))
         log(f"anvil {anvil.url}, market {market.address}, genesis best {best:.4f}")
@@ -450,7 +451,7 @@ def run_rpc(
             for i in range(n)
         ],
         "killed": killed or None,
-        "left": None if leave is None else {"node": leave[0], "block": leave[1]},
+        "left": plan,
         "timing": {
             "join_seconds": join_s,
             "blocks_seconds": loop_s,
