@@ -130,7 +130,8 @@ class AcceptanceConfig:
     reveals its mean paired gain and the incumbent's mean score. The
     committee screens out gains more than ``outlier_band`` robust standard
     deviations from the median, runs Yuen's trimmed paired t-test over the
-    rest (:func:`nasjax.protocol.paired.paired_test`) and accepts when the
+    rest (:func:`nasjax.protocol.paired.paired_test_units`, exact integer
+    arithmetic on the contract's score grid) and accepts when the
     one-sided lower confidence bound clears ``margin_fraction *
     min_improvement`` (and the claim is confirmed, unless
     ``keep_overclaimed``). The candidate's certified
@@ -445,11 +446,20 @@ def validate(cfg: ProtocolConfig) -> list[str]:
         )
     if cfg.consensus.rule not in RULES:
         p.append(f"consensus.rule must be one of {RULES}")
-    elif cfg.chain in ("evm", "rpc") and cfg.consensus.rule == "paired":
+    elif cfg.chain == "rpc" and cfg.consensus.rule == "paired":
         p.append(
-            f"chain={cfg.chain} settles consensus.rule=supermajority or median (the "
-            "contract does not implement the paired test yet): set "
+            "chain=rpc settles consensus.rule=supermajority or median (node "
+            "processes do not score the incumbent yet): set "
             "protocol.consensus.rule=supermajority"
+        )
+    elif (
+        cfg.chain == "evm"
+        and cfg.consensus.rule == "paired"
+        and not cfg.consensus.commit_reveal
+    ):
+        p.append(
+            "chain=evm with consensus.rule=paired needs consensus.commit_reveal "
+            "(a vote reveals the scores its gain is made of)"
         )
     if cfg.ledger.mode not in LEDGER_MODES:
         p.append(f"ledger.mode must be one of {LEDGER_MODES}")

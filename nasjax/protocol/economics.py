@@ -10,8 +10,10 @@ Settlement of a finalised proposal (``finalize``):
 * Decision: a proposal needs revealed votes from ``quorum_seats`` seats
   (else it *expires*: deposit and fee refunded). The ``paired`` rule (the
   default) accepts when the committee's paired test
-  (:func:`nasjax.protocol.paired.paired_test`) puts the gain over the
-  incumbent above the test margin at the stated confidence; the
+  (:func:`nasjax.protocol.paired.paired_test_units`, in exact integer
+  arithmetic on the score grid of ``2**-20``, as ``Tally.vy`` computes it)
+  puts the gain over the incumbent above the test margin at the stated
+  confidence; the
   ``supermajority`` rule needs ``quorum_seats`` accept votes (>= 2/3 of
   committee stake by default), the ``median`` rule a certified score that
   clears the bar and confirms the claim; otherwise it is *rejected*.
@@ -50,7 +52,12 @@ import jax
 import jax.numpy as jnp
 
 from nasjax.protocol.agents import first_seat, masked_median
-from nasjax.protocol.paired import masked_median_mid, paired_test
+from nasjax.protocol.paired import (
+    SCORE_ONE,
+    median_units,
+    paired_test_units,
+    score_units,
+)
 from nasjax.protocol.tokens import (
     PPM,
     credit,
@@ -76,20 +83,22 @@ def tally(params: Params, v: Pending) -> tuple[Outcome, jax.Array, jax.Array]:
     n_counted = jnp.sum(counted, axis=1)
     n_accept = jnp.sum(counted & v.accept, axis=1)
     quorum = n_counted >= params.quorum_seats
-    med_gain, lower, kept, _ = paired_test(
-        v.gain,
-        counted,
-        params.accept_z,
-        params.trim,
+    test = paired_test_units(
+        score_units(v.gain),
+        counted & jnp.isfinite(v.gain),
+        params.t2_ppm,
+        params.trim_ppm,
         first_seat(v.seats),
-        params.outlier_band,
+        params.band_ppm,
+        params.test_units,
     )
+    estimate = test.estimate / SCORE_ONE
     certified = jnp.where(
-        params.paired_rule, v.best_at_vote + med_gain, masked_median(v.score, counted)
+        params.paired_rule, v.best_at_vote + estimate, masked_median(v.score, counted)
     )
     confirmed = certified >= v.claimed - params.claim_tolerance
     by_median = (certified >= v.best_at_vote + params.min_improvement) & confirmed
-    by_test = (lower >= params.test_gain) & (confirmed | params.keep_overclaimed)
+    by_test = test.accept & (confirmed | params.keep_overclaimed)
     by_votes = n_accept >= params.quorum_seats
     rule = jnp.where(params.median_rule, by_median, by_votes)
     accepted = v.valid & quorum & jnp.where(params.paired_rule, by_test, rule)
@@ -103,7 +112,7 @@ def tally(params: Params, v: Pending) -> tuple[Outcome, jax.Array, jax.Array]:
     good = decided & (v.quality >= v.best_true_at_vote + params.min_improvement)
     zeros = jnp.zeros(v.valid.shape, jnp.int64)
     # Paired rule: a seat sides with the outcome unless screened out.
-    agrees = jnp.where(params.paired_rule, kept, v.accept == accepted[:, None])
+    agrees = jnp.where(params.paired_rule, test.kept, v.accept == accepted[:, None])
     outcome = Outcome(
         accepted=accepted,
         rejected=rejected,
@@ -115,8 +124,8 @@ def tally(params: Params, v: Pending) -> tuple[Outcome, jax.Array, jax.Array]:
         new_best=jnp.zeros(v.valid.shape, bool),
         bad=bad,
         good=good,
-        gain=jnp.where(v.valid, med_gain, jnp.nan),
-        lower=jnp.where(v.valid, lower, jnp.nan),
+        gain=jnp.where(v.valid & (test.n_kept > 0), estimate, jnp.nan),
+        lower=jnp.where(v.valid, test.lower / SCORE_ONE, jnp.nan),
     )
     return outcome, counted, agrees
 
@@ -137,8 +146,11 @@ def _registry(
         params.max_reward_per_block,
         jnp.maximum(params.emission_cap - state.emitted, 0),
     )
-    inc_obs = masked_median_mid(v.incumbent, counted & jnp.isfinite(v.incumbent))
-    weight = jnp.sum(counted, axis=1).astype(jnp.float64)
+    inc_ok = counted & jnp.isfinite(v.incumbent)
+    inc_obs = median_units(score_units(v.incumbent), inc_ok)
+    has_inc = jnp.any(inc_ok, axis=1)
+    weight = jnp.sum(counted, axis=1).astype(jnp.int64)
+    estimate = jnp.nan_to_num(out.gain)
     paired = params.paired_rule
 
     def settle(carry, j):
@@ -146,21 +158,19 @@ def _registry(
         t = v.task[j]
         same = v.incumbent_id[j] == best_id[t]
         fresh = (
-            paired
-            & params.recertify
-            & v.valid[j]
-            & same
-            & (weight[j] > 0)
-            & jnp.isfinite(inc_obs[j])
+            paired & params.recertify & v.valid[j] & same & (weight[j] > 0) & has_inc[j]
         )
-        w_new = best_w[t] + jnp.where(fresh, weight[j], 0.0)
-        recert = (best_w[t] * best[t] + weight[j] * inc_obs[j]) / jnp.maximum(
-            w_new, 1e-300
+        old_w = jnp.round(best_w[t]).astype(jnp.int64)
+        w_new = old_w + jnp.where(fresh, weight[j], 0)
+        recert = jnp.floor_divide(
+            old_w * score_units(best[t]) + weight[j] * inc_obs[j],
+            jnp.maximum(w_new, 1),
         )
-        best = best.at[t].set(jnp.where(fresh, recert, best[t]))
-        best_w = best_w.at[t].set(w_new)
+        best = best.at[t].set(jnp.where(fresh, recert / SCORE_ONE, best[t]))
+        best_w = best_w.at[t].set(w_new.astype(best_w.dtype))
         base = jnp.where(same, best[t], v.best_at_vote[j])
-        value = jnp.where(paired, base + out.gain[j], out.certified[j])
+        paired_value = score_units(base) / SCORE_ONE + estimate[j]
+        value = jnp.where(paired, paired_value, out.certified[j])
         ok = out.accepted[j]
         paid = jnp.where(out.overclaim[j], -jnp.inf, jnp.minimum(value, v.claimed[j]))
         gain = jnp.where(ok, jnp.maximum(paid - best[t], 0.0), 0.0)

@@ -49,8 +49,8 @@ A commitment is modelled by the payload it binds (stored in the state, never
 read by the rules before its reveal): a reveal "matches" when it repeats the
 committed payload. Scores are integers in units of ``2**-20``
 (:data:`nasjax.protocol.evm.SCORE_ONE`), so both engines decide on the same
-numbers. Votes carry a score and an accept flag: the ``supermajority`` and
-``median`` rules (the paired rule's revealed gains are not modelled here).
+numbers. Votes carry an accept flag, a score of the candidate and a score of
+the incumbent; the paired rule's gain is their difference.
 
 Unbonding: a request in block ``t`` (or between ``t`` and ``t + 1``) is
 released to the liquid balance at the end of block ``t + D``, as
@@ -187,12 +187,15 @@ class ProposeReveal:
 
 @dataclasses.dataclass(frozen=True)
 class VoteCommit:
-    """Validator ``node`` commits its hidden vote on proposal ``pid``."""
+    """Validator ``node`` commits its hidden vote on proposal ``pid``: its
+    accept flag, its score of the candidate and (paired rule) of the
+    incumbent on the same blocks."""
 
     node: int
     pid: int
     accept: bool
     score: int
+    incumbent: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,6 +206,7 @@ class VoteReveal:
     pid: int
     accept: bool
     score: int
+    incumbent: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -607,7 +611,7 @@ def _propose_reveal(params: Params, es: EventState, node, pid, task, claimed):
 
 
 @jax.jit
-def _vote_commit(params: Params, es: EventState, node, pid, accept, score):
+def _vote_commit(params: Params, es: EventState, node, pid, accept, score, incumbent):
     known, i = _node(es, node)
     s, op = es.core, es.opened
     settling, js = _find(s.voting, pid)
@@ -627,6 +631,12 @@ def _vote_commit(params: Params, es: EventState, node, pid, accept, score):
     op = op.replace(
         accept=op.accept.at[j].set(jnp.where(mask, accept, op.accept[j])),
         score=op.score.at[j].set(jnp.where(mask, _score(score), op.score[j])),
+        incumbent=op.incumbent.at[j].set(
+            jnp.where(mask, _score(incumbent), op.incumbent[j])
+        ),
+        gain=op.gain.at[j].set(
+            jnp.where(mask, _score(score) - _score(incumbent), op.gain[j])
+        ),
     )
     votes = es.opened_votes.at[j].set(es.opened_votes[j] | mask)
     return _keep_if(code, es.replace(opened=op, opened_votes=votes), es), code
@@ -656,11 +666,15 @@ def _put(es: EventState, settling: jax.Array, stage: Pending) -> EventState:
 
 
 @jax.jit
-def _vote_reveal(params: Params, es: EventState, node, pid, accept, score):
+def _vote_reveal(params: Params, es: EventState, node, pid, accept, score, incumbent):
     known, _ = _node(es, node)
     settling, opened, stage, votes, j = _live(es, pid)
     mask, committed, f = _vote_of(stage, votes, j, node)
-    same = (stage.accept[j, f] == accept) & (stage.score[j, f] == _score(score))
+    same = (
+        (stage.accept[j, f] == accept)
+        & (stage.score[j, f] == _score(score))
+        & (stage.incumbent[j, f] == _score(incumbent))
+    )
     code = _check(
         (~es.in_block, _E["NoBlockOpen"]),
         (~known, _E["UnknownNode"]),
@@ -758,13 +772,13 @@ def _h_reveal(params: Params, es: EventState, ev: ProposeReveal):
 
 def _h_vote(params: Params, es: EventState, ev: VoteCommit):
     args = (_i64(ev.node), _i64(ev.pid), jnp.asarray(ev.accept), _i64(ev.score))
-    es, code = _vote_commit(params, es, *args)
+    es, code = _vote_commit(params, es, *args, _i64(ev.incumbent))
     return es, _result(code)
 
 
 def _h_vote_reveal(params: Params, es: EventState, ev: VoteReveal):
     args = (_i64(ev.node), _i64(ev.pid), jnp.asarray(ev.accept), _i64(ev.score))
-    es, code = _vote_reveal(params, es, *args)
+    es, code = _vote_reveal(params, es, *args, _i64(ev.incumbent))
     return es, _result(code)
 
 
@@ -793,19 +807,14 @@ def apply_event(
     """Apply one event: the new state (unchanged if rejected) and the result.
 
     Args:
-        params: Core parameters (``supermajority`` or ``median`` rule).
+        params: Core parameters (any rule).
         es: The state before the event.
         event: The event; node ids, pids, tasks, amounts and scores are
             non-negative integers below ``2**63``.
 
     Returns:
         ``(state, Result)``.
-
-    Raises:
-        ValueError: Under the paired rule (votes here carry no gains).
     """
-    if bool(params.paired_rule):
-        raise ValueError("the event-level API settles supermajority or median votes")
     with x64_mode():
         return _HANDLERS[type(event)](params, es, event)
 

@@ -7,9 +7,15 @@ voting, sortition seed, reward and slashing rules of
 integers in units of ``2**-20`` (:data:`SCORE_ONE`); the simulator's float
 thresholds are turned into integer ones that decide identically for scores
 on that grid (``min_improvement`` rounded up, ``claim_tolerance`` down).
+``contracts/Tally.vy`` decides each proposal from its committee's votes
+(quorum, the supermajority, median or paired rule, the over-claim test, who
+voted with the outcome); the market calls it and moves the money. Its paired
+test is :func:`nasjax.protocol.paired.paired_test_units`, integer for
+integer. A vote reveals its score of the candidate and of the incumbent
+(the paired gain is their difference).
 
 :class:`MarketChain` compiles (once per process, cached on disk by
-titanoboa) and deploys the contract, registers the nodes' genesis holdings
+titanoboa) and deploys both contracts, registers the nodes' genesis holdings
 and sends every transaction as the node that signs it; every event is kept
 in :attr:`MarketChain.events` so that :func:`replay_events` can rebuild every
 node's holdings and the supply from the events alone.
@@ -25,19 +31,25 @@ import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from nasjax.protocol.config import ProtocolConfig
+from nasjax.protocol.paired import (
+    SCORE_ONE,
+    paired_band_ppm,
+    paired_margin_units,
+    t2_table,
+)
 from nasjax.protocol.tokens import to_ppm, to_units
 
 CONTRACTS = Path(__file__).parent / "contracts"
 """Folder of the Vyper sources."""
 
-SCORE_BITS: int = 20
-SCORE_ONE: int = 2**SCORE_BITS
-"""Contract score units per 1.0 of accuracy."""
+T2_LEN: int = 65
+"""Entries of the contract's squared-quantile table (dof 0 .. 64)."""
 
 BUCKETS: tuple[str, ...] = (
     "liquid",
@@ -71,7 +83,7 @@ def to_score_units(score: Any) -> int:
 
 def market_params(cfg: ProtocolConfig) -> tuple[Any, ...]:
     """The contract's ``Params`` struct (as a tuple) of a config."""
-    c, e = cfg.consensus, cfg.economics
+    c, e, q = cfg.consensus, cfg.economics, cfg.acceptance
     quorum = max(math.ceil(c.quorum * c.committee_size - 1e-9), 1)
     return (
         to_units(e.min_bond),
@@ -95,15 +107,32 @@ def market_params(cfg: ProtocolConfig) -> tuple[Any, ...]:
         c.proposals_per_block,
         c.committee_size,
         c.n_tasks,
+        c.rule == "paired",
+        q.recertify,
+        q.keep_overclaimed,
+    )
+
+
+def tally_params(cfg: ProtocolConfig) -> tuple[Any, ...]:
+    """``Tally.vy``'s constructor arguments: the paired test's constants
+    (trim and band in ppm, the null gain in score units, the squared Student
+    quantiles), as :func:`nasjax.protocol.state.make_params` computes them."""
+    c, q = cfg.consensus, cfg.acceptance
+    return (
+        to_ppm(q.trim),
+        paired_band_ppm(q.outlier_band),
+        paired_margin_units(q.margin_fraction * c.min_improvement),
+        [int(x) for x in t2_table(NormalDist().inv_cdf(q.confidence), T2_LEN - 1)],
     )
 
 
 @functools.cache
-def market_deployer() -> Any:
-    """The compiled ``Market.vy`` (a titanoboa deployer; compiled once)."""
+def market_deployer(name: str = "Market") -> Any:
+    """The compiled ``Market.vy`` (or ``Tally.vy``): a titanoboa deployer,
+    compiled once."""
     import boa
 
-    return boa.load_partial(str(CONTRACTS / "Market.vy"))
+    return boa.load_partial(str(CONTRACTS / f"{name}.vy"))
 
 
 def _plain(value: Any) -> Any:
@@ -156,6 +185,25 @@ def make_nodes(seed: int, n: int) -> list[Node]:
     return nodes
 
 
+def vote_commitment(
+    pid: int,
+    accept: bool,
+    score: int,
+    incumbent: int,
+    salt_: bytes,
+    rnd: int,
+    voter: str,
+) -> bytes:
+    """``keccak256(abi_encode(pid, accept, score, incumbent, salt, round,
+    voter))``: the commitment ``Market.commit_vote`` stores."""
+    return _keccak(
+        _abi(
+            ["uint256", "bool", "uint256", "uint256", "bytes32", "uint256", "address"],
+            [pid, accept, score, incumbent, salt_, rnd, voter],
+        )
+    )
+
+
 def salt(*ids: int) -> bytes:
     """A deterministic 32-byte salt for a commitment."""
     return _keccak(b"nasjax-salt", _abi(["uint256"] * len(ids), list(ids)))
@@ -194,10 +242,12 @@ class MarketChain:
         self.nodes = make_nodes(seed, len(liquid))
         self.events: list[dict[str, Any]] = []
         self.n_tx = 0
+        self.tally = market_deployer("Tally").deploy(*tally_params(cfg))
         self.contract = market_deployer().deploy(
             self.params,
             [to_score_units(b) for b in best],
             _keccak(b"nasjax-beacon", _abi(["uint256"], [seed])),
+            self.tally.address,
             value=cap,
         )
         self._log()
@@ -272,23 +322,27 @@ class MarketChain:
         return "", out
 
     def vote_hash(
-        self, pid: int, accept: bool, score: int, salt_: bytes, rnd: int, voter: int
+        self,
+        pid: int,
+        accept: bool,
+        score: int,
+        incumbent: int,
+        salt_: bytes,
+        rnd: int,
+        voter: int,
     ) -> bytes:
         """The commitment of a vote (as ``Market.vote_commitment``)."""
-        return _keccak(
-            _abi(
-                ["uint256", "bool", "uint256", "bytes32", "uint256", "address"],
-                [pid, accept, score, salt_, rnd, self.nodes[voter].address],
-            )
+        return vote_commitment(
+            pid, accept, score, incumbent, salt_, rnd, self.nodes[voter].address
         )
 
-    def vote_message(self, pid: int, accept: bool, score: int) -> bytes:
+    def vote_message(self, pid: int, accept: bool, score: int, incumbent: int) -> bytes:
         """The hash a validator signs for a vote (as ``Market.vote_message``)."""
         domain = _keccak(b"nasjax-vote-v1")
         return _keccak(
             _abi(
-                ["bytes32", "address", "uint256", "bool", "uint256"],
-                [domain, self.contract.address, pid, accept, score],
+                ["bytes32", "address", "uint256", "bool", "uint256", "uint256"],
+                [domain, self.contract.address, pid, accept, score, incumbent],
             )
         )
 
@@ -301,20 +355,24 @@ class MarketChain:
             )
         )
 
-    def equivocate(self, pid: int, node: int, accept: bool, score: int) -> None:
+    def equivocate(
+        self, pid: int, node: int, accept: bool, score: int, incumbent: int = 0
+    ) -> None:
         """Submit evidence of two conflicting signed votes of ``node`` on ``pid``."""
         nd = self.nodes[node]
-        sig_a = nd.sign(self.vote_message(pid, accept, score))
-        sig_b = nd.sign(self.vote_message(pid, not accept, score))
+        sig_a = nd.sign(self.vote_message(pid, accept, score, incumbent))
+        sig_b = nd.sign(self.vote_message(pid, not accept, score, incumbent))
         self.tx(
             "report_equivocation",
             pid,
             node,
             accept,
             score,
+            incumbent,
             sig_a,
             not accept,
             score,
+            incumbent,
             sig_b,
         )
 

@@ -15,8 +15,8 @@ results can be compared as they are.
 :func:`compare_events` then requires the contract to hold exactly what the
 JAX state holds: every node's liquid, bonded, unbonding and escrowed units,
 the supply and its identity, units emitted, burned and slashed (per cause),
-each task's best score, the model and proposal counters and the block
-schedule.
+each task's best score and the evidence behind it (re-certification), the
+model and proposal counters and the block schedule.
 
 Requires the ``chain`` extra (``titanoboa``).
 """
@@ -52,6 +52,7 @@ from nasjax.protocol.evm import (
     require_same_holdings,
     salt,
     to_score_units,
+    vote_commitment,
 )
 from nasjax.protocol.x64 import x64_mode
 
@@ -76,25 +77,27 @@ def _proposal_hash(chain: MarketChain, task: int, claimed: int, pid: int, node: 
     )
 
 
-def _vote_hash(
-    chain: MarketChain, pid: int, accept: bool, score: int, rnd: int, node: int
-) -> bytes:
-    return _keccak(
-        _abi(
-            ["uint256", "bool", "uint256", "bytes32", "uint256", "address"],
-            [pid, accept, score, salt(pid, node, rnd), rnd, _address(chain, node)],
-        )
+def _vote_hash(chain: MarketChain, event: VoteCommit, rnd: int) -> bytes:
+    """The commitment of a vote (salted by proposal, voter and round)."""
+    return vote_commitment(
+        event.pid,
+        event.accept,
+        event.score,
+        event.incumbent,
+        salt(event.pid, event.node, rnd),
+        rnd,
+        _address(chain, event.node),
     )
 
 
 def _evidence(chain: MarketChain, ev: Evidence) -> tuple[str, Any]:
     if ev.offender < len(chain.nodes):
         nd = chain.nodes[ev.offender]
-        sig_a = nd.sign(chain.vote_message(ev.pid, True, 0))
-        sig_b = nd.sign(chain.vote_message(ev.pid, False, 0))
+        sig_a = nd.sign(chain.vote_message(ev.pid, True, 0, 0))
+        sig_b = nd.sign(chain.vote_message(ev.pid, False, 0, 0))
     else:
         sig_a = sig_b = bytes(65)
-    args = (ev.pid, ev.offender, True, 0, sig_a, False, 0, sig_b)
+    args = (ev.pid, ev.offender, True, 0, 0, sig_a, False, 0, 0, sig_b)
     return chain.try_tx("report_equivocation", *args)
 
 
@@ -145,9 +148,7 @@ def send_event(chain: MarketChain, event: Event) -> Result:
         )
     if isinstance(event, VoteCommit):
         rnd = int(c.block_number())
-        digest = _vote_hash(
-            chain, event.pid, event.accept, event.score, rnd, event.node
-        )
+        digest = _vote_hash(chain, event, rnd)
         err, _ = chain.try_tx(
             "commit_vote", event.pid, digest, sender=sender(event.node)
         )
@@ -158,6 +159,7 @@ def send_event(chain: MarketChain, event: Event) -> Result:
             event.pid,
             event.accept,
             event.score,
+            event.incumbent,
             salt(event.pid, event.node, rnd),
             rnd,
         )
@@ -191,6 +193,7 @@ def compare_events(chain: MarketChain, es: EventState) -> None:
             "burned": int(s.burned),
             "slashed": [int(x) for x in np.asarray(s.slashed)],
             "best": [to_score_units(x) for x in np.asarray(s.best_score)],
+            "best weight": [round(float(x)) for x in np.asarray(s.best_weight)],
             "models": int(s.n_models),
             "proposals": int(s.n_proposals),
             "in block": in_block,
@@ -204,6 +207,7 @@ def compare_events(chain: MarketChain, es: EventState) -> None:
         "burned": int(c.burned()),
         "slashed": [int(c.slashed(k)) for k in range(3)],
         "best": [int(c.best_score(t)) for t in range(len(jax_values["best"]))],
+        "best weight": [int(c.best_weight(t)) for t in range(len(jax_values["best"]))],
         "models": int(c.n_models()),
         "proposals": int(c.n_proposals()),
         "in block": bool(c.in_block()),

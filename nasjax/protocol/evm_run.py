@@ -29,8 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from nasjax.protocol.agents import surrogate_proposals, surrogate_scores
+from nasjax.protocol.agents import surrogate_proposals
 from nasjax.protocol.config import ProtocolConfig
+from nasjax.protocol.economics import finalize
 from nasjax.protocol.evm import (
     ChainError,
     MarketChain,
@@ -40,7 +41,13 @@ from nasjax.protocol.evm import (
     to_score_units,
 )
 from nasjax.protocol.state import escrow, init_state, make_params, supply
-from nasjax.protocol.step import block_keys, committees, jit_step, proposers
+from nasjax.protocol.step import (
+    block_keys,
+    committees,
+    jit_step,
+    proposers,
+    surrogate_evaluations,
+)
 from nasjax.protocol.tokens import PPM
 from nasjax.protocol.types import BlockEvents, BlockInputs, Params, State
 from nasjax.protocol.x64 import x64, x64_mode
@@ -49,20 +56,27 @@ from nasjax.protocol.x64 import x64, x64_mode
 @x64
 @jax.jit
 def _surrogate_inputs(params: Params, state: State, key: jax.Array):
-    """The surrogate agents' proposals and the committees' raw scores."""
+    """The surrogate agents' proposals and the committees' raw scores (of
+    the candidates and, paired rule, of the incumbents)."""
     keys = block_keys(key)
     seats = committees(params, state)
-    scores = surrogate_scores(params, keys.evaluate, state.committed, seats)
+    after, _, _ = finalize(params, state)
+    scores, incumbent = surrogate_evaluations(params, keys.evaluate, after, seats)
     who, ok = proposers(params, state, key)
     batch = surrogate_proposals(params, keys.propose, state, who, ok)
-    return scores, batch
+    return scores, incumbent, batch
 
 
 def block_inputs(params: Params, state: State, key: jax.Array) -> BlockInputs:
     """One block's inputs with claims and scores on the contract's grid."""
-    scores, batch = _surrogate_inputs(params, state, key)
+    scores, incumbent, batch = _surrogate_inputs(params, state, key)
     batch = batch._replace(claimed=jnp.asarray(quantize(batch.claimed)))
-    return BlockInputs(key, proposals=batch, scores=jnp.asarray(quantize(scores)))
+    return BlockInputs(
+        key,
+        proposals=batch,
+        scores=jnp.asarray(quantize(scores)),
+        incumbent_scores=jnp.asarray(quantize(incumbent)),
+    )
 
 
 def _np(tree: Any) -> Any:
@@ -96,10 +110,11 @@ def settle_block(chain: MarketChain, t: int, ev: BlockEvents) -> list[int]:
         pid = int(fin.pid[j])
         for i, v in _unique(fin.seats[j]):
             accept, score = bool(fin.accept[j, i]), to_score_units(fin.score[j, i])
+            incumbent = to_score_units(fin.incumbent[j, i])
             if fin.equivocated[j, i]:
-                chain.equivocate(pid, v, accept, score)
+                chain.equivocate(pid, v, accept, score, incumbent)
             elif fin.revealed[j, i]:
-                args = (pid, accept, score, salt(pid, v, t - 1), t - 1)
+                args = (pid, accept, score, incumbent, salt(pid, v, t - 1), t - 1)
                 chain.tx("reveal_vote", *args, sender=v)
     n_events = len(chain.events)
     chain.tx("finalize_block")
@@ -118,7 +133,10 @@ def settle_block(chain: MarketChain, t: int, ev: BlockEvents) -> list[int]:
                 bool(voting.accept[j, i]),
                 to_score_units(voting.score[j, i]),
             )
-            digest = chain.vote_hash(pid, accept, score, salt(pid, v, t), t, v)
+            incumbent = to_score_units(voting.incumbent[j, i])
+            digest = chain.vote_hash(
+                pid, accept, score, incumbent, salt(pid, v, t), t, v
+            )
             chain.tx("commit_vote", pid, digest, sender=v)
 
     for j in np.flatnonzero(com.valid):
@@ -178,10 +196,17 @@ def compare(chain: MarketChain, state: State, t: int) -> None:
     sums = chain.check_supply()
     if sums["supply"] != jax_supply:
         raise ChainError(f"block {t}: supply evm {sums['supply']} != jax {jax_supply}")
+    weights = np.asarray(state.best_weight)
     for task, best in enumerate(np.asarray(state.best_score)):
         got = int(chain.contract.best_score(task))
         if got != to_score_units(best):
             raise ChainError(f"block {t}: best of task {task} evm {got} != jax {best}")
+        got = int(chain.contract.best_weight(task))
+        if got != round(float(weights[task])):
+            raise ChainError(
+                f"block {t}: evidence behind task {task}'s best evm {got} != "
+                f"jax {weights[task]}"
+            )
 
 
 def run_on_chain(

@@ -40,7 +40,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nasjax.protocol.evm import _abi, _keccak, quantize, to_score_units
+from nasjax.protocol.evm import (
+    _abi,
+    _keccak,
+    quantize,
+    to_score_units,
+    vote_commitment,
+)
 from nasjax.protocol.node_state import (
     atomic_write,
     load_key,
@@ -64,14 +70,6 @@ def proposal_commitment(task: int, claimed: int, salt: bytes, address: str) -> b
     """``keccak256(abi_encode(task, claimed, salt, proposer))`` (as the contract)."""
     types = ["uint256", "uint256", "bytes32", "address"]
     return _keccak(_abi(types, [task, claimed, salt, address]))
-
-
-def vote_commitment(
-    pid: int, accept: bool, score: int, salt: bytes, rnd: int, address: str
-) -> bytes:
-    """``keccak256(abi_encode(pid, accept, score, salt, round, voter))``."""
-    types = ["uint256", "bool", "uint256", "bytes32", "uint256", "address"]
-    return _keccak(_abi(types, [pid, accept, score, salt, rnd, address]))
 
 
 def scheduled(index: int, block: int, n_nodes: int, slots: int, n_blocks: int) -> bool:
@@ -223,7 +221,7 @@ class ProtocolNode:
             onchain = self.view("vote_of", pid, self.index)
             if onchain[2] and not onchain[3] and not onchain[4]:
                 salt = bytes.fromhex(v["salt"])
-                args = (pid, v["accept"], v["score"], salt, v["round"])
+                args = (pid, v["accept"], v["score"], v["incumbent"], salt, v["round"])
                 if not self.tx("reveal_vote", *args):
                     continue  # retried next poll while the window is open
                 self.log(f"revealed vote on {pid}")
@@ -293,13 +291,22 @@ class ProtocolNode:
                 v = {
                     "accept": bool(accept),
                     "score": score,
+                    # The certified best stands for the incumbent: the rules
+                    # a node process runs (not the paired one) ignore it.
+                    "incumbent": int(prop[8]),
                     "salt": secrets.token_bytes(32).hex(),
                     "round": t,
                 }
                 self.state["votes"][str(pid)] = v
                 self.save()
             digest = vote_commitment(
-                pid, v["accept"], v["score"], bytes.fromhex(v["salt"]), t, self.address
+                pid,
+                v["accept"],
+                v["score"],
+                v["incumbent"],
+                bytes.fromhex(v["salt"]),
+                t,
+                self.address,
             )
             if self.tx("commit_vote", pid, digest):
                 self.log(f"committed vote on {pid} ({v['accept']}, {v['score']})")

@@ -12,7 +12,14 @@ The committee first screens out gains more than ``band`` robust standard
 deviations (median and MAD, 50% breakdown) from the median, then runs
 Yuen's trimmed paired t-test (:func:`paired_test`) on the rest: the
 20%-trimmed mean of the seats' gains, a winsorised standard error and a
-Student quantile with ``h - 1`` degrees of freedom. Measured (``tests/
+Student quantile with ``h - 1`` degrees of freedom.
+
+The core decides with :func:`paired_test_units`, the same test in exact
+integer arithmetic on gains in units of ``2**-20`` (squares compared in 128
+bits, the quantile from a table of its squares rounded up), which the
+market contract (``contracts/Tally.vy``) computes identically; the float
+:func:`paired_test` is its reference (the two decide alike away from the
+bound, ``tests/protocol/test_paired.py``). Measured (``tests/
 protocol/test_paired.py``): about the stated false-accept rate at zero gain,
 over 80% power at a gain of one seat standard deviation with 16 seats, and
 a minority of colluding seats moves it little: gross values (an echoed
@@ -23,8 +30,14 @@ winsorised spread with every step they push the mean.
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from nasjax.protocol.tokens import PPM, product_at_least
 
 MAD_TO_STD: float = 1.4826
 """``std = 1.4826 * MAD`` for normal data."""
@@ -128,3 +141,195 @@ def paired_test(
     lower = jnp.where((m > 1) & (h > 1) & (h_eff > 1), estimate - t * se, -jnp.inf)
     estimate = jnp.where(n > 0, estimate, jnp.nan)
     return estimate, jnp.where(n > 0, lower, jnp.nan), ok, m
+
+
+# -- the same test in integer score units (what the contract computes) --------
+
+SCORE_BITS: int = 20
+SCORE_ONE: int = 2**SCORE_BITS
+"""Integer score units per 1.0 of a score (the contract's grid)."""
+
+GAIN_LIMIT: int = 2 * SCORE_ONE
+"""Revealed gains are clipped to ``[-2, 2]`` (scores are accuracies), which
+keeps every product of the exact test within 128 bits."""
+
+_MASKED: int = 2**40
+"""Sort key of seats that do not count (above every clipped gain)."""
+
+
+def score_units(x: jax.Array) -> jax.Array:
+    """``int64[...]`` scores (or gains) rounded to integer units of ``2**-20``
+    (non-finite values become 0: mask them)."""
+    x = jnp.asarray(x, jnp.float64)
+    return jnp.round(jnp.where(jnp.isfinite(x), x, 0.0) * SCORE_ONE).astype(jnp.int64)
+
+
+T2_DOF: int = 256
+"""Degrees of freedom the quantile table covers (larger committees use its
+last entry, a slightly conservative quantile)."""
+
+
+def t2_table(z: float, max_dof: int = T2_DOF) -> np.ndarray:
+    """``int64[max_dof + 1]`` squared Student quantiles in ppm, rounded up.
+
+    Entry ``d`` is ``ceil(t_d(z)**2 * 1e6)`` (:func:`student_quantile`;
+    entry 0 repeats entry 1). The exact test compares squares, so the table
+    is all it needs of the quantile function, and the contract receives the
+    same table at deployment.
+
+    Args:
+        z: Normal quantile of the confidence (``>= 0``).
+        max_dof: Largest degrees of freedom (a committee's seats).
+    """
+    if z < 0:
+        raise ValueError(f"the paired test needs a confidence >= 0.5 (z={z})")
+    out = np.zeros(max_dof + 1, np.int64)
+    for dof in range(1, max_dof + 1):
+        v = float(dof)
+        t = (
+            z
+            + (z**3 + z) / (4 * v)
+            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
+        )
+        out[dof] = math.ceil(t * t * PPM)
+    out[0] = out[1]
+    return out
+
+
+def paired_band_ppm(band: float) -> int:
+    """The outlier screen's band times :data:`MAD_TO_STD`, in ppm (0: none)."""
+    return round(band * MAD_TO_STD * PPM) if math.isfinite(band) else 0
+
+
+def paired_margin_units(gain: float) -> int:
+    """The test's null gain in integer score units, rounded up."""
+    return max(math.ceil(gain * SCORE_ONE - 1e-9), 0)
+
+
+def _pair_sum(sorted_x: jax.Array, n: jax.Array) -> jax.Array:
+    """Sum of the two middle values of each sorted row's first ``n``
+    (twice the median; meaningless where ``n == 0``)."""
+    lo = jnp.maximum((n - 1) // 2, 0)[..., None]
+    hi = jnp.maximum(n // 2, 0)[..., None]
+    a = jnp.take_along_axis(sorted_x, lo, axis=-1)[..., 0]
+    b = jnp.take_along_axis(sorted_x, hi, axis=-1)[..., 0]
+    return a + b
+
+
+def median_units(x: jax.Array, mask: jax.Array) -> jax.Array:
+    """``int64[P]`` median of ``x[P, C]`` (score units) over ``mask``: the
+    mean of the two middle values, floored (0 where the mask is empty)."""
+    n = jnp.sum(mask, axis=-1).astype(jnp.int64)
+    two = _pair_sum(jnp.sort(jnp.where(mask, x, _MASKED), axis=-1), n)
+    return jnp.where(n > 0, jnp.floor_divide(two, 2), 0)
+
+
+class UnitTest(NamedTuple):
+    """The exact paired test of each slot (:func:`paired_test_units`).
+
+    Attributes:
+        accept: ``bool[P]`` the lower confidence bound clears the margin.
+        estimate: ``int64[P]`` trimmed-mean gain in score units, floored
+            (0 where no seat is left).
+        lower: ``f64[P]`` the lower bound in score units (for reports only:
+            the decision is ``accept``); ``-inf`` where the test cannot run,
+            NaN where no seat is left.
+        kept: ``bool[P, C]`` seats that survived the outlier screen.
+        n_kept: ``int64[P]`` seats left after the screen.
+    """
+
+    accept: jax.Array
+    estimate: jax.Array
+    lower: jax.Array
+    kept: jax.Array
+    n_kept: jax.Array
+
+
+def paired_test_units(
+    gain: jax.Array,
+    counted: jax.Array,
+    t2_ppm: jax.Array,
+    trim_ppm: jax.Array | int,
+    distinct: jax.Array | None = None,
+    band_ppm: jax.Array | int = 0,
+    margin: jax.Array | int = 0,
+) -> UnitTest:
+    """:func:`paired_test` in exact integer arithmetic on score units.
+
+    The same screened Yuen test, computed so that the Vyper contract
+    (``Market.vy``, ``_paired_test``) reaches the identical decision:
+
+    * screen: with ``med2`` and ``mad4`` the sums of the two middle values of
+      the gains and of ``|2 gain - med2|`` (twice the median, four times the
+      MAD), a seat stays when ``2 |2 gain - med2| * 1e6 <= band_ppm * mad4``
+      (``band_ppm = round(band * 1.4826e6)``; ``0`` screens nothing);
+    * trim ``k = trim_ppm * n // 1e6`` from each end, ``S`` the sum of the
+      ``h = n - 2k`` left, ``W1``/``W2`` the sum and sum of squares of the
+      winsorised gains, ``Q = n W2 - W1**2``; then ``se**2 = Q / (h (h - 1)
+      m)`` (``m`` distinct validators);
+    * accept when ``D = S - margin * h >= 0`` and ``D**2 (h - 1) m 1e6 >=
+      t2_ppm[h_eff - 1] h Q``, i.e. ``S / h - t se >= margin``, with
+      ``h_eff`` the seats a validator-level trim would leave (as in
+      :func:`paired_test`).
+
+    Args:
+        gain: ``int64[P, C]`` revealed gains in score units (clipped to
+            :data:`GAIN_LIMIT`).
+        counted: ``bool[P, C]`` seats whose votes count.
+        t2_ppm: ``int64[D]`` squared Student quantiles (:func:`t2_table`).
+        trim_ppm: Share trimmed from each end, in ppm.
+        distinct: ``bool[P, C]`` the seat is its validator's first (None:
+            every seat is distinct).
+        band_ppm: Screening band times 1.4826, in ppm (0: no screen).
+        margin: The null gain in score units (``>= 0``).
+
+    Returns:
+        The :class:`UnitTest`.
+    """
+    g = jnp.clip(jnp.asarray(gain, jnp.int64), -GAIN_LIMIT, GAIN_LIMIT)
+    ok = jnp.asarray(counted, bool)
+    n0 = jnp.sum(ok, axis=-1).astype(jnp.int64)
+    med2 = _pair_sum(jnp.sort(jnp.where(ok, g, _MASKED), axis=-1), n0)
+    dev2 = jnp.abs(2 * g - med2[..., None])
+    mad4 = _pair_sum(jnp.sort(jnp.where(ok, dev2, _MASKED), axis=-1), n0)
+    band = jnp.asarray(band_ppm, jnp.int64)
+    within = 2 * dev2 * PPM <= band * mad4[..., None]
+    ok = ok & ((band <= 0) | within)
+    n = jnp.sum(ok, axis=-1).astype(jnp.int64)
+    m = n if distinct is None else jnp.sum(ok & distinct, axis=-1).astype(jnp.int64)
+    s = jnp.sort(jnp.where(ok, g, _MASKED), axis=-1)
+    trim = jnp.asarray(trim_ppm, jnp.int64)
+    k = trim * n // PPM
+    h = n - 2 * k
+    rank = jnp.arange(g.shape[-1])
+    middle = (rank >= k[..., None]) & (rank < (n - k)[..., None])
+    total = jnp.sum(jnp.where(middle, s, 0), axis=-1)
+    lo = jnp.take_along_axis(s, jnp.clip(k, 0, None)[..., None], axis=-1)
+    hi = jnp.take_along_axis(s, jnp.maximum(n - k - 1, 0)[..., None], axis=-1)
+    w = jnp.where(rank < n[..., None], jnp.clip(s, lo, hi), 0)
+    w1, w2 = jnp.sum(w, axis=-1), jnp.sum(w * w, axis=-1)
+    q = n * w2 - w1 * w1
+    h_eff = m - 2 * (trim * m // PPM)
+    t2 = jnp.asarray(t2_ppm, jnp.int64)
+    t2 = t2[jnp.clip(h_eff - 1, 0, t2.shape[-1] - 1)]
+    runs = (m > 1) & (h > 1) & (h_eff > 1)
+    d = total - jnp.asarray(margin, jnp.int64) * h
+    dd = jnp.where(runs & (d >= 0), d, 0)
+    accept = (
+        runs
+        & (d >= 0)
+        & product_at_least(dd * dd, jnp.maximum(h - 1, 0) * m * PPM, q, t2 * h)
+    )
+    hf = jnp.maximum(h, 1).astype(jnp.float64)
+    t_se = jnp.sqrt(
+        t2 / PPM * q / jnp.maximum((h * (h - 1) * m).astype(jnp.float64), 1.0)
+    )
+    lower = jnp.where(runs, total / hf - t_se, -jnp.inf)
+    return UnitTest(
+        accept=accept,
+        estimate=jnp.where(n > 0, jnp.floor_divide(total, jnp.maximum(h, 1)), 0),
+        lower=jnp.where(n > 0, lower, jnp.nan),
+        kept=ok,
+        n_kept=n,
+    )

@@ -268,19 +268,21 @@ class Market:
         return rows
 
 
-def compile_market(cache: Path | None = None) -> dict[str, Any]:
-    """``{"abi", "bytecode"}`` of ``Market.vy`` (compiled once per source).
+def compile_market(cache: Path | None = None, name: str = "Market") -> dict[str, Any]:
+    """``{"abi", "bytecode"}`` of ``Market.vy`` (or ``Tally.vy``: ``name``),
+    compiled once per source.
 
     Args:
         cache: Folder of the compiled JSON (default ``~/.cache/nasjax``,
             or ``$NASJAX_CACHE``).
+        name: The contract (``Market`` or ``Tally``).
     """
-    src = (CONTRACTS / "Market.vy").read_text()
+    src = (CONTRACTS / f"{name}.vy").read_text()
     import vyper
 
     tag = hashlib.sha256(f"{vyper.__version__}\n{src}".encode()).hexdigest()[:16]
     root = cache or Path(os.environ.get("NASJAX_CACHE", Path.home() / ".cache/nasjax"))
-    path = root / f"Market-{tag}.json"
+    path = root / f"{name}-{tag}.json"
     if path.is_file():
         return json.loads(path.read_text())
     out = vyper.compile_code(src, output_formats=["abi", "bytecode"])
@@ -299,7 +301,7 @@ def deploy(
     args: Sequence[Any],
     value: int = 0,
 ) -> Market:
-    """Deploy the market with constructor ``args``; returns the contract.
+    """Deploy a contract with constructor ``args``; returns it.
 
     Raises:
         RpcError: If the deployment reverts.
@@ -312,7 +314,7 @@ def deploy(
     )
     receipt = signer.send(None, data, value, gas=20_000_000)
     if int(receipt["status"], 16) != 1:
-        raise RpcError("deployment of Market.vy reverted")
+        raise RpcError("deployment reverted")
     return Market(rpc, receipt["contractAddress"], compiled["abi"])
 
 

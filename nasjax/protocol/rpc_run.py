@@ -54,6 +54,7 @@ from nasjax.protocol.evm import (
     _keccak,
     market_params,
     quantize,
+    tally_params,
     to_score_units,
     verify_events,
 )
@@ -326,17 +327,19 @@ def run_rpc(
     arch, _ = ev.genesis()
     best = float(quantize(ev.score(seed, arch)))
     compiled = compile_market()
+    tally_code = compile_market(name="Tally")
     anvil = Anvil(accounts=n + 1, log=out / "anvil.log").start()
     nodes = Nodes(out, n)
     try:
         rpc = Rpc(anvil.url)
         operator = Signer(rpc, dev_key(0, anvil.mnemonic))
         params = market_params(cfg)
+        tally = deploy(rpc, operator, tally_code, tally_params(cfg))
         market = deploy(
             rpc,
             operator,
             compiled,
-            [params, [to_score_units(best)], seed],
+            [params, [to_score_units(best)], seed, tally.address],
             value=params[5],
         )
         keys = [dev_key(i + 1, anvil.mnemonic) for i in range(n)]

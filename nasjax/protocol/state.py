@@ -11,6 +11,7 @@ import numpy as np
 
 from nasjax.protocol.agents import make_population
 from nasjax.protocol.config import ProtocolConfig
+from nasjax.protocol.paired import paired_band_ppm, paired_margin_units, t2_table
 from nasjax.protocol.sortition import beacon_data
 from nasjax.protocol.tokens import credit, to_ppm, to_units
 from nasjax.protocol.types import Params, Pending, State
@@ -71,11 +72,14 @@ def make_params(cfg: ProtocolConfig) -> Params:
         random_mean=f(s.random_mean),
         random_std=f(s.random_std),
         paired_rule=jnp.asarray(c.rule == "paired"),
-        accept_z=f(NormalDist().inv_cdf(q.confidence)),
+        t2_ppm=jnp.asarray(t2_table(NormalDist().inv_cdf(q.confidence)), jnp.int64),
         test_gain=f(q.margin_fraction * c.min_improvement),
-        trim=f(q.trim),
+        test_units=jnp.asarray(
+            paired_margin_units(q.margin_fraction * c.min_improvement), jnp.int64
+        ),
+        trim_ppm=ppm(q.trim),
         keep_overclaimed=jnp.asarray(q.keep_overclaimed),
-        outlier_band=f(q.outlier_band),
+        band_ppm=jnp.asarray(paired_band_ppm(q.outlier_band), jnp.int64),
         recertify=jnp.asarray(q.recertify),
         block_share=f(s.block_share),
         train_share=f(s.train_share),

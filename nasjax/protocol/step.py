@@ -126,6 +126,31 @@ def proposers(
     return select_proposers(block_keys(key).select, state.bonded, can_propose, n_slots)
 
 
+def surrogate_evaluations(
+    params: Params, key: jax.Array, state: State, seats: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """The surrogate committees' scores of the proposals revealed this block.
+
+    Args:
+        params: Core parameters.
+        key: The block's evaluation key (``BlockKeys.evaluate``).
+        state: State after this block's finalisation (its ``committed``
+            stage holds the proposals being voted on, its registry the
+            incumbents).
+        seats: ``int32[P, C]`` their committees.
+
+    Returns:
+        ``(scores f64[P, C], incumbent f64[P, C])``: the candidate's scores
+        and (paired rule; NaN otherwise) the incumbent's on the same blocks.
+    """
+    revealed = state.committed
+    plain = surrogate_scores(params, key, revealed, seats)
+    inc_true = state.best_true[revealed.task]
+    cand, inc = surrogate_paired_scores(params, key, revealed, seats, inc_true)
+    scores = jnp.where(params.paired_rule, cand, plain)
+    return scores, jnp.where(params.paired_rule, inc, jnp.nan)
+
+
 @x64
 def step(
     params: Params, state: State, inputs: BlockInputs, *, record_events: bool = True
@@ -154,13 +179,7 @@ def step(
     revealed = state.committed
     incumbent = None
     if inputs.scores is None:
-        plain = surrogate_scores(params, keys.evaluate, revealed, seats)
-        inc_true = state.best_true[revealed.task]
-        cand, inc = surrogate_paired_scores(
-            params, keys.evaluate, revealed, seats, inc_true
-        )
-        scores = jnp.where(params.paired_rule, cand, plain)
-        incumbent = jnp.where(params.paired_rule, inc, jnp.nan)
+        scores, incumbent = surrogate_evaluations(params, keys.evaluate, state, seats)
     else:
         scores = jnp.asarray(inputs.scores, jnp.float64)
         if inputs.incumbent_scores is not None:

@@ -64,6 +64,13 @@ def _below(x: tuple[jax.Array, jax.Array], y: tuple[jax.Array, jax.Array]):
     return (x[0] < y[0]) | ((x[0] == y[0]) & (x[1] < y[1]))
 
 
+def product_at_least(
+    a: jax.Array, b: jax.Array, c: jax.Array, d: jax.Array
+) -> jax.Array:
+    """``a * b >= c * d`` exactly (128-bit products) for non-negative int64s."""
+    return ~_below(_mul_wide(a, b), _mul_wide(c, d))
+
+
 def mul_div(a: jax.Array, b: jax.Array, c: jax.Array) -> jax.Array:
     """``floor(a * b / c)`` exactly, also where ``a * b`` overflows int64.
 

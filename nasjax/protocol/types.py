@@ -77,13 +77,15 @@ class Params:
         random_std: ``f64[]`` std of the quality of a random arch.
         paired_rule: ``bool[]`` decide by the paired test (takes precedence
             over ``median_rule``).
-        accept_z: ``f64[]`` standard normal quantile of the paired test's
-            confidence (turned into a Student quantile per committee).
-        test_gain: ``f64[]`` the paired test's null gain (score units).
-        trim: ``f64[]`` share of seats trimmed from each end by the test.
-        outlier_band: ``f64[]`` paired rule: a seat whose gain is more than
-            this many robust standard deviations from the committee's
-            median is screened out of the test and deviates.
+        t2_ppm: ``int64[257]`` squared Student quantiles of the paired
+            test's confidence per degrees of freedom, in ppm
+            (:func:`nasjax.protocol.paired.t2_table`).
+        test_gain: ``f64[]`` the paired test's null gain (scores).
+        test_units: ``int64[]`` the same in integer score units (rounded up).
+        trim_ppm: ``int64[]`` share of seats trimmed from each end, in ppm.
+        band_ppm: ``int64[]`` paired rule: a seat whose gain is more than
+            ``band_ppm / 1.4826e6`` robust standard deviations from the
+            committee's median is screened out of the test and deviates.
         keep_overclaimed: ``bool[]`` paired rule: accept an over-claimed
             candidate that passes the test (slashed, no reward).
         recertify: ``bool[]`` re-certify the incumbent's score with every
@@ -133,11 +135,12 @@ class Params:
     random_mean: jax.Array
     random_std: jax.Array
     paired_rule: jax.Array
-    accept_z: jax.Array
+    t2_ppm: jax.Array
     test_gain: jax.Array
-    trim: jax.Array
+    test_units: jax.Array
+    trim_ppm: jax.Array
     keep_overclaimed: jax.Array
-    outlier_band: jax.Array
+    band_ppm: jax.Array
     recertify: jax.Array
     block_share: jax.Array
     train_share: jax.Array

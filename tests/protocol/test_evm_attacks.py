@@ -17,6 +17,7 @@ CFG = ProtocolConfig(
 )
 SEATS = [1, 2, 3]
 SCORE = 560_000  # a vote's score (contract units)
+INCUMBENT = 524_288  # its score of the incumbent (0.5): the paired gain > 0
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,9 @@ def market():
 
 
 def commit(chain, pid, voter, rnd, accept=True):
-    digest = chain.vote_hash(pid, accept, SCORE, salt(pid, voter, rnd), rnd, voter)
+    digest = chain.vote_hash(
+        pid, accept, SCORE, INCUMBENT, salt(pid, voter, rnd), rnd, voter
+    )
     chain.tx("commit_vote", pid, digest, sender=voter)
 
 
@@ -54,7 +57,14 @@ def next_block(chain, seats):
 
 def reveal(chain, pid, voter, rnd, accept=True):
     chain.tx(
-        "reveal_vote", pid, accept, SCORE, salt(pid, voter, rnd), rnd, sender=voter
+        "reveal_vote",
+        pid,
+        accept,
+        SCORE,
+        INCUMBENT,
+        salt(pid, voter, rnd),
+        rnd,
+        sender=voter,
     )
 
 
@@ -139,20 +149,22 @@ def test_replayed_reveal_in_another_round(market):
     next_block(market, [])
     # Replaying round 1's reveal (round 1, its salt) against round 2's vote.
     with boa.reverts("ReplayedReveal"):
-        market.tx("reveal_vote", 2, True, SCORE, salt(1, 1, 1), 1, sender=1)
+        market.tx("reveal_vote", 2, True, SCORE, INCUMBENT, salt(1, 1, 1), 1, sender=1)
     reveal(market, 2, 1, 2)
 
 
 def test_equivocation_needs_two_conflicting_signed_votes(market):
     commit(market, 1, 2, 1)
     nd = market.nodes[2]
-    sig = nd.sign(market.vote_message(1, True, SCORE))
+    vote = (True, SCORE, INCUMBENT)
+    sig = nd.sign(market.vote_message(1, *vote))
     with boa.reverts("VotesDoNotConflict"):
-        market.tx("report_equivocation", 1, 2, True, SCORE, sig, True, SCORE, sig)
-    forged = market.nodes[3].sign(market.vote_message(1, False, SCORE))
+        market.tx("report_equivocation", 1, 2, *vote, sig, *vote, sig)
+    other = (False, SCORE, INCUMBENT)
+    forged = market.nodes[3].sign(market.vote_message(1, *other))
     with boa.reverts("BadSignature"):
-        market.tx("report_equivocation", 1, 2, True, SCORE, sig, False, SCORE, forged)
-    market.equivocate(1, 2, True, SCORE)
+        market.tx("report_equivocation", 1, 2, *vote, sig, *other, forged)
+    market.equivocate(1, 2, True, SCORE, INCUMBENT)
     next_block(market, [SEATS])
     with boa.reverts("Equivocated"):
         reveal(market, 1, 2, 1)

@@ -16,6 +16,7 @@ import pytest
 boa = pytest.importorskip("boa")
 
 from nasjax.protocol import (  # noqa: E402
+    PRESETS,
     AgentConfig,
     ConsensusConfig,
     EconomicsConfig,
@@ -26,10 +27,12 @@ from nasjax.protocol.cli import main  # noqa: E402
 from nasjax.protocol.evm import (  # noqa: E402
     SCORE_ONE,
     ChainError,
+    chain_snapshot,
     market_params,
     quantize,
     verify_events,
 )
+from nasjax.protocol.evm_run import run_on_chain  # noqa: E402
 
 CFG = ProtocolConfig(
     n_nodes=16,
@@ -111,5 +114,44 @@ def test_evm_chain_is_validated():
         dataclasses.replace(
             CFG, consensus=ConsensusConfig(committee_size=65, rule="median")
         )
-    with pytest.raises(ValueError, match="does not implement the paired test"):
-        dataclasses.replace(CFG, consensus=ConsensusConfig(rule="paired"))
+    with pytest.raises(ValueError, match=r"needs consensus\.commit_reveal"):
+        dataclasses.replace(
+            CFG, consensus=ConsensusConfig(rule="paired", commit_reveal=False)
+        )
+    with pytest.raises(ValueError, match="chain=rpc settles"):
+        dataclasses.replace(CFG, chain="rpc", n_nodes=8, consensus=ConsensusConfig())
+
+
+def test_paired_rule_settles_on_chain_as_in_jax():
+    """The default rule on the EVM: every block's balances, bonds, supply,
+    bests and accepted set equal the JAX core's (``run_on_chain`` compares
+    after every block), with accepted and rejected proposals, a screened-out
+    seat's deviation penalty and re-certified bests exercised."""
+    cfg = dataclasses.replace(
+        CFG,
+        consensus=dataclasses.replace(CFG.consensus, rule="paired"),
+    )
+    run = run_on_chain(cfg)
+    metrics = run["metrics"]
+    assert metrics["accepted"].sum() > 0 and metrics["rejected"].sum() > 0
+    assert metrics["deviations"].sum() > 0
+    assert run["accepted"] and run["chain"].n_tx > 100
+    # Re-certification: a best that moved in a block that accepted nothing.
+    best = metrics["best_score"][:, 0]
+    moved = np.flatnonzero(np.diff(best) != 0) + 1
+    assert any(metrics["accepted"][t] == 0 for t in moved)
+
+
+@pytest.mark.slow  # about 2 minutes: 100 nodes x 200 blocks through the EVM
+def test_default_preset_on_chain_equals_jax():
+    """The default preset (paired rule, 32 seats) on the embedded EVM for
+    100 nodes x 200 blocks: the contract equals the JAX state after every
+    block, supply is conserved and the replayed events give every balance."""
+    cfg = dataclasses.replace(PRESETS["default"], chain="evm", n_blocks=200)
+    run = run_on_chain(cfg)
+    metrics = run["metrics"]
+    assert cfg.n_nodes == 100 and cfg.consensus.rule == "paired"
+    assert metrics["accepted"].sum() > 0 and metrics["rejected"].sum() > 0
+    assert (metrics["supply"] == metrics["supply_expected"]).all()
+    chain = run["chain"]
+    verify_events(chain.events, chain_snapshot(chain))

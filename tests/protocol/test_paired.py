@@ -21,8 +21,16 @@ from nasjax.protocol import (
     x64_mode,
 )
 from nasjax.protocol.agents import paired_block_scores
-from nasjax.protocol.paired import paired_test
+from nasjax.protocol.paired import (
+    SCORE_ONE,
+    paired_band_ppm,
+    paired_test,
+    paired_test_units,
+    score_units,
+    t2_table,
+)
 from nasjax.protocol.step import jit_step
+from nasjax.protocol.tokens import PPM
 
 TRIALS = 20_000
 SEATS = 32
@@ -48,15 +56,16 @@ def accept_rate(params, gains, n_bad: int = 0, value: float = 0.0) -> float:
     with x64_mode():
         gains = jnp.asarray(gains, jnp.float64).at[:, :n_bad].set(value)
         counted = jnp.ones(gains.shape, bool)
-        _, lower, _, _ = paired_test(
-            gains,
+        test = paired_test_units(
+            score_units(gains),
             counted,
-            params.accept_z,
-            params.trim,
+            params.t2_ppm,
+            params.trim_ppm,
             None,
-            params.outlier_band,
+            params.band_ppm,
+            params.test_units,
         )
-        return float(jnp.mean(lower >= params.test_gain))
+        return float(jnp.mean(test.accept))
 
 
 def test_pairing_cancels_a_shared_block_effect():
@@ -176,3 +185,65 @@ def test_jit_step_equals_eager_step():
             else:
                 np.testing.assert_array_equal(a, b)
     assert int(np.asarray(eager[1].metrics.accepted + eager[1].metrics.rejected)) > 0
+
+
+def _first_seats(seats: np.ndarray) -> np.ndarray:
+    """``bool[P, C]`` each seat is its validator's first (numpy)."""
+    out = np.zeros(seats.shape, bool)
+    for p, row in enumerate(seats):
+        _, first = np.unique(row, return_index=True)
+        out[p, first] = True
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_integer_test_decides_as_the_float_test(seed):
+    """On gains on the score grid, :func:`paired_test_units` (what the
+    contract computes) screens the same seats as :func:`paired_test`, decides
+    the same, and its estimate is the float one floored to the grid."""
+    rng = np.random.default_rng(seed)
+    p, c, z = 400, 32, 2.878
+    gains = rng.normal(rng.uniform(-0.02, 0.03, (p, 1)), 0.01, (p, c))
+    gains[::3, :6] = gains[::3, :1]  # ties and a clump
+    gains[1::4, :3] = 0.3  # gross outliers for the screen
+    units = np.round(gains * SCORE_ONE).astype(np.int64)
+    counted = rng.uniform(size=(p, c)) < 0.9
+    distinct = _first_seats(rng.integers(0, 20, (p, c)))
+    with x64_mode():
+        est, lower, kept, _ = paired_test(
+            units / SCORE_ONE, counted, z, 0.2, distinct, 6.0
+        )
+        test = paired_test_units(
+            units, counted, t2_table(z), 200_000, distinct, paired_band_ppm(6.0), 0
+        )
+        est, lower, kept = (np.asarray(x) for x in (est, lower, kept))
+        np.testing.assert_array_equal(np.asarray(test.kept), kept)
+        clear = np.abs(lower) > 1e-6  # away from the bound (t is rounded up)
+        np.testing.assert_array_equal(np.asarray(test.accept)[clear], lower[clear] >= 0)
+        assert clear.mean() > 0.95 and 0.1 < np.mean(lower >= 0) < 0.9
+        np.testing.assert_array_equal(
+            np.asarray(test.estimate), np.floor(est * SCORE_ONE + 1e-9)
+        )
+
+
+def test_integer_test_is_exact_at_its_bound():
+    """A bound met with equality is accepted, one unit less is not: the
+    decision is an exact integer comparison, not a float one."""
+    with x64_mode():
+        t2 = np.full(257, 4 * PPM, np.int64)  # t = 2 for every dof
+        # Gains 0, 2, 4, 6 (units): mean 3, Q = n W2 - W1**2 = 4 * 56 - 144 = 80,
+        # se**2 = Q / (h (h - 1) m) = 80 / 48: the bound 3 - 2 se = 0.42 clears
+        # a margin of 0 units, not one of 1.
+        gains = np.array([[0, 2, 4, 6]], np.int64)
+        counted = np.ones(gains.shape, bool)
+        ok = paired_test_units(gains, counted, t2, 0, None, 0, 0)
+        assert bool(ok.accept[0]) and int(ok.estimate[0]) == 3
+        assert not bool(paired_test_units(gains, counted, t2, 0, None, 0, 1).accept[0])
+        # Equality: D**2 (h - 1) m 1e6 == t2 h Q with all gains equal (Q = 0).
+        flat = np.full((1, 4), 5, np.int64)
+        assert bool(paired_test_units(flat, counted, t2, 0, None, 0, 5).accept[0])
+        assert not bool(paired_test_units(flat, counted, t2, 0, None, 0, 6).accept[0])
+        # Negative trimmed means floor toward minus infinity, like the contract.
+        odd = np.array([[0, 2, 4, 7]], np.int64)
+        neg = paired_test_units(-odd, counted, t2, 0, None, 0, 0)
+        assert int(neg.estimate[0]) == -4 and not bool(neg.accept[0])  # -13 / 4

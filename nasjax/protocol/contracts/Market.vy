@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title nasjax proposal market
 @notice Staking, proposal deposits, commit-reveal voting, a sortition seed,
@@ -12,6 +13,9 @@
         send their own transactions in between. Every change of a node's
         holdings logs a Move(node, src, dst, amount) so the events alone
         replay every balance and the supply (nasjax.protocol.evm.replay).
+        How a committee's votes decide a proposal is Tally.vy's (a contract
+        of its own, deployed first): together they would exceed the 24 KiB
+        code-size limit, which is also why this one is optimised for size.
 """
 
 PPM: constant(uint256) = 1_000_000
@@ -67,6 +71,10 @@ struct Params:
     n_slots: uint256
     committee_size: uint256
     n_tasks: uint256
+    # The paired rule: the committee's test is the PairedTest contract.
+    paired_rule: bool
+    recertify: bool
+    keep_overclaimed: bool
 
 
 struct Proposal:
@@ -80,6 +88,7 @@ struct Proposal:
     fee: uint256
     best_at_vote: uint256
     revealed: bool
+    incumbent_id: uint256  # the task's best model when voting opened
 
 
 struct Vote:
@@ -90,6 +99,42 @@ struct Vote:
     equivocated: bool
     accept: bool
     score: uint256
+    incumbent: uint256  # the voter's score of the incumbent (paired rule)
+
+
+struct Ballot:  # one seat's vote as the tally reads it
+    counted: bool  # revealed and not equivocated
+    distinct: bool  # the seat is its validator's first
+    accept: bool
+    score: uint256
+    incumbent: uint256
+
+
+struct Rule:  # the decision rule (from Params)
+    quorum_seats: uint256
+    min_improvement: uint256
+    claim_tolerance: uint256
+    median_rule: bool
+    paired_rule: bool
+    keep_overclaimed: bool
+
+
+struct Decision:
+    quorum: bool  # enough counted seats
+    accepted: bool
+    certified: int256  # the committee's score of the candidate
+    estimate: int256  # paired rule: trimmed-mean gain (score units)
+    over: bool  # claimed - certified > claim_tolerance
+    agree: DynArray[bool, MAX_SEATS]  # per seat: voted with the outcome
+    n_counted: uint256
+    incumbent: uint256  # median of the counted incumbent scores (0: none)
+
+
+interface Tally:
+    def decide(
+        votes: DynArray[Ballot, MAX_SEATS], best_at_vote: uint256, claimed: uint256,
+        rule: Rule
+    ) -> Decision: view
 
 
 event Move:
@@ -132,6 +177,7 @@ event VoteRevealed:
     voter: indexed(uint256)
     accept: bool
     score: uint256
+    incumbent: uint256
 
 event Equivocation:
     pid: indexed(uint256)
@@ -154,6 +200,7 @@ event Slashed:
 
 operator: public(address)
 p: public(Params)
+tally: public(address)  # the committee statistics (Tally.vy)
 
 n_nodes: public(uint256)
 node_id: public(HashMap[address, uint256])  # id + 1 (0: not a node)
@@ -189,6 +236,7 @@ started: bool
 
 best_score: public(HashMap[uint256, uint256])
 best_id: public(HashMap[uint256, uint256])
+best_weight: public(HashMap[uint256, uint256])  # evidence behind best_score
 n_models: public(uint256)
 n_proposals: public(uint256)
 proposals: HashMap[uint256, Proposal]
@@ -207,11 +255,14 @@ lock: bool
 
 @deploy
 @payable
-def __init__(params: Params, best: DynArray[uint256, MAX_SLOTS], seed: bytes32):
+def __init__(
+    params: Params, best: DynArray[uint256, MAX_SLOTS], seed: bytes32, tally: address
+):
     """
     @param params The rules (see Params).
     @param best Certified genesis score per task (score units).
     @param seed Initial beacon.
+    @param tally The deployed Tally contract (committee statistics).
     @dev msg.value funds the emission reserve and must equal emission_cap.
     """
     assert params.delay > 0 and params.delay <= MAX_DELAY, "BadParams"
@@ -219,6 +270,8 @@ def __init__(params: Params, best: DynArray[uint256, MAX_SLOTS], seed: bytes32):
     assert params.committee_size <= MAX_SEATS, "BadParams"
     assert len(best) == params.n_tasks, "BadParams"
     assert msg.value == params.emission_cap, "ReserveMismatch"
+    assert tally != empty(address), "BadParams"
+    self.tally = tally
     self.operator = msg.sender
     self.p = params
     for t: uint256 in range(MAX_SLOTS):
@@ -226,6 +279,7 @@ def __init__(params: Params, best: DynArray[uint256, MAX_SLOTS], seed: bytes32):
             break
         self.best_score[t] = best[t]
         self.best_id[t] = t
+        self.best_weight[t] = 1
     self.n_models = params.n_tasks
     self.n_proposals = params.n_tasks
     self.beacon = seed
@@ -596,7 +650,7 @@ def commit_proposal(commitment: bytes32) -> uint256:
     self.proposals[pid] = Proposal(
         proposer=me, commitment=commitment, commit_block=self.block_number,
         stage=COMMITTED, task=0, claimed=0, deposit=self.p.deposit, fee=self.p.fee,
-        best_at_vote=0, revealed=False
+        best_at_vote=0, revealed=False, incumbent_id=0
     )
     self.committed.append(pid)
     log ProposalCommitted(pid=pid, proposer=me, commitment=commitment)
@@ -623,6 +677,7 @@ def reveal_proposal(pid: uint256, task: uint256, claimed: uint256, salt: bytes32
     self.proposals[pid].task = task
     self.proposals[pid].claimed = claimed
     self.proposals[pid].best_at_vote = best
+    self.proposals[pid].incumbent_id = self.best_id[task]
     self.voting.append(pid)
     log ProposalRevealed(pid=pid, task=task, claimed=claimed, best_at_vote=best)
 
@@ -633,18 +688,20 @@ def reveal_proposal(pid: uint256, task: uint256, claimed: uint256, salt: bytes32
 @pure
 @external
 def vote_commitment(
-    pid: uint256, accept: bool, score: uint256, salt: bytes32, round: uint256,
-    voter: address
+    pid: uint256, accept: bool, score: uint256, incumbent: uint256, salt: bytes32,
+    round: uint256, voter: address
 ) -> bytes32:
     """@notice The hash a vote commits to: vote + salt + round + voter."""
-    return keccak256(abi_encode(pid, accept, score, salt, round, voter))
+    return keccak256(abi_encode(pid, accept, score, incumbent, salt, round, voter))
 
 
 @view
 @external
-def vote_message(pid: uint256, accept: bool, score: uint256) -> bytes32:
+def vote_message(
+    pid: uint256, accept: bool, score: uint256, incumbent: uint256
+) -> bytes32:
     """@notice The hash a validator signs for a vote (equivocation evidence)."""
-    return keccak256(abi_encode(VOTE_DOMAIN, self, pid, accept, score))
+    return keccak256(abi_encode(VOTE_DOMAIN, self, pid, accept, score, incumbent))
 
 
 @external
@@ -661,16 +718,22 @@ def commit_vote(pid: uint256, commitment: bytes32):
     assert not self.votes[pid][me].committed, "DoubleVote"
     self.votes[pid][me] = Vote(
         commitment=commitment, round=self.block_number, committed=True,
-        revealed=False, equivocated=False, accept=False, score=0
+        revealed=False, equivocated=False, accept=False, score=0, incumbent=0
     )
     log VoteCommitted(pid=pid, voter=me, commitment=commitment)
 
 
 @external
-def reveal_vote(pid: uint256, accept: bool, score: uint256, salt: bytes32, round: uint256):
+def reveal_vote(
+    pid: uint256, accept: bool, score: uint256, incumbent: uint256, salt: bytes32,
+    round: uint256
+):
     """
     @notice Reveal a committed vote in the block after the commit, before
             the proposal settles (a later reveal would count for nothing).
+    @param score The voter's score of the candidate.
+    @param incumbent Its score of the task's incumbent on the same blocks
+           (the paired rule's gain is score - incumbent; other rules ignore it).
     """
     assert self.in_block, "NoBlockOpen"
     me: uint256 = self._id(msg.sender)
@@ -681,12 +744,15 @@ def reveal_vote(pid: uint256, accept: bool, score: uint256, salt: bytes32, round
     assert not v.equivocated, "Equivocated"
     assert round == v.round, "ReplayedReveal"
     assert self.block_number == v.round + 1, "WrongRound"
-    expected: bytes32 = keccak256(abi_encode(pid, accept, score, salt, round, msg.sender))
+    expected: bytes32 = keccak256(
+        abi_encode(pid, accept, score, incumbent, salt, round, msg.sender)
+    )
     assert expected == v.commitment, "CommitmentMismatch"
     self.votes[pid][me].revealed = True
     self.votes[pid][me].accept = accept
     self.votes[pid][me].score = score
-    log VoteRevealed(pid=pid, voter=me, accept=accept, score=score)
+    self.votes[pid][me].incumbent = incumbent
+    log VoteRevealed(pid=pid, voter=me, accept=accept, score=score, incumbent=incumbent)
 
 
 @external
@@ -695,9 +761,11 @@ def report_equivocation(
     offender: uint256,
     accept_a: bool,
     score_a: uint256,
+    incumbent_a: uint256,
     sig_a: Bytes[65],
     accept_b: bool,
     score_b: uint256,
+    incumbent_b: uint256,
     sig_b: Bytes[65],
 ):
     """
@@ -707,10 +775,16 @@ def report_equivocation(
          would be slashed any more.
     """
     assert offender < self.n_nodes, "UnknownNode"
-    assert accept_a != accept_b or score_a != score_b, "VotesDoNotConflict"
+    assert (
+        accept_a != accept_b or score_a != score_b or incumbent_a != incumbent_b
+    ), "VotesDoNotConflict"
     signer: address = self.node_addr[offender]
-    assert self._signer(pid, accept_a, score_a, sig_a) == signer, "BadSignature"
-    assert self._signer(pid, accept_b, score_b, sig_b) == signer, "BadSignature"
+    assert self._signer(pid, accept_a, score_a, incumbent_a, sig_a) == signer, (
+        "BadSignature"
+    )
+    assert self._signer(pid, accept_b, score_b, incumbent_b, sig_b) == signer, (
+        "BadSignature"
+    )
     assert self.proposals[pid].stage == VOTING, "VotingClosed"
     v: Vote = self.votes[pid][offender]
     assert v.committed and not v.revealed and not v.equivocated, "NoOpenVote"
@@ -720,8 +794,10 @@ def report_equivocation(
 
 @view
 @internal
-def _signer(pid: uint256, accept: bool, score: uint256, sig: Bytes[65]) -> address:
-    h: bytes32 = keccak256(abi_encode(VOTE_DOMAIN, self, pid, accept, score))
+def _signer(
+    pid: uint256, accept: bool, score: uint256, incumbent: uint256, sig: Bytes[65]
+) -> address:
+    h: bytes32 = keccak256(abi_encode(VOTE_DOMAIN, self, pid, accept, score, incumbent))
     r: bytes32 = extract32(sig, 0)
     s: bytes32 = extract32(sig, 32)
     v: uint8 = convert(slice(sig, 64, 1), uint8)
@@ -750,78 +826,108 @@ def finalize_block():
     rewards: DynArray[uint256, MAX_SLOTS] = []
     outcomes: DynArray[uint8, MAX_SLOTS] = []
     slashes: DynArray[uint256, MAX_SLOTS] = []
+    # agrees[j][i]: seat i of slot j voted with the outcome (paired rule: its
+    # gain survived the outlier screen).
+    agrees: DynArray[DynArray[bool, MAX_SEATS], MAX_SLOTS] = []
+    n_withs: DynArray[uint256, MAX_SLOTS] = []  # seats with each decided outcome
+    n_with_total: uint256 = 0
     total_reward: uint256 = 0
+    rule: Rule = Rule(
+        quorum_seats=p.quorum_seats,
+        min_improvement=p.min_improvement,
+        claim_tolerance=p.claim_tolerance,
+        median_rule=p.median_rule,
+        paired_rule=p.paired_rule,
+        keep_overclaimed=p.keep_overclaimed,
+    )
     for j: uint256 in range(MAX_SLOTS):
         if j >= n_slots:
             break
         pid: uint256 = self.settling[j]
         prop: Proposal = self.proposals[pid]
         seats: DynArray[uint256, MAX_SEATS] = self.seats_of[pid]
-        scores: DynArray[uint256, MAX_SEATS] = []
-        n_accept: uint256 = 0
+        votes: DynArray[Ballot, MAX_SEATS] = []
+        firsts: DynArray[uint256, MAX_SEATS] = []
         for s: uint256 in seats:
             v: Vote = self.votes[pid][s]
-            if v.revealed and not v.equivocated:
-                scores.append(v.score)
-                if v.accept:
-                    n_accept += 1
-        n_counted: uint256 = len(scores)
-        certified: uint256 = 0
-        if n_counted > 0:
-            certified = self._lower_median(scores)
-        quorum: bool = n_counted >= p.quorum_seats
-        accepted: bool = False
-        if quorum:
-            if p.median_rule:
-                accepted = (
-                    certified >= prop.best_at_vote + p.min_improvement
-                    and certified + p.claim_tolerance >= prop.claimed
+            votes.append(
+                Ballot(
+                    counted=v.revealed and not v.equivocated,
+                    distinct=s not in firsts,
+                    accept=v.accept,
+                    score=v.score,
+                    incumbent=v.incumbent,
                 )
-            else:
-                accepted = n_accept >= p.quorum_seats
+            )
+            if s not in firsts:
+                firsts.append(s)
+        d: Decision = staticcall Tally(self.tally).decide(
+            votes, prop.best_at_vote, prop.claimed, rule
+        )
+        agrees.append(d.agree)
+        n_counted: uint256 = d.n_counted
+        accepted: bool = d.accepted
+
+        # Registry: re-certify the incumbent, then the candidate's value.
+        t: uint256 = prop.task
+        same: bool = prop.incumbent_id == self.best_id[t]
+        if p.paired_rule and p.recertify and same and n_counted > 0:
+            inc: uint256 = d.incumbent
+            w_old: uint256 = self.best_weight[t]
+            w_new: uint256 = w_old + n_counted
+            self.best_score[t] = (w_old * self.best_score[t] + n_counted * inc) // w_new
+            self.best_weight[t] = w_new
+        best: uint256 = self.best_score[t]
+        value: int256 = d.certified
+        if p.paired_rule:
+            base: uint256 = prop.best_at_vote
+            if same:
+                base = best
+            value = convert(base, int256) + d.estimate
+
         outcome: uint8 = EXPIRED
         slash: uint256 = 0
         reward: uint256 = 0
         new_best: bool = False
-        if quorum and accepted:
+        if accepted:
             outcome = ACCEPTED
-            t: uint256 = prop.task
-            best: uint256 = self.best_score[t]
-            paid: uint256 = min(certified, prop.claimed)
-            if paid > best:
-                reward = min((paid - best) * p.reward_per_point // SCORE_ONE, budget)
-                budget -= reward
-            if certified > best:
-                new_best = True
-                self.best_score[t] = certified
-                self.best_id[t] = pid
-            self.n_models += 1
-        elif quorum:
-            outcome = REJECTED
-            if prop.claimed > certified + p.claim_tolerance:
+            kept_anyway: bool = p.paired_rule and p.keep_overclaimed and d.over
+            if kept_anyway:
                 slash = self._mul_ppm(prop.deposit, p.overclaim_slash)
+            else:
+                paid: int256 = min(value, convert(prop.claimed, int256))
+                if paid > convert(best, int256):
+                    gain: uint256 = convert(paid, uint256) - best
+                    reward = min(gain * p.reward_per_point // SCORE_ONE, budget)
+                    budget -= reward
+            if value > convert(best, int256):
+                new_best = True
+                self.best_score[t] = convert(value, uint256)
+                self.best_id[t] = pid
+                self.best_weight[t] = n_counted
+            self.n_models += 1
+        elif d.quorum:
+            outcome = REJECTED
+            if d.over:
+                slash = self._mul_ppm(prop.deposit, p.overclaim_slash)
+        n_with: uint256 = 0
+        if outcome != EXPIRED:
+            for a: bool in d.agree:
+                if a:
+                    n_with += 1
+        n_withs.append(n_with)
+        n_with_total += n_with
         rewards.append(reward)
         outcomes.append(outcome)
         slashes.append(slash)
         total_reward += reward
         log Settled(
-            pid=pid, outcome=outcome, certified=certified, reward=reward, slash=slash,
-            new_best=new_best
+            pid=pid, outcome=outcome, certified=convert(max(value, 0), uint256),
+            reward=reward, slash=slash, new_best=new_best
         )
 
     # Seats voting with the outcome share the fee, the validators' part of
     # the reward, the whistleblower part of a slash and the emission.
-    n_with_total: uint256 = 0
-    for j: uint256 in range(MAX_SLOTS):
-        if j >= n_slots:
-            break
-        if outcomes[j] == EXPIRED:
-            continue
-        pid: uint256 = self.settling[j]
-        for s: uint256 in self.seats_of[pid]:
-            v: Vote = self.votes[pid][s]
-            if v.revealed and not v.equivocated and v.accept == (outcomes[j] == ACCEPTED):
-                n_with_total += 1
     emitted: uint256 = total_reward
     room: uint256 = 0
     if p.emission_cap > self.emitted + emitted:
@@ -853,12 +959,7 @@ def finalize_block():
         pool: uint256 = rewards[j] - to_proposer + whistle
         if decided:
             pool += prop.fee
-        n_with: uint256 = 0
-        if decided:
-            for s: uint256 in seats:
-                v: Vote = self.votes[pid][s]
-                if v.revealed and not v.equivocated and v.accept == (outcome == ACCEPTED):
-                    n_with += 1
+        n_with: uint256 = n_withs[j]
         each: uint256 = 0
         if n_with > 0:
             each = pool // n_with
@@ -876,10 +977,13 @@ def finalize_block():
         if slashes[j] > 0:
             log Slashed(node=prop.proposer, cause=0, amount=slashes[j])
         first_seat: DynArray[uint256, MAX_SEATS] = []
-        for s: uint256 in seats:
+        for i: uint256 in range(MAX_SEATS):
+            if i >= len(seats):
+                break
+            s: uint256 = seats[i]
             v: Vote = self.votes[pid][s]
             counted: bool = v.revealed and not v.equivocated
-            if decided and counted and v.accept == (outcome == ACCEPTED):
+            if decided and agrees[j][i]:
                 self._credit(s, each, POOL)
                 self._credit(s, per_seat, MINT)
             elif decided and counted:
@@ -921,26 +1025,6 @@ def finalize_block():
         self.slashed[0] += slashes[j]
         self.proposals[self.settling[j]].stage = DONE
     self.settling = []
-
-
-@pure
-@internal
-def _lower_median(xs: DynArray[uint256, MAX_SEATS]) -> uint256:
-    """Lower median (insertion sort; committees are small)."""
-    a: DynArray[uint256, MAX_SEATS] = xs
-    n: uint256 = len(a)
-    for i: uint256 in range(1, MAX_SEATS):
-        if i >= n:
-            break
-        x: uint256 = a[i]
-        j: uint256 = i
-        for _k: uint256 in range(MAX_SEATS):
-            if j == 0 or a[j - 1] <= x:
-                break
-            a[j] = a[j - 1]
-            j -= 1
-        a[j] = x
-    return a[(n - 1) // 2]
 
 
 # -- views ---------------------------------------------------------------------
