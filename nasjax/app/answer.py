@@ -43,7 +43,7 @@ from nasjax.app.members import Member
 from nasjax.baselines.classical import logistic_model
 from nasjax.baselines.deep import DEEP_ARCHS
 from nasjax.baselines.fit import ArchFit, fit_archs
-from nasjax.baselines.registry import default_spec, predict_arch
+from nasjax.baselines.registry import CLASSIFICATION_ONLY, default_spec, predict_arch
 from nasjax.baselines.trees import gbdt_trees
 from nasjax.data import FoldedData
 from nasjax.data.splits import split_last_validation
@@ -185,6 +185,9 @@ def candidates(
     skipped: dict[str, str] = {}
     ens = cfg.evaluation.ensemble
     for name in ens.classical if ens.enabled else ():
+        if name in CLASSIFICATION_ONLY:
+            skipped[name] = "a classification candidate (whole series) only"
+            continue
         if name not in PORTABLE_CLASSICAL:
             skipped[name] = (
                 "not portable: only models stored as arrays "

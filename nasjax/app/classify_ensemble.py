@@ -12,8 +12,14 @@ weights.
 
 Candidates: the search's best architecture and its runners-up whose fold
 params the searcher kept (their fold models as searched, no retraining), and
-the classical ``logistic`` (multinomial logistic regression on the flattened
-series, one fit per fold) when ``evaluation.ensemble.classical`` names it.
+the classical models ``evaluation.ensemble.classical`` names, one fit per
+fold: ``logistic`` (multinomial logistic regression on the flattened series)
+and ``minirocket`` (MiniRocket features and a ridge classifier whose
+temperature is fitted on its own leave-one-out scores,
+:mod:`nasjax.baselines.minirocket`). The answer then never trails a strong
+classical model by more than what selection on out-of-fold predictions
+costs; ``ensemble.members`` says how much of it is search and how much is
+classical.
 The OOF loss of the selected ensemble is optimistic (it was minimised on
 those predictions); the test metrics are not.
 """
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 from nasjax.app.config import AppConfig
@@ -32,9 +39,9 @@ from nasjax.evaluate.classification import log_loss
 from nasjax.evaluate.ensemble import EnsembleSelection, select_ensemble
 from nasjax.graph.arch import Arch
 from nasjax.train import split_ids
-from nasjax.typing import Params
+from nasjax.typing import Key, Params
 
-CLASSICAL: tuple[str, ...] = ("logistic",)
+CLASSICAL: tuple[str, ...] = ("logistic", "minirocket")
 """Classical candidates of a classification ensemble."""
 
 
@@ -43,7 +50,7 @@ class ClassCandidate(NamedTuple):
 
     Attributes:
         name: Fingerprint of an architecture, or a classical model's name.
-        kind: ``"arch"`` or ``"logistic"``.
+        kind: ``"arch"`` or the classical model's name.
         oof: ``float32[n_train, C]`` out-of-fold class probabilities, rows in
             the order of :func:`oof_ids`.
         test: ``float32[n_test, C]`` the mean of the fold models' test
@@ -69,20 +76,31 @@ def oof_ids(data: FoldedData) -> np.ndarray:
     return np.concatenate([split_ids(folds, "val", f)[1] for f in range(k)])
 
 
-def logistic_candidate(data: FoldedData) -> ClassCandidate:
-    """``logistic`` as a K-fold model: fold ``k``'s fit predicts its own
-    validation instances and the test instances."""
+def classical_candidate(name: str, data: FoldedData, key: Key) -> ClassCandidate:
+    """A classical model (``logistic`` or ``minirocket``) as a K-fold model:
+    fold ``k``'s fit predicts its own validation instances and the test
+    instances.
+
+    Raises:
+        ValueError: If ``name`` is not in :data:`CLASSICAL`.
+    """
+    if name not in CLASSICAL:
+        raise ValueError(f"{name!r} is not one of {CLASSICAL}")
     ds, folds = data.dataset, data.folds
     test = cb.test_ids(folds)
     oof, tests = [], []
     for f in range(int(folds.train.shape[0])):
         train, val, _ = split_ids(folds, "val", f)
-        both = cb.logistic_ids(ds, train, np.concatenate([val, test]))
+        both_ids = np.concatenate([val, test])
+        if name == "logistic":
+            both = cb.logistic_ids(ds, train, both_ids)
+        else:
+            both = cb.minirocket_ids(jax.random.fold_in(key, f), ds, train, both_ids)
         oof.append(both[: len(val)])
         tests.append(both[len(val) :])
     return ClassCandidate(
-        "logistic",
-        "logistic",
+        name,
+        name,
         np.concatenate(oof).astype(np.float32),
         np.mean(tests, axis=0).astype(np.float32),
     )
@@ -114,9 +132,10 @@ def candidates(
         proba = cb.predict_ensemble(arch, params, ds, norm, test, bs)
         out.append(ClassCandidate(fp, "arch", oof, proba, arch, params))
     ens = cfg.evaluation.ensemble
+    key = jax.random.key(cfg.seed)
     for name in ens.classical if ens.enabled else ():
         if name in CLASSICAL:
-            out.append(logistic_candidate(data))
+            out.append(classical_candidate(name, data, key))
         else:
             skipped[name] = (
                 f"not a classification candidate (those are: {', '.join(CLASSICAL)})"

@@ -22,7 +22,7 @@ from typing import Any
 
 from nasjax.app.checkpoint import CheckpointConfig
 from nasjax.app.tracking import TrackerConfig
-from nasjax.baselines.registry import BASELINES
+from nasjax.baselines.registry import BASELINES, CLASSIFICATION_ONLY
 from nasjax.data.config import DataConfig
 from nasjax.data.features import FeatureConfig
 from nasjax.distributed.launch import DistributedConfig
@@ -330,20 +330,22 @@ class EnsembleConfig:
             included) final-fitted as candidates.
         rounds: Greedy selection rounds (with replacement).
         classical: Classical baselines offered as candidates, fitted on the
-            last fold's training ids (only portable ones are used:
-            ``logistic``, ``gbdt``; others are skipped and the summary says
-            so).
+            last fold's training ids (direction: only portable ones are used,
+            ``logistic`` and ``gbdt``; classification: ``logistic`` and
+            ``minirocket``, one fit per fold; the others are skipped and the
+            summary says so).
     """
 
     enabled: bool = True
     top_k: int = 3
     rounds: int = 20
-    classical: tuple[str, ...] = ("logistic", "gbdt")
+    classical: tuple[str, ...] = ("logistic", "gbdt", "minirocket")
 
     def __post_init__(self) -> None:
         if self.top_k < 1 or self.rounds < 1:
             raise ValueError("evaluation.ensemble.top_k and rounds must be >= 1")
-        unknown = [c for c in self.classical if c not in BASELINES]
+        known = (*BASELINES, *CLASSIFICATION_ONLY)
+        unknown = [c for c in self.classical if c not in known]
         if unknown:
             raise ValueError(f"unknown evaluation.ensemble.classical {unknown}")
 

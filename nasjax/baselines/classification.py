@@ -37,6 +37,7 @@ from sklearn.preprocessing import StandardScaler
 
 from nasjax.baselines.classical import gbdt_model
 from nasjax.baselines.deep import DEEP_ARCHS
+from nasjax.baselines.minirocket import fit_rocket_classifier
 from nasjax.data.dataset import Dataset, FoldedData, gather_windows
 from nasjax.data.normalize import NormStats
 from nasjax.data.splits import Folds
@@ -220,10 +221,15 @@ def out_of_fold(
     return np.concatenate(ids), np.concatenate(probas).astype(np.float32), per_fold
 
 
+def series(dataset: Dataset, ids: np.ndarray) -> np.ndarray:
+    """``float32[n, W, F]`` raw windows (whole series) of sample ids."""
+    w = int(dataset.meta.window)
+    return np.asarray(gather_windows(dataset.features, jnp.asarray(ids), w))
+
+
 def flat_series(dataset: Dataset, ids: np.ndarray) -> np.ndarray:
     """``float32[n, W * F]`` raw windows (whole series) of sample ids."""
-    w = int(dataset.meta.window)
-    x = np.asarray(gather_windows(dataset.features, jnp.asarray(ids), w))
+    x = series(dataset, ids)
     return x.reshape(len(x), -1)
 
 
@@ -275,6 +281,20 @@ def logistic_ids(
         model.fit(scaler.transform(x_train), labels_of(dataset, train_ids))
     x_eval = scaler.transform(flat_series(dataset, eval_ids))
     return _full_proba(model, model.predict_proba(x_eval), n_classes(dataset))
+
+
+def minirocket_ids(
+    key: Key, dataset: Dataset, train_ids: np.ndarray, eval_ids: np.ndarray
+) -> np.ndarray:
+    """MiniRocket + ridge (:func:`nasjax.baselines.minirocket.fit_rocket_classifier`)
+    fitted on ``train_ids``: ``float32[n_eval, C]`` class probabilities of
+    ``eval_ids`` (raw series; the transform's biases are data-driven)."""
+    model = fit_rocket_classifier(
+        key, series(dataset, train_ids), labels_of(dataset, train_ids)
+    )
+    out = np.zeros((len(eval_ids), n_classes(dataset)), np.float32)
+    out[:, model.classes] = model.predict_proba(series(dataset, eval_ids))
+    return out
 
 
 def gbdt(

@@ -55,6 +55,12 @@ class FitPredict(Protocol):
         ...
 
 
+CLASSIFICATION_ONLY: tuple[str, ...] = ("minirocket",)
+"""Classical models offered only to classification ensembles
+(``evaluation.ensemble.classical``): MiniRocket reads whole series
+(:mod:`nasjax.baselines.minirocket`); a direction run skips it."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Baseline:
     """A named baseline.

@@ -446,12 +446,6 @@ def validate(cfg: ProtocolConfig) -> list[str]:
         )
     if cfg.consensus.rule not in RULES:
         p.append(f"consensus.rule must be one of {RULES}")
-    elif cfg.chain == "rpc" and cfg.consensus.rule == "paired":
-        p.append(
-            "chain=rpc settles consensus.rule=supermajority or median (node "
-            "processes do not score the incumbent yet): set "
-            "protocol.consensus.rule=supermajority"
-        )
     elif (
         cfg.chain == "evm"
         and cfg.consensus.rule == "paired"

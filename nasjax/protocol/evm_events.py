@@ -77,17 +77,19 @@ def _proposal_hash(chain: MarketChain, task: int, claimed: int, pid: int, node: 
     )
 
 
+def _vote(
+    event: VoteCommit | VoteReveal, rnd: int
+) -> tuple[int, bool, int, int, bytes, int]:
+    """``(pid, accept, score, incumbent, salt, round)`` of a vote: what its
+    commitment binds and its reveal repeats (salted by proposal, voter and
+    round)."""
+    ev = event
+    return (ev.pid, ev.accept, ev.score, ev.incumbent, salt(ev.pid, ev.node, rnd), rnd)
+
+
 def _vote_hash(chain: MarketChain, event: VoteCommit, rnd: int) -> bytes:
-    """The commitment of a vote (salted by proposal, voter and round)."""
-    return vote_commitment(
-        event.pid,
-        event.accept,
-        event.score,
-        event.incumbent,
-        salt(event.pid, event.node, rnd),
-        rnd,
-        _address(chain, event.node),
-    )
+    """The commitment of a vote."""
+    return vote_commitment(*_vote(event, rnd), _address(chain, event.node))
 
 
 def _evidence(chain: MarketChain, ev: Evidence) -> tuple[str, Any]:
@@ -155,14 +157,7 @@ def send_event(chain: MarketChain, event: Event) -> Result:
         return Result(err)
     if isinstance(event, VoteReveal):
         rnd = int(c.vote_of(event.pid, event.node)[1])
-        args = (
-            event.pid,
-            event.accept,
-            event.score,
-            event.incumbent,
-            salt(event.pid, event.node, rnd),
-            rnd,
-        )
+        args = _vote(event, rnd)
         return Result(chain.try_tx("reveal_vote", *args, sender=sender(event.node))[0])
     if isinstance(event, Evidence):
         return Result(_evidence(chain, event)[0])

@@ -12,7 +12,9 @@ signs:
    on-chain commitment through the salt, see :func:`arch_salt`);
 3. on each proposal revealed this block whose committee seats it: fetch the
    architecture, check it against the commitment, score it
-   (:mod:`nasjax.protocol.node_eval`), save the vote and a fresh random salt,
+   (:mod:`nasjax.protocol.node_eval`) and, under the paired rule, score the
+   task's incumbent on the same chain-drawn blocks (the vote reveals both;
+   the gain is their difference), save the vote and a fresh random salt,
    then commit the vote;
 4. when the schedule (:func:`scheduled`) gives it a proposal slot: train a
    morph child of the best model on its own data shard, save the claim,
@@ -54,6 +56,7 @@ from nasjax.protocol.node_state import (
     new_state,
     save_state,
 )
+from nasjax.protocol.paired import paired_margin_units
 
 RUN = "run.json"
 """The run's description, written by the driver."""
@@ -119,7 +122,13 @@ class ProtocolNode:
         self.min_bond, self.deposit, self.fee = int(p[0]), int(p[1]), int(p[2])
         self.min_improvement, self.tolerance = int(p[14]), int(p[15])
         self.slots = int(p[18])
+        self.paired, self.keep_overclaimed = bool(p[21]), bool(p[23])
         cfg = from_dict(self.run["config"], ProtocolConfig())
+        q = cfg.acceptance
+        self.margin = paired_margin_units(
+            q.margin_fraction * cfg.consensus.min_improvement
+        )
+        self.incumbents: dict[tuple[bytes, int], int] = {}
         self.evaluator = make_evaluator(
             self.run["evaluator"], cfg, index, float(self.run.get("eval_delay", 0.0))
         )
@@ -151,6 +160,16 @@ class ProtocolNode:
         why = self.market.revert_reason(self.signer, fn, *args)
         self.log(f"{fn} reverted ({why})")
         return None
+
+    def incumbent_score(self, beacon: bytes, pid: int) -> int:
+        """Our score (units) of model ``pid`` on the blocks ``beacon`` draws,
+        computed once per (beacon, model): every proposal of a block is paired
+        against the same incumbent."""
+        key = (beacon, pid)
+        if key not in self.incumbents:
+            score = self.evaluator.score(beacon, self.model(pid))
+            self.incumbents = {key: to_score_units(score)}
+        return self.incumbents[key]
 
     def beacon(self) -> bytes:
         """The contract's current beacon (32 bytes)."""
@@ -278,22 +297,37 @@ class ProtocolNode:
             if v is None or v["round"] != t:
                 prop = self.view("proposal", pid)
                 arch = self.verified_model(pid, prop)
+                beacon = self.beacon()
                 score = (
                     0
                     if arch is None
-                    else to_score_units(self.evaluator.score(self.beacon(), arch))
+                    else to_score_units(self.evaluator.score(beacon, arch))
                 )
-                accept = (
-                    arch is not None
-                    and score >= int(prop[8]) + self.min_improvement
-                    and int(prop[5]) <= score + self.tolerance
-                )
+                best, claimed = int(prop[8]), int(prop[5])
+                claim_ok = claimed <= score + self.tolerance
+                if self.paired:
+                    # The incumbent on the same chain-drawn blocks (the gain's
+                    # other half); without a candidate the certified best.
+                    incumbent = best
+                    if arch is not None:
+                        incumbent = self.incumbent_score(beacon, int(prop[10]))
+                    accept = (
+                        arch is not None
+                        and score - incumbent > self.margin
+                        and (claim_ok or self.keep_overclaimed)
+                    )
+                else:
+                    # The certified best stands for the incumbent (ignored).
+                    incumbent = best
+                    accept = (
+                        arch is not None
+                        and score >= best + self.min_improvement
+                        and claim_ok
+                    )
                 v = {
                     "accept": bool(accept),
                     "score": score,
-                    # The certified best stands for the incumbent: the rules
-                    # a node process runs (not the paired one) ignore it.
-                    "incumbent": int(prop[8]),
+                    "incumbent": incumbent,
                     "salt": secrets.token_bytes(32).hex(),
                     "round": t,
                 }

@@ -165,8 +165,7 @@ def test_missing_anvil_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_rpc_chain_is_validated():
     real = PRESETS["real"]
-    with pytest.raises(ValueError, match="supermajority or median"):
-        dataclasses.replace(real, chain="rpc")
+    assert dataclasses.replace(real, chain="rpc").consensus.rule == "paired"
     consensus = ConsensusConfig(proposals_per_block=4, committee_size=3, rule="median")
     with pytest.raises(ValueError, match="proposals_per_block < n_nodes"):
         dataclasses.replace(real, chain="rpc", n_nodes=4, consensus=consensus)
@@ -184,9 +183,9 @@ def anvil_binary():
         pytest.skip(f"no anvil: {err}")
 
 
-def _four_nodes(n_blocks: int, unbonding_delay: int | None = None):
+def _four_nodes(n_blocks: int, unbonding_delay: int | None = None, rule="median"):
     """The ``real`` preset on anvil: 4 nodes, 2 proposals per block, 3-seat
-    committees, the median rule (the contract's), ``n_blocks`` blocks."""
+    committees, ``rule``, ``n_blocks`` blocks."""
     real = PRESETS["real"]
     econ = real.economics
     if unbonding_delay is not None:
@@ -198,7 +197,7 @@ def _four_nodes(n_blocks: int, unbonding_delay: int | None = None):
         chain="rpc",
         plots=False,
         consensus=dataclasses.replace(
-            real.consensus, proposals_per_block=2, committee_size=3, rule="median"
+            real.consensus, proposals_per_block=2, committee_size=3, rule=rule
         ),
         economics=econ,
     )
@@ -237,12 +236,13 @@ def test_four_node_processes_survive_a_kill_9(anvil_binary, tmp_path):
 
 @pytest.mark.slow
 def test_a_node_process_unbonds_and_withdraws(anvil_binary, tmp_path):
-    """anvil + 4 node processes (hash evaluator); node 2 unbonds its whole
-    bond in block 1 and, once the 2-block delay has released it, withdraws
-    its balance to its address; the chain replays exactly."""
+    """anvil + 4 node processes (hash evaluator, the paired rule: each vote
+    also scores the incumbent); node 2 unbonds its whole bond in block 1 and,
+    once the 2-block delay has released it, withdraws its balance to its
+    address; the chain replays exactly and settles proposals."""
     from nasjax.protocol.rpc_run import run_rpc
 
-    cfg = _four_nodes(n_blocks=6, unbonding_delay=2)
+    cfg = _four_nodes(n_blocks=6, unbonding_delay=2, rule="paired")
     s = run_rpc(
         cfg, tmp_path, evaluator="hash", leave=(2, 1), phase_timeout=60.0,
         log=lambda _: None,
@@ -262,3 +262,8 @@ def test_a_node_process_unbonds_and_withdraws(anvil_binary, tmp_path):
     log = (tmp_path / "nodes" / "node2" / "node.log").read_text()
     assert "reverted" not in log  # no vote after its unbond request
     assert all(n["last_block"] >= cfg.n_blocks - 2 for n in s["nodes"])
+    # Paired votes: each reveals its score of the incumbent beside the
+    # candidate's, and the committees decided on the gains.
+    reveals = [e for e in events if e["event"] == "VoteRevealed"]
+    assert reveals and all(e["incumbent"] > 0 for e in reveals)
+    assert s["outcomes"]["accepted"] + s["outcomes"]["rejected"] > 0
