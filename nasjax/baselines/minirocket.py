@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize_scalar
+from scipy.special import softmax
 from sklearn.linear_model import RidgeClassifierCV
 from sklearn.preprocessing import StandardScaler
 
@@ -202,12 +203,6 @@ def transform(model: MiniRocket, x: np.ndarray, chunk: int = 64) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def _class_scores(raw: np.ndarray) -> np.ndarray:
     """Ridge outputs ``[n]`` (two classes) or ``[n, C]`` as ``[n, C]`` scores."""
     raw = np.asarray(raw, np.float64)
@@ -239,7 +234,7 @@ class RocketClassifier:
         """``float64[n, C']`` class probabilities (columns: :attr:`classes`)."""
         feats = self.scaler.transform(transform(self.transform, x))
         scores = _class_scores(self.ridge.decision_function(feats))
-        return _softmax(self.temperature * scores)
+        return softmax(self.temperature * scores, axis=1)
 
 
 def _loo_scores(z: np.ndarray, y_index: np.ndarray, n_cls: int, alpha: float):
@@ -272,7 +267,7 @@ def _fit_temperature(scores: np.ndarray, y_index: np.ndarray) -> float:
     """``tau`` minimising the log loss of ``softmax(tau * scores)``."""
 
     def loss(log_tau: float) -> float:
-        p = _softmax(np.exp(log_tau) * scores)
+        p = softmax(np.exp(log_tau) * scores, axis=1)
         return float(-np.mean(np.log(p[np.arange(len(p)), y_index] + 1e-12)))
 
     res = minimize_scalar(loss, bounds=(-5.0, 3.0), method="bounded")

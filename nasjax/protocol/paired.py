@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nasjax.protocol.tokens import PPM, product_at_least
+from nasjax.protocol.x64 import x64_mode
 
 MAD_TO_STD: float = 1.4826
 """``std = 1.4826 * MAD`` for normal data."""
@@ -183,16 +184,10 @@ def t2_table(z: float, max_dof: int = T2_DOF) -> np.ndarray:
     """
     if z < 0:
         raise ValueError(f"the paired test needs a confidence >= 0.5 (z={z})")
+    with x64_mode():
+        t = np.asarray(student_quantile(jnp.float64(z), jnp.arange(1, max_dof + 1)))
     out = np.zeros(max_dof + 1, np.int64)
-    for dof in range(1, max_dof + 1):
-        v = float(dof)
-        t = (
-            z
-            + (z**3 + z) / (4 * v)
-            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * v**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * v**3)
-        )
-        out[dof] = math.ceil(t * t * PPM)
+    out[1:] = [math.ceil(x * x * PPM) for x in t.tolist()]
     out[0] = out[1]
     return out
 
